@@ -1,0 +1,118 @@
+/**
+ * The Hono app: request ids, bearer auth on /api/*, the routes, OpenAPI, and the single error
+ * handler that renders every failure as SPEC §3's error body.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { registerConferenceRoutes } from "./http/conferences";
+import { docsPage } from "./http/docs";
+import { registerOauthRoutes } from "./http/oauth";
+import { registerPurchaseOrderRoutes } from "./http/purchase-orders";
+import { registerQboInvoiceRoutes } from "./http/qbo-invoice";
+import { registerSyncRoutes } from "./http/sync";
+import { registerWebhookRoutes } from "./http/webhooks";
+import { ApiError } from "./lib/errors";
+import { log } from "./lib/log";
+import { timingSafeEqualStrings } from "./lib/secure-compare";
+
+export type AppEnv = { Bindings: Env; Variables: { requestId: string } };
+export type App = OpenAPIHono<AppEnv>;
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Turns zod issues into `details: [{path, message}]` with dotted paths (`lineItems.0.quantity`). */
+export function validationError(
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+): ApiError {
+  return new ApiError(
+    "validation_failed",
+    "The request is not valid.",
+    issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message })),
+  );
+}
+
+export function newApp(): App {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationError(result.error.issues);
+    },
+  });
+}
+
+export function createApp(): App {
+  const app = newApp();
+
+  app.use("*", async (c, next) => {
+    const sent = c.req.header("x-request-id");
+    const requestId = sent && REQUEST_ID.test(sent) ? sent : crypto.randomUUID();
+    c.set("requestId", requestId);
+    await next();
+    c.header("x-request-id", requestId);
+  });
+
+  app.use("/api/*", async (c, next) => {
+    const expected = c.env.API_TOKEN;
+    if (!expected) throw new ApiError("not_configured", "API_TOKEN is not set; the API is closed.");
+    const header = c.req.header("authorization") ?? "";
+    const match = /^Bearer (.+)$/i.exec(header);
+    if (!match?.[1] || !(await timingSafeEqualStrings(match[1], expected))) {
+      throw new ApiError("unauthorized", "A valid bearer token is required.");
+    }
+    await next();
+  });
+
+  app.get("/health", (c) => c.json({ status: "ok" }));
+
+  registerConferenceRoutes(app);
+  registerPurchaseOrderRoutes(app);
+  registerQboInvoiceRoutes(app);
+  registerSyncRoutes(app);
+  registerWebhookRoutes(app);
+  registerOauthRoutes(app);
+
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "Purchase-order invoicing through QuickBooks Online",
+      version: "1.0.0",
+      description: "Finance and back-office API. All /api routes need `Authorization: Bearer <API_TOKEN>`.",
+    },
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+  app.get("/docs", (c) => c.html(docsPage()));
+
+  app.notFound((c) => renderError(c, new ApiError("not_found", "No such route.")));
+  app.onError((err, c) => renderError(c, err));
+  return app;
+}
+
+function renderError(c: Context<AppEnv>, err: Error): Response {
+  const requestId = c.get("requestId") ?? crypto.randomUUID();
+  let apiError: ApiError;
+  if (err instanceof ApiError) {
+    apiError = err;
+  } else if (err instanceof HTTPException && err.status === 400 && /json/i.test(err.message)) {
+    apiError = new ApiError("invalid_json", "The request body is not valid JSON.");
+  } else if (err instanceof HTTPException && err.status < 500) {
+    apiError = new ApiError("validation_failed", err.message || "The request is not valid.");
+  } else {
+    log("error", "http.unhandled_error", {
+      requestId,
+      path: c.req.path,
+      error: err.name,
+      message: err.message.slice(0, 500),
+    });
+    apiError = new ApiError(
+      "internal_error",
+      "Something went wrong on our side. Quote the request id when reporting it.",
+    );
+  }
+  if (apiError.status >= 500 && apiError.code !== "internal_error") {
+    log("warn", "http.error", { requestId, path: c.req.path, code: apiError.code });
+  }
+  const res = c.json(apiError.toBody(), apiError.status);
+  res.headers.set("x-request-id", requestId);
+  res.headers.set("cache-control", "no-store");
+  return res;
+}

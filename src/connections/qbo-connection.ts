@@ -1,0 +1,389 @@
+/**
+ * QboConnection: one Durable Object per conference (named by its slug) that holds the
+ * conference's QuickBooks OAuth tokens, encrypted, and is the only place that spends a
+ * refresh token.
+ *
+ * Why a Durable Object: Intuit rotates refresh tokens, and a superseded refresh token answers
+ * `invalid_grant`. Two isolates refreshing at once would leave one of them holding a dead
+ * token and force a person to reconnect. A DO instance is unique per name worldwide, so a
+ * single in-flight promise held on it serialises refreshes for the conference everywhere.
+ *
+ * The input gate does not protect us here: awaiting `fetch()` lets other calls interleave, so
+ * the single-flight check and assignment happen synchronously, with no await in between.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { z } from "zod";
+import { log } from "../lib/log";
+import { decryptField, encryptField, importEncryptionKey } from "./crypto";
+import type { AccessTokenResult, ConnectionStatus, StoreTokensInput } from "./types";
+
+/** Access tokens are treated as expired this long before Intuit's expiry (SPEC §6). */
+export const ACCESS_TOKEN_SKEW_MS = 5 * 60 * 1000;
+const TOKEN_ENDPOINT_TIMEOUT_MS = 15_000;
+
+const TokenResponse = z.object({
+  access_token: z.string().min(1),
+  refresh_token: z.string().min(1).optional(),
+  expires_in: z.coerce.number().int().positive().default(3600),
+  x_refresh_token_expires_in: z.coerce.number().int().positive().optional(),
+});
+
+const TokenError = z.object({ error: z.string() });
+
+interface Row {
+  slug: string;
+  realm_id: string;
+  access_token: string;
+  refresh_token: string;
+  access_expires_at: number;
+  refresh_expires_at: number | null;
+  client_id: string | null;
+  client_secret: string | null;
+  needs_reconnect: number;
+  last_refreshed_at: string | null;
+  generation: number;
+}
+
+type RefreshOutcome = AccessTokenResult;
+
+export class QboConnection extends DurableObject<Env> {
+  #inflight: Promise<RefreshOutcome> | null = null;
+  #key: Promise<CryptoKey> | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS connection (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      slug TEXT NOT NULL,
+      realm_id TEXT NOT NULL,
+      access_token TEXT NOT NULL,
+      refresh_token TEXT NOT NULL,
+      access_expires_at INTEGER NOT NULL,
+      refresh_expires_at INTEGER,
+      client_id TEXT,
+      client_secret TEXT,
+      needs_reconnect INTEGER NOT NULL DEFAULT 0,
+      last_refreshed_at TEXT,
+      generation INTEGER NOT NULL DEFAULT 0
+    )`);
+  }
+
+  /** Stores a new grant (from the API or the OAuth callback); clears `needsReconnect`. */
+  async store(input: StoreTokensInput): Promise<ConnectionStatus> {
+    const key = await this.#encryptionKey();
+    const ctx = (field: string) => `${input.slug}:${field}`;
+    const [access, refresh, clientId, clientSecret] = await Promise.all([
+      encryptField(key, input.accessToken, ctx("access_token")),
+      encryptField(key, input.refreshToken, ctx("refresh_token")),
+      input.clientId ? encryptField(key, input.clientId, ctx("client_id")) : null,
+      input.clientSecret ? encryptField(key, input.clientSecret, ctx("client_secret")) : null,
+    ]);
+    const previous = this.#read();
+    this.ctx.storage.sql.exec(
+      `INSERT OR REPLACE INTO connection (id, slug, realm_id, access_token, refresh_token, access_expires_at,
+        refresh_expires_at, client_id, client_secret, needs_reconnect, last_refreshed_at, generation)
+       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+      input.slug,
+      input.realmId,
+      access,
+      refresh,
+      Date.parse(input.accessTokenExpiresAt),
+      input.refreshTokenExpiresAt ? Date.parse(input.refreshTokenExpiresAt) : null,
+      clientId,
+      clientSecret,
+      new Date().toISOString(),
+      (previous?.generation ?? 0) + 1,
+    );
+    log("info", "qbo.tokens_stored", { conference: input.slug, realmId: input.realmId });
+    return this.status();
+  }
+
+  /** Connection state without any secret. */
+  status(): ConnectionStatus {
+    const row = this.#read();
+    if (!row) {
+      return {
+        realmId: null,
+        connected: false,
+        needsReconnect: false,
+        accessTokenExpiresAt: null,
+        refreshTokenExpiresAt: null,
+        lastRefreshedAt: null,
+      };
+    }
+    return {
+      realmId: row.realm_id,
+      connected: row.needs_reconnect === 0,
+      needsReconnect: row.needs_reconnect === 1,
+      accessTokenExpiresAt: new Date(row.access_expires_at).toISOString(),
+      refreshTokenExpiresAt:
+        row.refresh_expires_at === null ? null : new Date(row.refresh_expires_at).toISOString(),
+      lastRefreshedAt: row.last_refreshed_at,
+    };
+  }
+
+  /** Forgets the tokens, after revoking the grant at Intuit when possible (best effort). */
+  async disconnect(): Promise<{ revoked: boolean }> {
+    const row = this.#read();
+    if (!row) return { revoked: false };
+    let revoked = false;
+    try {
+      const key = await this.#encryptionKey();
+      const refreshToken = await decryptField(key, row.refresh_token, `${row.slug}:refresh_token`);
+      const creds = await this.#clientCredentials(row, key);
+      if (creds && this.env.QBO_REVOKE_URL) {
+        const res = await fetch(this.env.QBO_REVOKE_URL, {
+          method: "POST",
+          headers: {
+            authorization: basicAuth(creds.clientId, creds.clientSecret),
+            "content-type": "application/json",
+            accept: "application/json",
+          },
+          body: JSON.stringify({ token: refreshToken }),
+          signal: AbortSignal.timeout(TOKEN_ENDPOINT_TIMEOUT_MS),
+        });
+        revoked = res.ok;
+        await res.body?.cancel();
+      }
+    } catch (err) {
+      log("warn", "qbo.revoke_failed", { conference: row.slug, error: errorName(err) });
+    }
+    this.ctx.storage.sql.exec("DELETE FROM connection");
+    log("info", "qbo.disconnected", { conference: row.slug, revoked });
+    return { revoked };
+  }
+
+  /**
+   * A usable access token: the stored one while it has more than five minutes to live,
+   * otherwise the result of the (single, shared) refresh.
+   */
+  async accessToken(): Promise<AccessTokenResult> {
+    const row = this.#read();
+    const blocked = this.#blocked(row);
+    if (blocked || !row) return blocked ?? notConfigured("QuickBooks is not connected for this conference.");
+    if (row.access_expires_at - ACCESS_TOKEN_SKEW_MS > Date.now()) {
+      const key = await this.#encryptionKey();
+      return {
+        ok: true,
+        accessToken: await decryptField(key, row.access_token, `${row.slug}:access_token`),
+        realmId: row.realm_id,
+      };
+    }
+    return this.#refreshOnce(row);
+  }
+
+  /**
+   * QBO answered 401 to `staleAccessToken`. Refresh, unless somebody already replaced that
+   * token (then hand out the newer one): one refresh per stale token, however many callers saw
+   * the 401.
+   */
+  async refreshAfterUnauthorized(staleAccessToken: string): Promise<AccessTokenResult> {
+    const row = this.#read();
+    const blocked = this.#blocked(row);
+    if (blocked || !row) return blocked ?? notConfigured("QuickBooks is not connected for this conference.");
+    if (this.#inflight) return this.#inflight;
+    const key = await this.#encryptionKey();
+    const current = await decryptField(key, row.access_token, `${row.slug}:access_token`);
+    // The awaits above let other calls in: anything they changed wins over our stale view.
+    const latest = this.#read();
+    if (current !== staleAccessToken || !latest || latest.generation !== row.generation || this.#inflight) {
+      return this.#inflight ?? this.accessToken();
+    }
+    return this.#refreshOnce(latest);
+  }
+
+  /**
+   * Daily keep-alive: refreshes when the refresh token lapses within `withinMs`, so an idle
+   * connection is never lost. Returns whether a refresh happened.
+   */
+  async refreshIfLapsing(
+    withinMs: number,
+  ): Promise<{ refreshed: boolean; result?: AccessTokenResult["ok"] }> {
+    const row = this.#read();
+    if (!row || row.needs_reconnect === 1) return { refreshed: false };
+    if (row.refresh_expires_at !== null && row.refresh_expires_at - Date.now() > withinMs)
+      return { refreshed: false };
+    const outcome = await this.#refreshOnce(row);
+    return { refreshed: outcome.ok, result: outcome.ok };
+  }
+
+  #blocked(row: Row | null): AccessTokenResult | null {
+    if (!row) return notConfigured("QuickBooks is not connected for this conference.");
+    if (row.needs_reconnect === 1) {
+      return {
+        ok: false,
+        reason: "reconnect_required",
+        message: "Intuit refused the stored refresh token; reconnect QuickBooks for this conference.",
+      };
+    }
+    return null;
+  }
+
+  /** Joins the refresh in flight, or starts one. Synchronous up to the assignment: see the file comment. */
+  #refreshOnce(row: Row): Promise<AccessTokenResult> {
+    if (this.#inflight) return this.#inflight;
+    const generation = row.generation;
+    this.#inflight = this.#refresh(generation).finally(() => {
+      this.#inflight = null;
+    });
+    return this.#inflight;
+  }
+
+  async #refresh(generation: number): Promise<AccessTokenResult> {
+    const row = this.#read();
+    const blocked = this.#blocked(row);
+    if (blocked || !row) return blocked ?? notConfigured("QuickBooks is not connected for this conference.");
+    const key = await this.#encryptionKey();
+    if (row.generation !== generation && row.access_expires_at - ACCESS_TOKEN_SKEW_MS > Date.now()) {
+      // New tokens were stored while we waited; no need to spend the refresh token.
+      return {
+        ok: true,
+        accessToken: await decryptField(key, row.access_token, `${row.slug}:access_token`),
+        realmId: row.realm_id,
+      };
+    }
+    const creds = await this.#clientCredentials(row, key);
+    if (!creds) {
+      log("warn", "qbo.refresh_skipped_no_credentials", { conference: row.slug });
+      return notConfigured(
+        "The QuickBooks access token has expired and no client credentials are configured to refresh it.",
+      );
+    }
+    const refreshToken = await decryptField(key, row.refresh_token, `${row.slug}:refresh_token`);
+    let res: Response;
+    try {
+      res = await fetch(this.env.QBO_TOKEN_URL, {
+        method: "POST",
+        headers: {
+          authorization: basicAuth(creds.clientId, creds.clientSecret),
+          "content-type": "application/x-www-form-urlencoded",
+          accept: "application/json",
+        },
+        body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken }).toString(),
+        signal: AbortSignal.timeout(TOKEN_ENDPOINT_TIMEOUT_MS),
+      });
+    } catch (err) {
+      log("warn", "qbo.refresh_network_error", { conference: row.slug, error: errorName(err) });
+      return { ok: false, reason: "unavailable", message: "Intuit's token endpoint could not be reached." };
+    }
+    const text = await res.text();
+    const json = safeJson(text);
+    if (res.ok) {
+      const parsed = TokenResponse.safeParse(json);
+      if (!parsed.success) {
+        log("error", "qbo.refresh_bad_response", { conference: row.slug, status: res.status });
+        return {
+          ok: false,
+          reason: "token_endpoint_error",
+          message: "Intuit's token endpoint answered nonsense.",
+          status: res.status,
+        };
+      }
+      const t = parsed.data;
+      const now = Date.now();
+      const refreshExpiresAt = t.x_refresh_token_expires_in
+        ? now + t.x_refresh_token_expires_in * 1000
+        : row.refresh_expires_at;
+      const [access, refresh] = await Promise.all([
+        encryptField(key, t.access_token, `${row.slug}:access_token`),
+        // Intuit may rotate the refresh token: always keep the one it returns.
+        encryptField(key, t.refresh_token ?? refreshToken, `${row.slug}:refresh_token`),
+      ]);
+      this.ctx.storage.sql.exec(
+        `UPDATE connection SET access_token = ?, refresh_token = ?, access_expires_at = ?, refresh_expires_at = ?,
+          needs_reconnect = 0, last_refreshed_at = ?, generation = generation + 1 WHERE id = 1`,
+        access,
+        refresh,
+        now + t.expires_in * 1000,
+        refreshExpiresAt,
+        new Date(now).toISOString(),
+      );
+      log("info", "qbo.token_refreshed", { conference: row.slug, realmId: row.realm_id });
+      return { ok: true, accessToken: t.access_token, realmId: row.realm_id };
+    }
+    const error = TokenError.safeParse(json);
+    if (res.status === 400 && error.success && error.data.error === "invalid_grant") {
+      const latest = this.#read();
+      if (latest && latest.generation !== row.generation) {
+        // Someone stored a fresh grant while we were refreshing with the old one: use it.
+        return this.accessToken();
+      }
+      this.ctx.storage.sql.exec("UPDATE connection SET needs_reconnect = 1 WHERE id = 1");
+      log("warn", "qbo.refresh_invalid_grant", { conference: row.slug, realmId: row.realm_id });
+      return {
+        ok: false,
+        reason: "reconnect_required",
+        message: "Intuit refused the stored refresh token; reconnect QuickBooks for this conference.",
+      };
+    }
+    const retryAfter = Number(res.headers.get("retry-after"));
+    log("warn", "qbo.refresh_failed", {
+      conference: row.slug,
+      status: res.status,
+      error: error.success ? error.data.error : null,
+    });
+    if (res.status === 429 || res.status >= 500) {
+      return {
+        ok: false,
+        reason: "unavailable",
+        message: "Intuit's token endpoint is unavailable; try again later.",
+        status: res.status,
+        ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
+      };
+    }
+    return {
+      ok: false,
+      reason: "token_endpoint_error",
+      message: `Intuit's token endpoint refused the refresh (${error.success ? error.data.error : `HTTP ${res.status}`}).`,
+      status: res.status,
+    };
+  }
+
+  async #clientCredentials(
+    row: Row,
+    key: CryptoKey,
+  ): Promise<{ clientId: string; clientSecret: string } | null> {
+    if (row.client_id && row.client_secret) {
+      return {
+        clientId: await decryptField(key, row.client_id, `${row.slug}:client_id`),
+        clientSecret: await decryptField(key, row.client_secret, `${row.slug}:client_secret`),
+      };
+    }
+    if (this.env.QBO_CLIENT_ID && this.env.QBO_CLIENT_SECRET) {
+      return { clientId: this.env.QBO_CLIENT_ID, clientSecret: this.env.QBO_CLIENT_SECRET };
+    }
+    return null;
+  }
+
+  #read(): Row | null {
+    const rows = this.ctx.storage.sql
+      .exec<Record<string, SqlStorageValue> & Row>("SELECT * FROM connection WHERE id = 1")
+      .toArray();
+    return rows[0] ?? null;
+  }
+
+  #encryptionKey(): Promise<CryptoKey> {
+    this.#key ??= importEncryptionKey(this.env.TOKEN_ENCRYPTION_KEY ?? "");
+    return this.#key;
+  }
+}
+
+function notConfigured(message: string): AccessTokenResult {
+  return { ok: false, reason: "not_configured", message };
+}
+
+function basicAuth(id: string, secret: string): string {
+  return `Basic ${btoa(`${id}:${secret}`)}`;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+function errorName(err: unknown): string {
+  return err instanceof Error ? err.name : "unknown";
+}

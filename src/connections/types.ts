@@ -1,0 +1,36 @@
+/** What the token vault tells the rest of the Worker. Never contains a token or a secret. */
+export interface ConnectionStatus {
+  realmId: string | null;
+  connected: boolean;
+  needsReconnect: boolean;
+  accessTokenExpiresAt: string | null;
+  refreshTokenExpiresAt: string | null;
+  lastRefreshedAt: string | null;
+}
+
+export interface StoreTokensInput {
+  slug: string;
+  realmId: string;
+  accessToken: string;
+  refreshToken: string;
+  /** ISO instants. */
+  accessTokenExpiresAt: string;
+  refreshTokenExpiresAt?: string | undefined;
+  clientId?: string | undefined;
+  clientSecret?: string | undefined;
+}
+
+/**
+ * Outcome of asking the vault for a usable access token. A union rather than a thrown error,
+ * because errors crossing Durable Object RPC lose their class and fields.
+ */
+export type AccessTokenResult =
+  | { ok: true; accessToken: string; realmId: string }
+  | { ok: false; reason: "not_configured" | "reconnect_required"; message: string }
+  | {
+      ok: false;
+      reason: "unavailable" | "token_endpoint_error";
+      message: string;
+      status?: number;
+      retryAfterSeconds?: number;
+    };

@@ -1,0 +1,218 @@
+/**
+ * All SQL about purchase orders. Writes that must be atomic go into one D1 `batch` (a SQL
+ * transaction); checks that guard money (not cancelled, not already recorded) are part of the
+ * statement itself, so two concurrent requests can never both pass a check made in JS.
+ */
+import { and, asc, desc, eq, inArray, isNotNull, lt, notInArray, type SQL, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { chunk, type Db } from "./client";
+import { creditNotes, lineItems, type PoStatus, payments, purchaseOrders } from "./schema";
+
+export type PoRow = typeof purchaseOrders.$inferSelect;
+export type LineItemRow = typeof lineItems.$inferSelect;
+export type PaymentRow = typeof payments.$inferSelect;
+export type CreditNoteRow = typeof creditNotes.$inferSelect;
+
+export interface PoAggregate {
+  po: PoRow;
+  lineItems: LineItemRow[];
+  payments: PaymentRow[];
+  creditNotes: CreditNoteRow[];
+}
+
+const paidSum = sql`(SELECT COALESCE(SUM(${payments.amountCents}), 0) FROM ${payments} WHERE ${payments.purchaseOrderId} = ${purchaseOrders.id})`;
+const creditedSum = sql`(SELECT COALESCE(SUM(${creditNotes.amountCents}), 0) FROM ${creditNotes} WHERE ${creditNotes.purchaseOrderId} = ${purchaseOrders.id})`;
+
+/**
+ * SQL twin of domain/po-status.ts `nextStatus`, evaluated inside the UPDATE so that the sums it
+ * reads are the ones committed in the same batch (two concurrent payments both count).
+ */
+const statusAfterMoney = sql`CASE
+  WHEN ${purchaseOrders.status} = 'cancelled' THEN 'cancelled'
+  WHEN ${purchaseOrders.totalCents} - ${paidSum} - ${creditedSum} = 0 AND (${paidSum} > 0 OR ${creditedSum} > 0) THEN 'paid'
+  WHEN ${purchaseOrders.totalCents} - ${paidSum} - ${creditedSum} < 0 THEN 'overpaid'
+  WHEN ${paidSum} > 0 THEN 'partially_paid'
+  WHEN ${purchaseOrders.status} = 'draft' THEN 'draft'
+  ELSE 'sent' END`;
+
+export function recomputeStatus(db: Db, poId: number, now: string) {
+  return db
+    .update(purchaseOrders)
+    .set({ status: sql`${statusAfterMoney}`, updatedAt: now })
+    .where(eq(purchaseOrders.id, poId));
+}
+
+export interface NewPurchaseOrder {
+  reference: string;
+  conferenceSlug: string;
+  organizationName: string;
+  contactName: string;
+  contactEmail: string;
+  billingAddress: string;
+  notes: string;
+  totalCents: number;
+  lines: { description: string; quantity: number; unitPriceCents: number; lineTotalCents: number }[];
+}
+
+/** Inserts the PO and its lines atomically; the lines find their PO by its unique reference. */
+export async function insertPurchaseOrder(db: Db, input: NewPurchaseOrder, now: string): Promise<void> {
+  const { lines, ...po } = input;
+  const poId = sql`(SELECT ${purchaseOrders.id} FROM ${purchaseOrders} WHERE ${purchaseOrders.reference} = ${input.reference})`;
+  // 7 bound values per line row: stay under D1's 100 parameters per statement.
+  const lineInserts = chunk(
+    lines.map((l, position) => ({ ...l, position, purchaseOrderId: poId as unknown as number })),
+    12,
+  ).map((rows) => db.insert(lineItems).values(rows));
+  await db.batch([
+    db.insert(purchaseOrders).values({ ...po, status: "draft", createdAt: now, updatedAt: now }),
+    ...lineInserts,
+  ]);
+}
+
+export async function findPo(db: Db, conferenceSlug: string, reference: string): Promise<PoRow | undefined> {
+  return db
+    .select()
+    .from(purchaseOrders)
+    .where(and(eq(purchaseOrders.conferenceSlug, conferenceSlug), eq(purchaseOrders.reference, reference)))
+    .get();
+}
+
+export async function findPoById(db: Db, id: number): Promise<PoRow | undefined> {
+  return db.select().from(purchaseOrders).where(eq(purchaseOrders.id, id)).get();
+}
+
+/** Loads line items, payments and credit notes for a set of POs with three queries. */
+export async function loadAggregates(db: Db, pos: PoRow[]): Promise<PoAggregate[]> {
+  if (pos.length === 0) return [];
+  const ids = pos.map((p) => p.id);
+  const byPo = <T extends { purchaseOrderId: number }>(rows: T[]) => {
+    const map = new Map<number, T[]>();
+    for (const r of rows) map.set(r.purchaseOrderId, [...(map.get(r.purchaseOrderId) ?? []), r]);
+    return map;
+  };
+  const lists = await Promise.all(
+    chunk(ids, 90).map((part) =>
+      db.batch([
+        db
+          .select()
+          .from(lineItems)
+          .where(inArray(lineItems.purchaseOrderId, part))
+          .orderBy(asc(lineItems.purchaseOrderId), asc(lineItems.position)),
+        db.select().from(payments).where(inArray(payments.purchaseOrderId, part)).orderBy(asc(payments.id)),
+        db
+          .select()
+          .from(creditNotes)
+          .where(inArray(creditNotes.purchaseOrderId, part))
+          .orderBy(asc(creditNotes.id)),
+      ]),
+    ),
+  );
+  const lines = byPo(lists.flatMap((l) => l[0]));
+  const pays = byPo(lists.flatMap((l) => l[1]));
+  const credits = byPo(lists.flatMap((l) => l[2]));
+  return pos.map((po) => ({
+    po,
+    lineItems: lines.get(po.id) ?? [],
+    payments: pays.get(po.id) ?? [],
+    creditNotes: credits.get(po.id) ?? [],
+  }));
+}
+
+export async function loadAggregate(db: Db, po: PoRow): Promise<PoAggregate> {
+  const [agg] = await loadAggregates(db, [po]);
+  if (!agg) throw new Error("aggregate missing");
+  return agg;
+}
+
+export interface PoListFilter {
+  status?: PoStatus | undefined;
+  qbo?: "outstanding" | "discrepancy" | undefined;
+  beforeId?: number | undefined;
+  limit: number;
+}
+
+/** Newest first; the cursor is the last id of the previous page. */
+export async function listPos(db: Db, conferenceSlug: string, filter: PoListFilter): Promise<PoRow[]> {
+  const conditions: SQL[] = [eq(purchaseOrders.conferenceSlug, conferenceSlug)];
+  if (filter.status) conditions.push(eq(purchaseOrders.status, filter.status));
+  if (filter.qbo === "outstanding") conditions.push(outstandingCondition());
+  if (filter.qbo === "discrepancy") conditions.push(isNotNull(purchaseOrders.qboDiscrepancyKind));
+  if (filter.beforeId !== undefined) conditions.push(lt(purchaseOrders.id, filter.beforeId));
+  return db
+    .select()
+    .from(purchaseOrders)
+    .where(and(...conditions))
+    .orderBy(desc(purchaseOrders.id))
+    .limit(filter.limit)
+    .all();
+}
+
+/** A PO whose QBO invoice still needs watching: it has one, and is neither paid nor cancelled. */
+export function outstandingCondition(): SQL {
+  return and(
+    isNotNull(purchaseOrders.qboInvoiceId),
+    notInArray(purchaseOrders.status, ["paid", "cancelled"]),
+  ) as SQL;
+}
+
+/** draft → sent; false when the PO was not a draft (checked in the statement). */
+export async function markSent(db: Db, poId: number, now: string): Promise<boolean> {
+  const rows = await db
+    .update(purchaseOrders)
+    .set({ status: "sent", updatedAt: now })
+    .where(and(eq(purchaseOrders.id, poId), eq(purchaseOrders.status, "draft")))
+    .returning({ id: purchaseOrders.id });
+  return rows.length === 1;
+}
+
+export async function markCancelled(db: Db, poId: number, now: string): Promise<boolean> {
+  const rows = await db
+    .update(purchaseOrders)
+    .set({ status: "cancelled", updatedAt: now })
+    .where(and(eq(purchaseOrders.id, poId), sql`${purchaseOrders.status} <> 'cancelled'`))
+    .returning({ id: purchaseOrders.id });
+  return rows.length === 1;
+}
+
+export interface NewPayment {
+  amountCents: number;
+  method: "wire" | "ach" | "check" | "stripe" | "other";
+  reference: string;
+  paymentDate: string;
+  note: string;
+}
+
+/**
+ * Records a manual payment and recomputes the status in one batch. The insert only happens
+ * while the PO is not cancelled (checked by the statement), so it returns the new id or null.
+ */
+export async function addPayment(db: Db, poId: number, p: NewPayment, now: string): Promise<number | null> {
+  const [inserted] = await db.batch([
+    db.run(sql`INSERT INTO ${payments} (purchase_order_id, amount_cents, method, reference, payment_date, note, source, created_at)
+      SELECT ${purchaseOrders.id}, ${p.amountCents}, ${p.method}, ${p.reference}, ${p.paymentDate}, ${p.note}, 'manual', ${now}
+      FROM ${purchaseOrders} WHERE ${purchaseOrders.id} = ${poId} AND ${purchaseOrders.status} <> 'cancelled'`),
+    recomputeStatus(db, poId, now),
+  ]);
+  return insertedId(inserted);
+}
+
+export async function addCreditNote(
+  db: Db,
+  poId: number,
+  c: { amountCents: number; reason: string },
+  now: string,
+): Promise<number | null> {
+  const [inserted] = await db.batch([
+    db.run(sql`INSERT INTO ${creditNotes} (purchase_order_id, amount_cents, reason, created_at)
+      SELECT ${purchaseOrders.id}, ${c.amountCents}, ${c.reason}, ${now}
+      FROM ${purchaseOrders} WHERE ${purchaseOrders.id} = ${poId} AND ${purchaseOrders.status} <> 'cancelled'`),
+    recomputeStatus(db, poId, now),
+  ]);
+  return insertedId(inserted);
+}
+
+function insertedId(result: D1Result): number | null {
+  return result.meta.changes === 1 ? Number(result.meta.last_row_id) : null;
+}
+
+export type { BatchItem };

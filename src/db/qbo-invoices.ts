@@ -1,0 +1,130 @@
+/** SQL for the QBO invoice of a PO: the create claim, the saved invoice, remembered customers. */
+import { and, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import type { Db } from "./client";
+import type { PoRow } from "./purchase-orders";
+import { purchaseOrders, qboCustomers } from "./schema";
+
+/** A claim older than this belongs to a request that died; a retry may take it over. */
+export const CLAIM_TTL_MS = 2 * 60 * 1000;
+
+/**
+ * Takes the right to create the PO's QBO invoice. One conditional UPDATE: of N concurrent
+ * requests exactly one gets a row back; the others see a live claim or an invoice id.
+ */
+export async function claimInvoiceCreation(db: Db, poId: number, now: Date): Promise<boolean> {
+  const staleBefore = new Date(now.getTime() - CLAIM_TTL_MS).toISOString();
+  const rows = await db
+    .update(purchaseOrders)
+    .set({ qboCreateClaimedAt: now.toISOString() })
+    .where(
+      and(
+        eq(purchaseOrders.id, poId),
+        isNull(purchaseOrders.qboInvoiceId),
+        inArray(purchaseOrders.status, ["draft", "sent"]),
+        or(isNull(purchaseOrders.qboCreateClaimedAt), lt(purchaseOrders.qboCreateClaimedAt, staleBefore)),
+      ),
+    )
+    .returning({ id: purchaseOrders.id });
+  return rows.length === 1;
+}
+
+export async function releaseInvoiceClaim(db: Db, poId: number): Promise<void> {
+  await db
+    .update(purchaseOrders)
+    .set({ qboCreateClaimedAt: null })
+    .where(and(eq(purchaseOrders.id, poId), isNull(purchaseOrders.qboInvoiceId)));
+}
+
+export interface SavedInvoice {
+  realmId: string;
+  invoiceId: string;
+  customerId: string;
+  docNumber: string | null;
+  invoiceUrl: string;
+  paymentLink: string | null;
+  totalCents: number;
+  balanceCents: number;
+  emailStatus: string | null;
+}
+
+/** Stores the created invoice, releases the claim and moves a draft to sent, in one statement. */
+export async function saveInvoice(db: Db, poId: number, inv: SavedInvoice, now: string): Promise<void> {
+  await db
+    .update(purchaseOrders)
+    .set({
+      qboRealmId: inv.realmId,
+      qboInvoiceId: inv.invoiceId,
+      qboCustomerId: inv.customerId,
+      qboDocNumber: inv.docNumber,
+      qboInvoiceUrl: inv.invoiceUrl,
+      qboPaymentLink: inv.paymentLink,
+      qboTotalCents: inv.totalCents,
+      qboBalanceCents: inv.balanceCents,
+      qboEmailStatus: inv.emailStatus,
+      qboLastSyncedAt: now,
+      qboCreateClaimedAt: null,
+      status: sql`CASE WHEN ${purchaseOrders.status} = 'draft' THEN 'sent' ELSE ${purchaseOrders.status} END`,
+      updatedAt: now,
+    })
+    .where(eq(purchaseOrders.id, poId));
+}
+
+export async function updateInvoiceFields(
+  db: Db,
+  po: PoRow,
+  fields: { emailStatus?: string | null; totalCents?: number; balanceCents?: number },
+  now: string,
+): Promise<void> {
+  await db
+    .update(purchaseOrders)
+    .set({
+      ...(fields.emailStatus !== undefined ? { qboEmailStatus: fields.emailStatus } : {}),
+      ...(fields.totalCents !== undefined ? { qboTotalCents: fields.totalCents } : {}),
+      ...(fields.balanceCents !== undefined ? { qboBalanceCents: fields.balanceCents } : {}),
+      updatedAt: now,
+    })
+    .where(eq(purchaseOrders.id, po.id));
+}
+
+/** QBO DisplayName is unique case-insensitively, so the memory is keyed the same way. */
+export function organizationKey(name: string): string {
+  return name.trim().toLowerCase();
+}
+
+export async function rememberedCustomer(db: Db, slug: string, realmId: string, organization: string) {
+  const row = await db
+    .select({ customerId: qboCustomers.customerId })
+    .from(qboCustomers)
+    .where(
+      and(
+        eq(qboCustomers.conferenceSlug, slug),
+        eq(qboCustomers.realmId, realmId),
+        eq(qboCustomers.organizationKey, organizationKey(organization)),
+      ),
+    )
+    .get();
+  return row?.customerId ?? null;
+}
+
+export async function rememberCustomer(
+  db: Db,
+  slug: string,
+  realmId: string,
+  organization: string,
+  customerId: string,
+  now: string,
+): Promise<void> {
+  await db
+    .insert(qboCustomers)
+    .values({
+      conferenceSlug: slug,
+      realmId,
+      organizationKey: organizationKey(organization),
+      customerId,
+      createdAt: now,
+    })
+    .onConflictDoUpdate({
+      target: [qboCustomers.conferenceSlug, qboCustomers.realmId, qboCustomers.organizationKey],
+      set: { customerId },
+    });
+}

@@ -1,0 +1,184 @@
+/**
+ * D1 schema. Money is always integer cents (`*_cents`); instants are ISO 8601 UTC strings;
+ * dates are `YYYY-MM-DD`. See docs/storage.md for what each table is for.
+ */
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const conferences = sqliteTable(
+  "conferences",
+  {
+    slug: text("slug").primaryKey(),
+    name: text("name").notNull(),
+    currency: text("currency").notNull().default("USD"),
+    qboRealmId: text("qbo_realm_id"),
+    qboEnvironment: text("qbo_environment", { enum: ["sandbox", "production"] }),
+    qboItemId: text("qbo_item_id"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [index("conferences_realm_idx").on(t.qboRealmId)],
+);
+
+export const PO_STATUSES = ["draft", "sent", "partially_paid", "paid", "overpaid", "cancelled"] as const;
+export type PoStatus = (typeof PO_STATUSES)[number];
+
+export const purchaseOrders = sqliteTable(
+  "purchase_orders",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    reference: text("reference").notNull(),
+    conferenceSlug: text("conference_slug")
+      .notNull()
+      .references(() => conferences.slug),
+    status: text("status", { enum: PO_STATUSES }).notNull().default("draft"),
+    organizationName: text("organization_name").notNull(),
+    contactName: text("contact_name").notNull(),
+    contactEmail: text("contact_email").notNull(),
+    billingAddress: text("billing_address").notNull().default(""),
+    notes: text("notes").notNull().default(""),
+    totalCents: integer("total_cents").notNull(),
+    // QuickBooks invoice of the PO (all null until one is created).
+    /** Set while one request holds the right to create the QBO invoice (a D1 claim). */
+    qboCreateClaimedAt: text("qbo_create_claimed_at"),
+    qboInvoiceId: text("qbo_invoice_id"),
+    qboRealmId: text("qbo_realm_id"),
+    qboCustomerId: text("qbo_customer_id"),
+    qboDocNumber: text("qbo_doc_number"),
+    qboInvoiceUrl: text("qbo_invoice_url"),
+    qboPaymentLink: text("qbo_payment_link"),
+    qboTotalCents: integer("qbo_total_cents"),
+    qboBalanceCents: integer("qbo_balance_cents"),
+    qboEmailStatus: text("qbo_email_status"),
+    qboLastSyncedAt: text("qbo_last_synced_at"),
+    qboDiscrepancyKind: text("qbo_discrepancy_kind"),
+    qboDiscrepancyMessage: text("qbo_discrepancy_message"),
+    qboDiscrepancyAt: text("qbo_discrepancy_at"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("purchase_orders_reference_uq").on(t.reference),
+    index("purchase_orders_conference_status_idx").on(t.conferenceSlug, t.status, t.id),
+    uniqueIndex("purchase_orders_qbo_invoice_uq").on(t.qboRealmId, t.qboInvoiceId),
+  ],
+);
+
+export const lineItems = sqliteTable(
+  "po_line_items",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    purchaseOrderId: integer("purchase_order_id")
+      .notNull()
+      .references(() => purchaseOrders.id),
+    position: integer("position").notNull(),
+    description: text("description").notNull(),
+    quantity: integer("quantity").notNull(),
+    unitPriceCents: integer("unit_price_cents").notNull(),
+    lineTotalCents: integer("line_total_cents").notNull(),
+  },
+  (t) => [index("po_line_items_po_idx").on(t.purchaseOrderId, t.position)],
+);
+
+export const PAYMENT_METHODS = ["wire", "ach", "check", "stripe", "other"] as const;
+export const PAYMENT_SOURCES = ["manual", "qbo"] as const;
+
+export const payments = sqliteTable(
+  "payments",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    purchaseOrderId: integer("purchase_order_id")
+      .notNull()
+      .references(() => purchaseOrders.id),
+    amountCents: integer("amount_cents").notNull(),
+    method: text("method", { enum: PAYMENT_METHODS }).notNull(),
+    reference: text("reference").notNull().default(""),
+    paymentDate: text("payment_date").notNull(),
+    note: text("note").notNull().default(""),
+    source: text("source", { enum: PAYMENT_SOURCES }).notNull().default("manual"),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [index("payments_po_idx").on(t.purchaseOrderId)],
+);
+
+export const creditNotes = sqliteTable(
+  "credit_notes",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    purchaseOrderId: integer("purchase_order_id")
+      .notNull()
+      .references(() => purchaseOrders.id),
+    amountCents: integer("amount_cents").notNull(),
+    reason: text("reason").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [index("credit_notes_po_idx").on(t.purchaseOrderId)],
+);
+
+/** QBO customer id remembered per conference and organization (case-folded, as QBO's DisplayName). */
+export const qboCustomers = sqliteTable(
+  "qbo_customers",
+  {
+    conferenceSlug: text("conference_slug").notNull(),
+    realmId: text("realm_id").notNull(),
+    organizationKey: text("organization_key").notNull(),
+    customerId: text("customer_id").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.conferenceSlug, t.realmId, t.organizationKey] })],
+);
+
+/** Webhook event ids already accepted, so a replayed delivery is not queued twice. */
+export const webhookEvents = sqliteTable("webhook_events", {
+  eventKey: text("event_key").primaryKey(),
+  realmId: text("realm_id").notNull(),
+  receivedAt: text("received_at").notNull(),
+});
+
+export const syncRuns = sqliteTable(
+  "sync_runs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    conferenceSlug: text("conference_slug").notNull(),
+    trigger: text("trigger").notNull(),
+    startedAt: text("started_at").notNull(),
+    finishedAt: text("finished_at"),
+    invoicesChecked: integer("invoices_checked").notNull().default(0),
+    paymentsRecorded: integer("payments_recorded").notNull().default(0),
+  },
+  (t) => [index("sync_runs_conference_idx").on(t.conferenceSlug, t.id)],
+);
+
+/**
+ * Work that exhausted its queue retries and was dead-lettered, for an operator to see.
+ * `messageKey` is the id we put in every queue message body, so a failure is recorded once.
+ */
+export const syncFailures = sqliteTable(
+  "sync_failures",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    messageKey: text("message_key").notNull().unique(),
+    conferenceSlug: text("conference_slug"),
+    realmId: text("realm_id"),
+    invoiceIds: text("invoice_ids").notNull().default("[]"),
+    error: text("error").notNull(),
+    attempts: integer("attempts").notNull(),
+    failedAt: text("failed_at").notNull(),
+  },
+  (t) => [index("sync_failures_conference_idx").on(t.conferenceSlug, t.id)],
+);
+
+/** The last error of a queue message still being retried (read by the dead-letter consumer). */
+export const syncMessageErrors = sqliteTable("sync_message_errors", {
+  messageKey: text("message_key").primaryKey(),
+  error: text("error").notNull(),
+  attempts: integer("attempts").notNull(),
+  updatedAt: text("updated_at").notNull(),
+});
+
+/** OAuth `state` nonces: single use, bound to a conference, short-lived. */
+export const oauthStates = sqliteTable("oauth_states", {
+  nonce: text("nonce").primaryKey(),
+  conferenceSlug: text("conference_slug").notNull(),
+  expiresAt: text("expires_at").notNull(),
+  usedAt: text("used_at"),
+});

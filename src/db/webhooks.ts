@@ -1,0 +1,42 @@
+import { inArray } from "drizzle-orm";
+import { chunk, type Db } from "./client";
+import { conferences, webhookEvents } from "./schema";
+
+/** Which of these realms belong to a conference here. */
+export async function knownRealms(db: Db, realmIds: string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const part of chunk([...new Set(realmIds)], 90)) {
+    const rows = await db
+      .selectDistinct({ realmId: conferences.qboRealmId })
+      .from(conferences)
+      .where(inArray(conferences.qboRealmId, part))
+      .all();
+    for (const r of rows) if (r.realmId) out.add(r.realmId);
+  }
+  return out;
+}
+
+/** Records event keys; returns those not seen before (a replayed delivery returns none). */
+export async function claimEventKeys(
+  db: Db,
+  events: { key: string; realmId: string }[],
+  now: string,
+): Promise<Set<string>> {
+  const fresh = new Set<string>();
+  // 3 parameters per row: 30 rows per statement stays under D1's 100.
+  for (const part of chunk(events, 30)) {
+    const rows = await db
+      .insert(webhookEvents)
+      .values(part.map((e) => ({ eventKey: e.key, realmId: e.realmId, receivedAt: now })))
+      .onConflictDoNothing()
+      .returning({ key: webhookEvents.eventKey });
+    for (const r of rows) fresh.add(r.key);
+  }
+  return fresh;
+}
+
+/** Undoes `claimEventKeys` when the events could not be queued, so Intuit's retry is not dropped. */
+export async function releaseEventKeys(db: Db, keys: string[]): Promise<void> {
+  for (const part of chunk(keys, 90))
+    await db.delete(webhookEvents).where(inArray(webhookEvents.eventKey, part));
+}

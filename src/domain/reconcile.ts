@@ -1,0 +1,75 @@
+/**
+ * The reconciliation rule of SPEC §3, as a pure decision. The write that records a payment
+ * re-checks `qboPaid > totalPaid` inside its SQL statement, so running the same decision twice,
+ * or concurrently, records nothing more (db/reconcile.ts).
+ */
+import { formatCents } from "./money";
+
+export interface InvoiceState {
+  totalCents: number;
+  balanceCents: number;
+  voided: boolean;
+}
+
+export interface ReconcileInput {
+  poTotalCents: number;
+  /** All payments recorded on the PO, any source. */
+  totalPaidCents: number;
+  /** Payments recorded from QBO. */
+  qboPaidRecordedCents: number;
+  /** null when QBO no longer has the invoice (deleted). */
+  invoice: InvoiceState | null;
+}
+
+export type DiscrepancyKind =
+  | "invoice_deleted"
+  | "invoice_voided"
+  | "qbo_paid_less_than_recorded"
+  | "total_mismatch";
+
+export interface ReconcileDecision {
+  /** What QBO says has been paid: TotalAmt − Balance. */
+  qboPaidCents: number;
+  /** Payment to record now (0: none). */
+  paymentCents: number;
+  discrepancy: { kind: DiscrepancyKind; message: string } | null;
+}
+
+export function decideReconciliation(input: ReconcileInput): ReconcileDecision {
+  const { invoice } = input;
+  if (!invoice) {
+    return {
+      qboPaidCents: 0,
+      paymentCents: 0,
+      discrepancy: {
+        kind: "invoice_deleted",
+        message: "The QuickBooks invoice no longer exists (deleted in QuickBooks).",
+      },
+    };
+  }
+  if (invoice.voided) {
+    return {
+      qboPaidCents: 0,
+      paymentCents: 0,
+      discrepancy: {
+        kind: "invoice_voided",
+        message: "The QuickBooks invoice was voided; no payments were removed from the purchase order.",
+      },
+    };
+  }
+  const qboPaidCents = invoice.totalCents - invoice.balanceCents;
+  const paymentCents = Math.max(0, qboPaidCents - input.totalPaidCents);
+  let discrepancy: ReconcileDecision["discrepancy"] = null;
+  if (qboPaidCents < input.qboPaidRecordedCents) {
+    discrepancy = {
+      kind: "qbo_paid_less_than_recorded",
+      message: `QuickBooks shows ${formatCents(qboPaidCents)} paid, but ${formatCents(input.qboPaidRecordedCents)} was recorded from QuickBooks; a payment may have been deleted or refunded there.`,
+    };
+  } else if (invoice.totalCents !== input.poTotalCents) {
+    discrepancy = {
+      kind: "total_mismatch",
+      message: `The QuickBooks invoice total ${formatCents(invoice.totalCents)} differs from the purchase order total ${formatCents(input.poTotalCents)}.`,
+    };
+  }
+  return { qboPaidCents, paymentCents, discrepancy };
+}

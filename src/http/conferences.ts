@@ -1,0 +1,116 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { App } from "../app";
+import { makeDb } from "../db/client";
+import { disconnect, getConference, putConference, storeTokens } from "../services/conferences";
+import { ConferenceParams, ConferenceView, commonErrors, jsonBody, jsonResponse } from "./schemas";
+import { conferenceView } from "./views";
+
+const Instant = z.iso.datetime({ offset: true }).openapi({ example: "2026-11-24T18:00:00Z" });
+
+const PutConferenceBody = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, "Expected an ISO 4217 code such as USD")
+      .default("USD"),
+    qbo: z
+      .object({
+        realmId: z.string().regex(/^\d{1,32}$/, "Expected the numeric QuickBooks company id"),
+        environment: z.enum(["sandbox", "production"]),
+        itemId: z.string().min(1).max(64).optional(),
+      })
+      .optional(),
+  })
+  .openapi("PutConference");
+
+const StoreTokensBody = z
+  .object({
+    realmId: z.string().regex(/^\d{1,32}$/, "Expected the numeric QuickBooks company id"),
+    accessToken: z.string().min(1).max(8192),
+    refreshToken: z.string().min(1).max(8192),
+    accessTokenExpiresAt: Instant,
+    refreshTokenExpiresAt: Instant.optional(),
+    clientId: z.string().min(1).max(512).optional(),
+    clientSecret: z.string().min(1).max(512).optional(),
+  })
+  .openapi("StoreTokens");
+
+const security = [{ bearer: [] }];
+
+export function registerConferenceRoutes(app: App): void {
+  app.openapi(
+    createRoute({
+      method: "put",
+      path: "/api/conferences/{slug}",
+      security,
+      request: { params: ConferenceParams, body: jsonBody(PutConferenceBody) },
+      responses: {
+        200: jsonResponse(ConferenceView, "Updated"),
+        201: jsonResponse(ConferenceView, "Created"),
+        ...commonErrors,
+      },
+    }),
+    async (c) => {
+      const { slug } = c.req.valid("param");
+      const { row, created, connection } = await putConference(
+        c.env,
+        makeDb(c.env.DB),
+        slug,
+        c.req.valid("json"),
+      );
+      return c.json(conferenceView(row, connection), created ? 201 : 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/conferences/{slug}",
+      security,
+      request: { params: ConferenceParams },
+      responses: { 200: jsonResponse(ConferenceView, "The conference"), ...commonErrors },
+    }),
+    async (c) => {
+      const { row, connection } = await getConference(c.env, makeDb(c.env.DB), c.req.valid("param").slug);
+      return c.json(conferenceView(row, connection), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "put",
+      path: "/api/conferences/{slug}/qbo/tokens",
+      security,
+      description:
+        "Stores QuickBooks OAuth tokens in the conference's vault, encrypted. They are never returned.",
+      request: { params: ConferenceParams, body: jsonBody(StoreTokensBody) },
+      responses: { 200: jsonResponse(ConferenceView, "The conference, connected"), ...commonErrors },
+    }),
+    async (c) => {
+      const { row, connection } = await storeTokens(
+        c.env,
+        makeDb(c.env.DB),
+        c.req.valid("param").slug,
+        c.req.valid("json"),
+      );
+      return c.json(conferenceView(row, connection), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/api/conferences/{slug}/qbo/tokens",
+      security,
+      description:
+        "Disconnects QuickBooks: revokes the grant at Intuit when possible and forgets the tokens.",
+      request: { params: ConferenceParams },
+      responses: { 204: { description: "Disconnected" }, ...commonErrors },
+    }),
+    async (c) => {
+      await disconnect(c.env, makeDb(c.env.DB), c.req.valid("param").slug);
+      return c.body(null, 204);
+    },
+  );
+}

@@ -1,0 +1,219 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { App } from "../app";
+import { makeDb } from "../db/client";
+import { PAYMENT_METHODS, PO_STATUSES } from "../db/schema";
+import {
+  createPurchaseOrder,
+  getPurchaseOrder,
+  listPurchaseOrders,
+  recordCreditNote,
+  recordPayment,
+  sendPurchaseOrder,
+} from "../services/purchase-orders";
+import { cancelPurchaseOrderWithInvoice } from "../services/qbo-invoice";
+import {
+  ConferenceParams,
+  commonErrors,
+  DateString,
+  jsonBody,
+  jsonResponse,
+  MoneyInput,
+  PoParams,
+  PurchaseOrderView,
+  qboErrors,
+} from "./schemas";
+import { purchaseOrderView } from "./views";
+
+const PositiveMoney = MoneyInput.refine((cents) => cents > 0, "Must be greater than zero");
+const NonNegativeMoney = MoneyInput.refine((cents) => cents >= 0, "Must not be negative");
+
+const CreatePoBody = z
+  .object({
+    organizationName: z.string().trim().min(1).max(100),
+    contactName: z.string().trim().min(1).max(200),
+    contactEmail: z.email().max(254),
+    billingAddress: z.string().max(2000).optional(),
+    notes: z.string().max(5000).optional(),
+    lineItems: z
+      .array(
+        z.object({
+          description: z.string().trim().min(1).max(4000),
+          quantity: z.number().int().positive().max(1_000_000),
+          unitPrice: NonNegativeMoney,
+        }),
+      )
+      .min(1)
+      .max(250),
+  })
+  .openapi("CreatePurchaseOrder");
+
+const ListQuery = z.object({
+  status: z.enum(PO_STATUSES).optional(),
+  qbo: z.enum(["outstanding", "discrepancy"]).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z.string().max(64).optional(),
+});
+
+const PaymentBody = z
+  .object({
+    amount: PositiveMoney,
+    method: z.enum(PAYMENT_METHODS),
+    reference: z.string().max(200).default(""),
+    paymentDate: DateString,
+    note: z.string().max(2000).default(""),
+  })
+  .openapi("RecordPayment");
+
+const CreditNoteBody = z
+  .object({ amount: PositiveMoney, reason: z.string().trim().min(1).max(2000) })
+  .openapi("RecordCreditNote");
+
+const CancelBody = z.object({ voidQboInvoice: z.boolean().default(false) }).openapi("CancelPurchaseOrder");
+
+const security = [{ bearer: [] }];
+const stateError = {
+  409: jsonResponse(
+    z.object({ error: z.object({ code: z.string(), message: z.string() }) }),
+    "invalid_state",
+  ),
+};
+
+export function registerPurchaseOrderRoutes(app: App): void {
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/conferences/{slug}/purchase-orders",
+      security,
+      request: { params: ConferenceParams, body: jsonBody(CreatePoBody) },
+      responses: { 201: jsonResponse(PurchaseOrderView, "The PO, in draft"), ...commonErrors },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const po = await createPurchaseOrder(makeDb(c.env.DB), c.req.valid("param").slug, body);
+      return c.json(purchaseOrderView(po), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/conferences/{slug}/purchase-orders",
+      security,
+      request: { params: ConferenceParams, query: ListQuery },
+      responses: {
+        200: jsonResponse(
+          z.object({ items: z.array(PurchaseOrderView), nextCursor: z.string().nullable() }),
+          "A page of POs, newest first",
+        ),
+        ...commonErrors,
+      },
+    }),
+    async (c) => {
+      const page = await listPurchaseOrders(
+        makeDb(c.env.DB),
+        c.req.valid("param").slug,
+        c.req.valid("query"),
+      );
+      return c.json({ items: page.items.map(purchaseOrderView), nextCursor: page.nextCursor }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/conferences/{slug}/purchase-orders/{reference}",
+      security,
+      request: { params: PoParams },
+      responses: { 200: jsonResponse(PurchaseOrderView, "The PO"), ...commonErrors },
+    }),
+    async (c) => {
+      const { slug, reference } = c.req.valid("param");
+      return c.json(purchaseOrderView(await getPurchaseOrder(makeDb(c.env.DB), slug, reference)), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/conferences/{slug}/purchase-orders/{reference}/send",
+      security,
+      description: "Marks a draft PO as sent.",
+      request: { params: PoParams },
+      responses: { 200: jsonResponse(PurchaseOrderView, "The PO, sent"), ...commonErrors, ...stateError },
+    }),
+    async (c) => {
+      const { slug, reference } = c.req.valid("param");
+      return c.json(purchaseOrderView(await sendPurchaseOrder(makeDb(c.env.DB), slug, reference)), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/conferences/{slug}/purchase-orders/{reference}/cancel",
+      security,
+      description:
+        "Cancels the PO (payments and credit notes are kept); `voidQboInvoice: true` voids its QBO invoice too.",
+      request: { params: PoParams, body: jsonBody(CancelBody, false) },
+      responses: { 200: jsonResponse(PurchaseOrderView, "The PO, cancelled"), ...commonErrors, ...qboErrors },
+    }),
+    async (c) => {
+      const { slug, reference } = c.req.valid("param");
+      const { voidQboInvoice } = CancelBody.parse(c.req.valid("json") ?? {});
+      const po = await cancelPurchaseOrderWithInvoice(
+        c.env,
+        makeDb(c.env.DB),
+        slug,
+        reference,
+        voidQboInvoice,
+      );
+      return c.json(purchaseOrderView(po), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/conferences/{slug}/purchase-orders/{reference}/payments",
+      security,
+      request: { params: PoParams, body: jsonBody(PaymentBody) },
+      responses: {
+        201: jsonResponse(PurchaseOrderView, "The PO with the payment"),
+        ...commonErrors,
+        ...stateError,
+      },
+    }),
+    async (c) => {
+      const { slug, reference } = c.req.valid("param");
+      const p = c.req.valid("json");
+      const po = await recordPayment(makeDb(c.env.DB), slug, reference, {
+        amountCents: p.amount,
+        method: p.method,
+        reference: p.reference,
+        paymentDate: p.paymentDate,
+        note: p.note,
+      });
+      return c.json(purchaseOrderView(po), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/conferences/{slug}/purchase-orders/{reference}/credit-notes",
+      security,
+      request: { params: PoParams, body: jsonBody(CreditNoteBody) },
+      responses: {
+        201: jsonResponse(PurchaseOrderView, "The PO with the credit note"),
+        ...commonErrors,
+        ...stateError,
+      },
+    }),
+    async (c) => {
+      const { slug, reference } = c.req.valid("param");
+      const { amount, reason } = c.req.valid("json");
+      const po = await recordCreditNote(makeDb(c.env.DB), slug, reference, { amountCents: amount, reason });
+      return c.json(purchaseOrderView(po), 201);
+    },
+  );
+}

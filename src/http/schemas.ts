@@ -1,0 +1,165 @@
+/**
+ * Wire schemas shared by the routes: one source for validation and for /openapi.json.
+ */
+import { z } from "@hono/zod-openapi";
+import { parseCents } from "../domain/money";
+
+/** A request amount: "12.34" or 12.34, at most two places, parsed to integer cents. */
+export const MoneyInput = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const cents = parseCents(value);
+    if (cents === null) {
+      ctx.addIssue({ code: "custom", message: "Expected an amount with at most two decimal places" });
+      return z.NEVER;
+    }
+    return cents;
+  })
+  .openapi({ type: "string", example: "1200.00", description: "Decimal amount, at most two places" });
+
+export const MoneyOutput = z
+  .string()
+  .openapi({ example: "1200.00", description: "Decimal amount, two places" });
+
+export const DateString = z.iso.date().openapi({ example: "2026-11-24" });
+
+export const Slug = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "Expected lower-case letters, digits and dashes (max 63)")
+  .openapi({ example: "pycon-2027" });
+
+export const Reference = z
+  .string()
+  .regex(/^PO-[A-Z0-9]{6}$/, "Expected a PO reference like PO-AB12CD")
+  .openapi({ example: "PO-7KQ2ZX" });
+
+export const ConferenceParams = z.object({ slug: Slug.openapi({ param: { name: "slug", in: "path" } }) });
+export const PoParams = z.object({
+  slug: Slug.openapi({ param: { name: "slug", in: "path" } }),
+  reference: Reference.openapi({ param: { name: "reference", in: "path" } }),
+});
+
+export const ErrorBody = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: "validation_failed" }),
+      message: z.string(),
+      details: z.unknown().optional(),
+    }),
+  })
+  .openapi("Error");
+
+const errorResponse = (description: string) => ({
+  content: { "application/json": { schema: ErrorBody } },
+  description,
+});
+
+/** The error responses every authenticated route can give. */
+export const commonErrors = {
+  400: errorResponse("invalid_json or validation_failed"),
+  401: errorResponse("unauthorized"),
+  404: errorResponse("not_found"),
+  503: errorResponse("not_configured (API_TOKEN unset) or qbo_unavailable"),
+} as const;
+
+export const qboErrors = {
+  409: errorResponse(
+    "invalid_state, qbo_invoice_exists, qbo_invoice_in_progress, qbo_not_configured or qbo_reconnect_required",
+  ),
+  502: errorResponse("qbo_api_error: QuickBooks refused the request or answered nonsense"),
+} as const;
+
+export const jsonBody = <T extends z.ZodType>(schema: T, required = true) => ({
+  content: { "application/json": { schema } },
+  required,
+});
+
+export const jsonResponse = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { "application/json": { schema } },
+  description,
+});
+
+export const QboConnectionView = z
+  .object({
+    realmId: z.string().nullable(),
+    environment: z.enum(["sandbox", "production"]).nullable(),
+    itemId: z.string().nullable(),
+    connected: z.boolean(),
+    needsReconnect: z.boolean(),
+    accessTokenExpiresAt: z.string().nullable(),
+    refreshTokenExpiresAt: z.string().nullable(),
+    lastRefreshedAt: z.string().nullable(),
+  })
+  .openapi("QboConnection");
+
+export const ConferenceView = z
+  .object({
+    slug: z.string(),
+    name: z.string(),
+    currency: z.string(),
+    qbo: QboConnectionView,
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi("Conference");
+
+export const PurchaseOrderView = z
+  .object({
+    reference: z.string(),
+    conference: z.string(),
+    status: z.enum(["draft", "sent", "partially_paid", "paid", "overpaid", "cancelled"]),
+    organizationName: z.string(),
+    contactName: z.string(),
+    contactEmail: z.string(),
+    billingAddress: z.string(),
+    notes: z.string(),
+    lineItems: z.array(
+      z.object({
+        id: z.number(),
+        description: z.string(),
+        quantity: z.number(),
+        unitPrice: MoneyOutput,
+        lineTotal: MoneyOutput,
+      }),
+    ),
+    subtotal: MoneyOutput,
+    total: MoneyOutput,
+    totalPaid: MoneyOutput,
+    totalCredited: MoneyOutput,
+    balanceDue: MoneyOutput,
+    payments: z.array(
+      z.object({
+        id: z.number(),
+        amount: MoneyOutput,
+        method: z.string(),
+        reference: z.string(),
+        paymentDate: z.string(),
+        note: z.string(),
+        source: z.enum(["manual", "qbo"]),
+        createdAt: z.string(),
+      }),
+    ),
+    creditNotes: z.array(
+      z.object({ id: z.number(), amount: MoneyOutput, reason: z.string(), createdAt: z.string() }),
+    ),
+    qbo: z
+      .object({
+        invoiceId: z.string(),
+        invoiceUrl: z.string().nullable(),
+        paymentLink: z.string().nullable(),
+        customerId: z.string().nullable(),
+        docNumber: z.string().nullable(),
+        totalAmt: MoneyOutput.nullable(),
+        balance: MoneyOutput.nullable(),
+        emailStatus: z.string().nullable(),
+        lastSyncedAt: z.string().nullable(),
+        discrepancy: z.object({ kind: z.string(), message: z.string(), detectedAt: z.string() }).nullable(),
+      })
+      .nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi("PurchaseOrder");
+
+export type PurchaseOrderJson = z.infer<typeof PurchaseOrderView>;
+export type ConferenceJson = z.infer<typeof ConferenceView>;

@@ -1,0 +1,93 @@
+/** Renders stored rows as the JSON of SPEC §3. Money leaves as decimal strings here and only here. */
+
+import type { ConnectionStatus } from "../connections/types";
+import type { ConferenceRow } from "../db/conferences";
+import type { PoAggregate } from "../db/purchase-orders";
+import { formatCents } from "../domain/money";
+import type { ConferenceJson, PurchaseOrderJson } from "./schemas";
+
+export function conferenceView(row: ConferenceRow, status: ConnectionStatus): ConferenceJson {
+  return {
+    slug: row.slug,
+    name: row.name,
+    currency: row.currency,
+    qbo: {
+      realmId: status.realmId ?? row.qboRealmId,
+      environment: row.qboEnvironment ?? null,
+      itemId: row.qboItemId,
+      connected: status.connected,
+      needsReconnect: status.needsReconnect,
+      accessTokenExpiresAt: status.accessTokenExpiresAt,
+      refreshTokenExpiresAt: status.refreshTokenExpiresAt,
+      lastRefreshedAt: status.lastRefreshedAt,
+    },
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+export function purchaseOrderView({ po, lineItems, payments, creditNotes }: PoAggregate): PurchaseOrderJson {
+  const paid = payments.reduce((sum, p) => sum + p.amountCents, 0);
+  const credited = creditNotes.reduce((sum, c) => sum + c.amountCents, 0);
+  return {
+    reference: po.reference,
+    conference: po.conferenceSlug,
+    status: po.status,
+    organizationName: po.organizationName,
+    contactName: po.contactName,
+    contactEmail: po.contactEmail,
+    billingAddress: po.billingAddress,
+    notes: po.notes,
+    lineItems: lineItems.map((l) => ({
+      id: l.id,
+      description: l.description,
+      quantity: l.quantity,
+      unitPrice: formatCents(l.unitPriceCents),
+      lineTotal: formatCents(l.lineTotalCents),
+    })),
+    subtotal: formatCents(po.totalCents),
+    total: formatCents(po.totalCents),
+    totalPaid: formatCents(paid),
+    totalCredited: formatCents(credited),
+    balanceDue: formatCents(po.totalCents - paid - credited),
+    payments: payments.map((p) => ({
+      id: p.id,
+      amount: formatCents(p.amountCents),
+      method: p.method,
+      reference: p.reference,
+      paymentDate: p.paymentDate,
+      note: p.note,
+      source: p.source,
+      createdAt: p.createdAt,
+    })),
+    creditNotes: creditNotes.map((c) => ({
+      id: c.id,
+      amount: formatCents(c.amountCents),
+      reason: c.reason,
+      createdAt: c.createdAt,
+    })),
+    qbo: po.qboInvoiceId
+      ? {
+          invoiceId: po.qboInvoiceId,
+          invoiceUrl: po.qboInvoiceUrl,
+          paymentLink: po.qboPaymentLink,
+          customerId: po.qboCustomerId,
+          docNumber: po.qboDocNumber,
+          totalAmt: po.qboTotalCents === null ? null : formatCents(po.qboTotalCents),
+          balance: po.qboBalanceCents === null ? null : formatCents(po.qboBalanceCents),
+          emailStatus: po.qboEmailStatus,
+          lastSyncedAt: po.qboLastSyncedAt,
+          discrepancy:
+            po.qboDiscrepancyKind && po.qboDiscrepancyAt
+              ? {
+                  kind: po.qboDiscrepancyKind,
+                  message: po.qboDiscrepancyMessage ?? "",
+                  detectedAt: po.qboDiscrepancyAt,
+                }
+              : null,
+        }
+      : null,
+    createdAt: po.createdAt,
+    updatedAt: po.updatedAt,
+  };
+}

@@ -1,0 +1,37 @@
+import type { App } from "../app";
+import { makeDb } from "../db/client";
+import { ApiError } from "../lib/errors";
+import { log } from "../lib/log";
+import { parseWebhookEvents, verifyIntuitSignature } from "../qbo/webhook";
+import { acceptWebhookEvents } from "../sync/intake";
+
+/**
+ * POST /webhooks/qbo. Verified on the raw body first; then acknowledged as soon as the events
+ * are queued. Bodies we cannot use still get 200 so Intuit does not retry them forever.
+ */
+export function registerWebhookRoutes(app: App): void {
+  app.post("/webhooks/qbo", async (c) => {
+    const verifier = c.env.QBO_WEBHOOK_VERIFIER_TOKEN;
+    if (!verifier)
+      throw new ApiError("not_configured", "QBO_WEBHOOK_VERIFIER_TOKEN is not set; webhooks are refused.");
+    const signature = c.req.header("intuit-signature");
+    const raw = await c.req.arrayBuffer();
+    if (!signature || !(await verifyIntuitSignature(raw, signature, verifier))) {
+      log("warn", "webhook.bad_signature", { present: Boolean(signature) });
+      throw new ApiError(
+        "unauthorized",
+        "The intuit-signature header is missing or does not match the body.",
+      );
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(new TextDecoder().decode(raw));
+    } catch {
+      throw new ApiError("invalid_json", "The webhook body is not valid JSON.");
+    }
+    const { events, skipped } = parseWebhookEvents(body);
+    if (skipped > 0) log("warn", "webhook.unexpected_shape", { skipped, parsed: events.length });
+    const result = await acceptWebhookEvents(c.env.SYNC_QUEUE, makeDb(c.env.DB), events);
+    return c.json({ status: "accepted", ...result, skipped }, 200);
+  });
+}

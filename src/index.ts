@@ -1,0 +1,25 @@
+/** Entry: the Worker's handlers and the Durable Object class, nothing else. */
+import { createApp } from "./app";
+import { makeDb } from "./db/client";
+import { log } from "./lib/log";
+import { handleQueueBatch } from "./sync/consumer";
+import { KEEPALIVE_CRON, keepTokensAlive, planAllOutstanding, RECONCILE_CRON } from "./sync/planner";
+
+export { QboConnection } from "./connections/qbo-connection";
+
+const app = createApp();
+
+export default {
+  fetch: app.fetch,
+
+  async scheduled(controller, env) {
+    const db = makeDb(env.DB);
+    if (controller.cron === RECONCILE_CRON) await planAllOutstanding(env, db);
+    else if (controller.cron === KEEPALIVE_CRON) await keepTokensAlive(env, db);
+    else log("warn", "cron.unknown_schedule", { cron: controller.cron });
+  },
+
+  async queue(batch, env) {
+    await handleQueueBatch(batch, env);
+  },
+} satisfies ExportedHandler<Env, unknown>;

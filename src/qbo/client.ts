@@ -1,0 +1,254 @@
+/**
+ * A small QBO REST client on plain `fetch`. It gets access tokens from the conference's
+ * QboConnection Durable Object, retries once after a 401 (letting the vault decide whether a
+ * refresh is needed), and turns every failure into a `QboError` the caller can classify:
+ * `unavailable` (429, 5xx, network: try later) or `api` (QBO refused or answered nonsense).
+ */
+import type { z } from "zod";
+import type { AccessTokenResult } from "../connections/types";
+import { ApiError } from "../lib/errors";
+import { log } from "../lib/log";
+import { faultsOf, type QboFault } from "./schemas";
+
+const PRODUCTION_BASE = "https://quickbooks.api.intuit.com";
+const SANDBOX_BASE = "https://sandbox-quickbooks.api.intuit.com";
+const REQUEST_TIMEOUT_MS = 30_000;
+
+export type QboErrorKind = "api" | "unavailable" | "not_configured" | "reconnect_required";
+
+export class QboError extends Error {
+  readonly kind: QboErrorKind;
+  readonly status: number | null;
+  readonly faults: QboFault[];
+  readonly intuitTid: string | null;
+  readonly retryAfterSeconds: number | null;
+
+  constructor(
+    kind: QboErrorKind,
+    message: string,
+    extra: {
+      status?: number | null;
+      faults?: QboFault[];
+      intuitTid?: string | null;
+      retryAfterSeconds?: number | null;
+    } = {},
+  ) {
+    super(message);
+    this.name = "QboError";
+    this.kind = kind;
+    this.status = extra.status ?? null;
+    this.faults = extra.faults ?? [];
+    this.intuitTid = extra.intuitTid ?? null;
+    this.retryAfterSeconds = extra.retryAfterSeconds ?? null;
+  }
+
+  /** True for failures worth retrying later (throttling, outages). */
+  get transient(): boolean {
+    return this.kind === "unavailable";
+  }
+
+  hasFaultCode(code: string): boolean {
+    return this.faults.some((f) => f.code === code);
+  }
+
+  /** The SPEC §3 error this failure becomes on the API. */
+  toApiError(): ApiError {
+    switch (this.kind) {
+      case "not_configured":
+        return new ApiError("qbo_not_configured", this.message);
+      case "reconnect_required":
+        return new ApiError("qbo_reconnect_required", this.message);
+      case "unavailable":
+        return new ApiError("qbo_unavailable", this.message, {
+          status: this.status,
+          retryAfterSeconds: this.retryAfterSeconds,
+          intuit_tid: this.intuitTid,
+        });
+      case "api":
+        return new ApiError("qbo_api_error", this.message, {
+          status: this.status,
+          faults: this.faults,
+          intuit_tid: this.intuitTid,
+        });
+    }
+  }
+}
+
+/** The narrow view of the QboConnection stub this client needs (a test can pass its own). */
+export interface TokenSource {
+  accessToken(): Promise<AccessTokenResult>;
+  refreshAfterUnauthorized(stale: string): Promise<AccessTokenResult>;
+}
+
+export interface QboClientOptions {
+  env: Pick<Env, "QBO_API_BASE_URL" | "QBO_MINOR_VERSION">;
+  tokens: TokenSource;
+  environment: "sandbox" | "production" | null;
+  /** Used in log lines only. */
+  conference: string;
+}
+
+export interface QboRequest {
+  method: "GET" | "POST";
+  path: string;
+  query?: Record<string, string>;
+  json?: unknown;
+  /** A QBO query statement sent as `POST /query` with `application/text`. */
+  text?: string;
+}
+
+export class QboClient {
+  readonly #opts: QboClientOptions;
+  #token: { accessToken: string; realmId: string } | null = null;
+  /** Requests made (for logs and benchmarks). */
+  requests = 0;
+
+  constructor(opts: QboClientOptions) {
+    this.#opts = opts;
+  }
+
+  /** Sends a request and parses the JSON answer with `schema`. */
+  async json<S extends z.ZodType>(schema: S, req: QboRequest): Promise<z.infer<S>> {
+    const res = await this.#send(req);
+    const tid = res.headers.get("intuit_tid");
+    const body = await readJson(res);
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) {
+      log("error", "qbo.unexpected_response", {
+        conference: this.#opts.conference,
+        path: req.path,
+        intuit_tid: tid,
+      });
+      throw new QboError("api", "QuickBooks answered with an unexpected response.", {
+        status: res.status,
+        intuitTid: tid,
+      });
+    }
+    return parsed.data;
+  }
+
+  /** Sends a request and returns the raw body bytes (PDF). */
+  async bytes(req: QboRequest): Promise<{ body: ArrayBuffer; contentType: string }> {
+    const res = await this.#send(req);
+    return {
+      body: await res.arrayBuffer(),
+      contentType: res.headers.get("content-type") ?? "application/octet-stream",
+    };
+  }
+
+  async realmId(): Promise<string> {
+    return (await this.#currentToken()).realmId;
+  }
+
+  async #send(req: QboRequest): Promise<Response> {
+    let token = await this.#currentToken();
+    let res = await this.#fetch(token, req);
+    if (res.status === 401) {
+      await res.body?.cancel();
+      token = unwrap(await this.#opts.tokens.refreshAfterUnauthorized(token.accessToken));
+      this.#token = token;
+      res = await this.#fetch(token, req);
+    }
+    if (res.ok) return res;
+    throw await errorFrom(res, this.#opts.conference, req.path);
+  }
+
+  async #currentToken(): Promise<{ accessToken: string; realmId: string }> {
+    this.#token ??= unwrap(await this.#opts.tokens.accessToken());
+    return this.#token;
+  }
+
+  async #fetch(token: { accessToken: string; realmId: string }, req: QboRequest): Promise<Response> {
+    const base =
+      this.#opts.env.QBO_API_BASE_URL ||
+      (this.#opts.environment === "production" ? PRODUCTION_BASE : SANDBOX_BASE);
+    const url = new URL(
+      `${base.replace(/\/$/, "")}/v3/company/${encodeURIComponent(token.realmId)}/${req.path}`,
+    );
+    url.searchParams.set("minorversion", this.#opts.env.QBO_MINOR_VERSION || "75");
+    for (const [k, v] of Object.entries(req.query ?? {})) url.searchParams.set(k, v);
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${token.accessToken}`,
+      accept: "application/json",
+    };
+    let body: string | undefined;
+    if (req.text !== undefined) {
+      headers["content-type"] = "application/text";
+      body = req.text;
+    } else if (req.json !== undefined) {
+      headers["content-type"] = "application/json";
+      body = JSON.stringify(req.json);
+    }
+    this.requests++;
+    try {
+      return await fetch(url, {
+        method: req.method,
+        headers,
+        body,
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+    } catch (err) {
+      log("warn", "qbo.network_error", {
+        conference: this.#opts.conference,
+        path: req.path,
+        error: err instanceof Error ? err.name : "unknown",
+      });
+      throw new QboError("unavailable", "QuickBooks could not be reached.");
+    }
+  }
+}
+
+function unwrap(result: AccessTokenResult): { accessToken: string; realmId: string } {
+  if (result.ok) return { accessToken: result.accessToken, realmId: result.realmId };
+  switch (result.reason) {
+    case "not_configured":
+      throw new QboError("not_configured", result.message);
+    case "reconnect_required":
+      throw new QboError("reconnect_required", result.message);
+    case "unavailable":
+      throw new QboError("unavailable", result.message, {
+        status: result.status ?? null,
+        retryAfterSeconds: result.retryAfterSeconds ?? null,
+      });
+    case "token_endpoint_error":
+      throw new QboError("api", result.message, { status: result.status ?? null });
+  }
+}
+
+async function readJson(res: Response): Promise<unknown> {
+  const text = await res.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+async function errorFrom(res: Response, conference: string, path: string): Promise<QboError> {
+  const tid = res.headers.get("intuit_tid");
+  const faults = faultsOf(await readJson(res));
+  const retryAfter = Number(res.headers.get("retry-after"));
+  const retryAfterSeconds = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null;
+  log("warn", "qbo.error_response", {
+    conference,
+    path,
+    status: res.status,
+    intuit_tid: tid,
+    codes: faults.map((f) => f.code),
+  });
+  if (res.status === 429 || res.status >= 500) {
+    return new QboError("unavailable", `QuickBooks is unavailable (HTTP ${res.status}); try again later.`, {
+      status: res.status,
+      faults,
+      intuitTid: tid,
+      retryAfterSeconds,
+    });
+  }
+  const first = faults[0];
+  const reason = first ? `${first.message}${first.detail ? `: ${first.detail}` : ""}` : `HTTP ${res.status}`;
+  return new QboError("api", `QuickBooks refused the request (${reason}).`, {
+    status: res.status,
+    faults,
+    intuitTid: tid,
+  });
+}

@@ -1,0 +1,113 @@
+/** Zod schemas of the QBO payloads we read. Unknown fields pass through untouched. */
+import { z } from "zod";
+
+const Amount = z.number();
+const Ref = z.object({ value: z.string() });
+
+export const FaultBody = z.union([
+  z.object({
+    Fault: z.object({
+      Error: z
+        .array(
+          z.object({
+            Message: z.string().optional(),
+            Detail: z.string().optional(),
+            code: z.string().optional(),
+            element: z.string().optional(),
+          }),
+        )
+        .default([]),
+      type: z.string().optional(),
+    }),
+  }),
+  z.object({
+    fault: z.object({
+      error: z
+        .array(
+          z.object({
+            message: z.string().optional(),
+            detail: z.string().optional(),
+            code: z.string().optional(),
+          }),
+        )
+        .default([]),
+      type: z.string().optional(),
+    }),
+  }),
+]);
+
+export interface QboFault {
+  message: string;
+  detail: string;
+  code: string;
+  element?: string | undefined;
+}
+
+export function faultsOf(body: unknown): QboFault[] {
+  const parsed = FaultBody.safeParse(body);
+  if (!parsed.success) return [];
+  if ("Fault" in parsed.data) {
+    return parsed.data.Fault.Error.map((e) => ({
+      message: e.Message ?? "",
+      detail: e.Detail ?? "",
+      code: e.code ?? "",
+      element: e.element,
+    }));
+  }
+  return parsed.data.fault.error.map((e) => ({
+    message: e.message ?? "",
+    detail: e.detail ?? "",
+    code: e.code ?? "",
+  }));
+}
+
+export const Customer = z.object({ Id: z.string().min(1), DisplayName: z.string().optional() });
+export type Customer = z.infer<typeof Customer>;
+
+export const Invoice = z.object({
+  Id: z.string().min(1),
+  SyncToken: z.string().optional(),
+  DocNumber: z.string().optional(),
+  TotalAmt: Amount,
+  Balance: Amount,
+  EmailStatus: z.string().optional(),
+  InvoiceLink: z.string().optional(),
+  PrivateNote: z.string().optional(),
+  status: z.string().optional(),
+});
+export type Invoice = z.infer<typeof Invoice>;
+
+export const Payment = z.object({
+  Id: z.string().min(1),
+  TotalAmt: Amount.optional(),
+  Line: z
+    .array(
+      z.object({
+        Amount: Amount.optional(),
+        LinkedTxn: z.array(z.object({ TxnId: z.string(), TxnType: z.string() })).default([]),
+      }),
+    )
+    .default([]),
+});
+export type Payment = z.infer<typeof Payment>;
+
+/** Create responses: `{"Customer": {...}}`; a missing Id fails here (the seed's "without an Id" cases). */
+export const CustomerEnvelope = z.object({ Customer: Customer });
+export const InvoiceEnvelope = z.object({ Invoice: Invoice });
+export const PaymentEnvelope = z.object({ Payment: Payment });
+export const DeletedInvoiceEnvelope = z.object({
+  Invoice: z.object({ Id: z.string(), status: z.literal("Deleted") }),
+});
+
+export const CustomerQuery = z.object({
+  QueryResponse: z.object({ Customer: z.array(Customer).optional() }),
+});
+export const InvoiceQuery = z.object({
+  QueryResponse: z.object({ Invoice: z.array(Invoice).optional() }),
+});
+
+export const PaymentQuery = z.object({
+  QueryResponse: z.object({ Payment: z.array(Payment).optional() }),
+});
+
+export { Ref };

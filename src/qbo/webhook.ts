@@ -1,0 +1,132 @@
+/**
+ * Intuit webhooks: signature check and parsing of both delivery formats into one list of
+ * entity events. Verification happens on the raw bytes, before any parsing.
+ */
+import { z } from "zod";
+import { base64ToBytes } from "../connections/crypto";
+import { timingSafeEqualBytes } from "../lib/secure-compare";
+
+/** True when `signature` is base64(HMAC-SHA256(body, verifierToken)); constant time. */
+export async function verifyIntuitSignature(
+  body: ArrayBuffer,
+  signature: string,
+  verifierToken: string,
+): Promise<boolean> {
+  let given: Uint8Array;
+  try {
+    given = base64ToBytes(signature.trim());
+  } catch {
+    return false;
+  }
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(verifierToken),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const expected = new Uint8Array(await crypto.subtle.sign("HMAC", key, body));
+  return timingSafeEqualBytes(expected, given);
+}
+
+export interface EntityEvent {
+  realmId: string;
+  entity: string;
+  id: string;
+  operation: string;
+  /** Identifies the delivery of this event, for de-duplication of replays. */
+  eventKey: string;
+}
+
+const Id = z.union([z.string().min(1).max(64), z.number().int().nonnegative()]).transform(String);
+
+const ClassicEntity = z.object({
+  name: z.string().min(1).max(64),
+  id: Id,
+  operation: z.string().min(1).max(32),
+  lastUpdated: z.string().max(64).optional(),
+});
+
+const ClassicBody = z.object({
+  eventNotifications: z.array(z.unknown()),
+});
+
+const ClassicNotification = z.object({
+  realmId: Id,
+  dataChangeEvent: z.object({ entities: z.array(z.unknown()) }),
+});
+
+const CloudEvent = z.object({
+  id: z.string().min(1).max(128),
+  type: z.string().regex(/^qbo\.[a-z]+\.[a-z]+\.v\d+$/),
+  intuitaccountid: Id,
+  intuitentityid: Id,
+  time: z.string().max(64).optional(),
+});
+
+const OPERATIONS: Record<string, string> = {
+  created: "Create",
+  updated: "Update",
+  deleted: "Delete",
+  voided: "Void",
+  emailed: "Emailed",
+  merged: "Merge",
+};
+
+/**
+ * Every well-formed entity event in the body, in either format. Malformed parts are skipped
+ * (and counted), never fatal: Intuit must get its 200 and not retry a body we cannot read.
+ */
+export function parseWebhookEvents(body: unknown): { events: EntityEvent[]; skipped: number } {
+  const events: EntityEvent[] = [];
+  let skipped = 0;
+  if (Array.isArray(body)) {
+    for (const item of body) {
+      const ce = CloudEvent.safeParse(item);
+      if (!ce.success) {
+        skipped++;
+        continue;
+      }
+      const [, entity = "", verb = ""] = ce.data.type.split(".");
+      events.push({
+        realmId: ce.data.intuitaccountid,
+        entity: entity.charAt(0).toUpperCase() + entity.slice(1),
+        id: ce.data.intuitentityid,
+        operation: OPERATIONS[verb] ?? verb,
+        eventKey: `ce:${ce.data.id}`,
+      });
+    }
+    return { events, skipped };
+  }
+  const classic = ClassicBody.safeParse(body);
+  if (!classic.success) return { events, skipped: 1 };
+  for (const raw of classic.data.eventNotifications) {
+    const n = ClassicNotification.safeParse(raw);
+    if (!n.success) {
+      skipped++;
+      continue;
+    }
+    for (const rawEntity of n.data.dataChangeEvent.entities) {
+      const e = ClassicEntity.safeParse(rawEntity);
+      if (!e.success) {
+        skipped++;
+        continue;
+      }
+      events.push({
+        realmId: n.data.realmId,
+        entity: e.data.name,
+        id: e.data.id,
+        operation: e.data.operation,
+        eventKey: `classic:${n.data.realmId}:${e.data.name}:${e.data.id}:${e.data.operation}:${e.data.lastUpdated ?? ""}`,
+      });
+    }
+  }
+  return { events, skipped };
+}
+
+/** The events that can change what a PO has been paid. */
+export function isOfInterest(e: EntityEvent): boolean {
+  if (e.entity === "Payment") return e.operation === "Create" || e.operation === "Update";
+  if (e.entity === "Invoice") return ["Update", "Void", "Delete", "Emailed"].includes(e.operation);
+  return false;
+}

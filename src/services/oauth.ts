@@ -1,0 +1,196 @@
+/**
+ * The OAuth 2.0 authorization-code flow that connects a conference to QuickBooks.
+ *
+ * `state` is `base64url(payload).base64url(hmac)`, with payload `{n: nonce, s: slug, e: expiry}`.
+ * The HMAC (key derived from TOKEN_ENCRYPTION_KEY with HKDF, so no extra secret to manage)
+ * makes it unforgeable and binds it to the conference; the nonce row in D1 makes it single use
+ * (consumed by one conditional UPDATE); the expiry makes it short-lived (10 minutes).
+ */
+import { and, eq, gt, isNull } from "drizzle-orm";
+import { z } from "zod";
+import { base64ToBytes, bytesToBase64 } from "../connections/crypto";
+import type { Db } from "../db/client";
+import { oauthStates } from "../db/schema";
+import { ApiError } from "../lib/errors";
+import { log } from "../lib/log";
+import { timingSafeEqualBytes } from "../lib/secure-compare";
+import { storeTokens } from "./conferences";
+import { requireConference } from "./purchase-orders";
+
+export const STATE_TTL_MS = 10 * 60 * 1000;
+export const QBO_SCOPE = "com.intuit.quickbooks.accounting";
+
+const StatePayload = z.object({ n: z.string().min(16), s: z.string().min(1), e: z.number().int() });
+
+const TokenResponse = z.object({
+  access_token: z.string().min(1),
+  refresh_token: z.string().min(1),
+  expires_in: z.coerce.number().int().positive().default(3600),
+  x_refresh_token_expires_in: z.coerce.number().int().positive().optional(),
+});
+
+export function redirectUri(env: Env, requestUrl: string): string {
+  return env.QBO_REDIRECT_URI || `${new URL(requestUrl).origin}/oauth/qbo/callback`;
+}
+
+async function stateKey(env: Env): Promise<CryptoKey> {
+  if (!env.TOKEN_ENCRYPTION_KEY) {
+    throw new ApiError("not_configured", "TOKEN_ENCRYPTION_KEY is not set; QuickBooks cannot be connected.");
+  }
+  const base = await crypto.subtle.importKey("raw", base64ToBytes(env.TOKEN_ENCRYPTION_KEY), "HKDF", false, [
+    "deriveKey",
+  ]);
+  return crypto.subtle.deriveKey(
+    {
+      name: "HKDF",
+      hash: "SHA-256",
+      salt: new Uint8Array(0),
+      info: new TextEncoder().encode("qbo-oauth-state-v1"),
+    },
+    base,
+    { name: "HMAC", hash: "SHA-256", length: 256 },
+    false,
+    ["sign"],
+  );
+}
+
+const b64url = (bytes: Uint8Array) =>
+  bytesToBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const fromB64url = (text: string) => base64ToBytes(text.replace(/-/g, "+").replace(/_/g, "/"));
+
+/** The consent URL for a conference, with a fresh signed single-use state. */
+export async function startConnect(env: Env, db: Db, slug: string, requestUrl: string): Promise<string> {
+  await requireConference(db, slug);
+  if (!env.QBO_CLIENT_ID || !env.QBO_CLIENT_SECRET) {
+    throw new ApiError(
+      "not_configured",
+      "QBO_CLIENT_ID and QBO_CLIENT_SECRET must be set to connect QuickBooks.",
+    );
+  }
+  const key = await stateKey(env);
+  const nonce = b64url(crypto.getRandomValues(new Uint8Array(24)));
+  const expiresAt = Date.now() + STATE_TTL_MS;
+  await db
+    .insert(oauthStates)
+    .values({ nonce, conferenceSlug: slug, expiresAt: new Date(expiresAt).toISOString() });
+  const payload = b64url(new TextEncoder().encode(JSON.stringify({ n: nonce, s: slug, e: expiresAt })));
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(payload)));
+  const url = new URL(env.QBO_AUTHORIZE_URL);
+  url.searchParams.set("client_id", env.QBO_CLIENT_ID);
+  url.searchParams.set("response_type", "code");
+  url.searchParams.set("scope", QBO_SCOPE);
+  url.searchParams.set("redirect_uri", redirectUri(env, requestUrl));
+  url.searchParams.set("state", `${payload}.${b64url(mac)}`);
+  return url.toString();
+}
+
+export class OAuthCallbackError extends Error {
+  readonly status: 400 | 502 | 503;
+  constructor(status: 400 | 502 | 503, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** Verifies the signature and expiry, then consumes the nonce. Returns the conference slug. */
+async function consumeState(env: Env, db: Db, state: string): Promise<string> {
+  const [payload, mac] = state.split(".");
+  if (!payload || !mac) throw new OAuthCallbackError(400, "The sign-in link is not valid.");
+  const key = await stateKey(env);
+  const expected = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(payload)));
+  let given: Uint8Array;
+  let parsed: z.infer<typeof StatePayload>;
+  try {
+    given = fromB64url(mac);
+    parsed = StatePayload.parse(JSON.parse(new TextDecoder().decode(fromB64url(payload))));
+  } catch {
+    throw new OAuthCallbackError(400, "The sign-in link is not valid.");
+  }
+  if (!(await timingSafeEqualBytes(expected, given)))
+    throw new OAuthCallbackError(400, "The sign-in link is not valid.");
+  const now = new Date();
+  if (parsed.e < now.getTime())
+    throw new OAuthCallbackError(400, "The sign-in link has expired; start again.");
+  const used = await db
+    .update(oauthStates)
+    .set({ usedAt: now.toISOString() })
+    .where(
+      and(
+        eq(oauthStates.nonce, parsed.n),
+        eq(oauthStates.conferenceSlug, parsed.s),
+        isNull(oauthStates.usedAt),
+        gt(oauthStates.expiresAt, now.toISOString()),
+      ),
+    )
+    .returning({ slug: oauthStates.conferenceSlug });
+  if (used.length !== 1)
+    throw new OAuthCallbackError(400, "This sign-in link was already used; start again.");
+  return parsed.s;
+}
+
+export interface CallbackParams {
+  code?: string | undefined;
+  state?: string | undefined;
+  realmId?: string | undefined;
+  error?: string | undefined;
+}
+
+/** Handles Intuit's redirect: state first (no code exchange without a valid one), then the exchange. */
+export async function completeConnect(
+  env: Env,
+  db: Db,
+  params: CallbackParams,
+  requestUrl: string,
+): Promise<{ slug: string; name: string; realmId: string }> {
+  if (!params.state) throw new OAuthCallbackError(400, "The sign-in link is not valid.");
+  const slug = await consumeState(env, db, params.state);
+  if (params.error) throw new OAuthCallbackError(400, "QuickBooks access was not granted.");
+  if (!params.code || !params.realmId || !/^\d{1,32}$/.test(params.realmId)) {
+    throw new OAuthCallbackError(400, "QuickBooks did not send an authorization code.");
+  }
+  const conference = await requireConference(db, slug);
+  let res: Response;
+  try {
+    res = await fetch(env.QBO_TOKEN_URL, {
+      method: "POST",
+      headers: {
+        authorization: `Basic ${btoa(`${env.QBO_CLIENT_ID}:${env.QBO_CLIENT_SECRET}`)}`,
+        "content-type": "application/x-www-form-urlencoded",
+        accept: "application/json",
+      },
+      body: new URLSearchParams({
+        grant_type: "authorization_code",
+        code: params.code,
+        redirect_uri: redirectUri(env, requestUrl),
+      }).toString(),
+      signal: AbortSignal.timeout(15_000),
+    });
+  } catch {
+    throw new OAuthCallbackError(503, "Intuit could not be reached; try connecting again.");
+  }
+  const text = await res.text();
+  let json: unknown = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // handled below
+  }
+  const tokens = TokenResponse.safeParse(json);
+  if (!res.ok || !tokens.success) {
+    log("warn", "oauth.code_exchange_failed", { conference: slug, status: res.status });
+    throw new OAuthCallbackError(502, "Intuit refused the authorization; try connecting again.");
+  }
+  const now = Date.now();
+  const t = tokens.data;
+  await storeTokens(env, db, slug, {
+    realmId: params.realmId,
+    accessToken: t.access_token,
+    refreshToken: t.refresh_token,
+    accessTokenExpiresAt: new Date(now + t.expires_in * 1000).toISOString(),
+    refreshTokenExpiresAt: t.x_refresh_token_expires_in
+      ? new Date(now + t.x_refresh_token_expires_in * 1000).toISOString()
+      : undefined,
+  });
+  log("info", "oauth.connected", { conference: slug, realmId: params.realmId });
+  return { slug, name: conference.name, realmId: params.realmId };
+}

@@ -1,0 +1,201 @@
+/**
+ * Purchase-order use cases: each takes already-validated input, enforces the state rules of
+ * SPEC §3 and returns the aggregate to render. Route handlers call exactly one of these.
+ */
+import type { Db } from "../db/client";
+import { findConference } from "../db/conferences";
+import {
+  addCreditNote,
+  addPayment,
+  findPo,
+  insertPurchaseOrder,
+  listPos,
+  loadAggregate,
+  loadAggregates,
+  markCancelled,
+  markSent,
+  type NewPayment,
+  type PoAggregate,
+  type PoListFilter,
+  type PoRow,
+} from "../db/purchase-orders";
+import type { PoStatus } from "../db/schema";
+import { MAX_CENTS, multiplyCents } from "../domain/money";
+import { ApiError, notFound } from "../lib/errors";
+
+const REFERENCE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/** `PO-` and six characters from a CSPRNG, without modulo bias (rejection sampling). */
+export function newReference(): string {
+  let out = "PO-";
+  while (out.length < 9) {
+    const [byte] = crypto.getRandomValues(new Uint8Array(1));
+    if (byte !== undefined && byte < 252) out += REFERENCE_ALPHABET[byte % 36];
+  }
+  return out;
+}
+
+export async function requireConference(db: Db, slug: string) {
+  const conference = await findConference(db, slug);
+  if (!conference) throw notFound(`Conference '${slug}'`);
+  return conference;
+}
+
+/** The PO under this conference; a PO of another conference is reported as absent. */
+export async function requirePo(db: Db, slug: string, reference: string): Promise<PoRow> {
+  const po = await findPo(db, slug, reference);
+  if (!po) throw notFound(`Purchase order ${reference}`);
+  return po;
+}
+
+export interface CreatePoInput {
+  organizationName: string;
+  contactName: string;
+  contactEmail: string;
+  billingAddress?: string | undefined;
+  notes?: string | undefined;
+  lineItems: { description: string; quantity: number; unitPrice: number }[];
+}
+
+export async function createPurchaseOrder(db: Db, slug: string, input: CreatePoInput): Promise<PoAggregate> {
+  await requireConference(db, slug);
+  const lines = input.lineItems.map((l, i) => {
+    const lineTotalCents = multiplyCents(l.quantity, l.unitPrice);
+    if (lineTotalCents === null) throw tooLarge(`lineItems.${i}`);
+    return { description: l.description, quantity: l.quantity, unitPriceCents: l.unitPrice, lineTotalCents };
+  });
+  const totalCents = lines.reduce((sum, l) => sum + l.lineTotalCents, 0);
+  if (totalCents > MAX_CENTS) throw tooLarge("lineItems");
+  const now = new Date().toISOString();
+  for (let attempt = 0; ; attempt++) {
+    const reference = newReference();
+    try {
+      await insertPurchaseOrder(
+        db,
+        {
+          reference,
+          conferenceSlug: slug,
+          organizationName: input.organizationName,
+          contactName: input.contactName,
+          contactEmail: input.contactEmail,
+          billingAddress: input.billingAddress ?? "",
+          notes: input.notes ?? "",
+          totalCents,
+          lines,
+        },
+        now,
+      );
+      return getPurchaseOrder(db, slug, reference);
+    } catch (err) {
+      // 36^6 ≈ 2.2 billion references: a collision is rare, five in a row means something else.
+      if (attempt < 5 && isReferenceCollision(err)) continue;
+      throw err;
+    }
+  }
+}
+
+function isReferenceCollision(err: unknown): boolean {
+  const text = `${err instanceof Error ? err.message : ""} ${err instanceof Error && err.cause instanceof Error ? err.cause.message : ""}`;
+  return text.includes("UNIQUE") && text.includes("reference");
+}
+
+function tooLarge(path: string): ApiError {
+  return new ApiError("validation_failed", "The amounts are too large.", [
+    { path, message: "Amount exceeds the maximum of 10000000000000.00" },
+  ]);
+}
+
+export async function getPurchaseOrder(db: Db, slug: string, reference: string): Promise<PoAggregate> {
+  return loadAggregate(db, await requirePo(db, slug, reference));
+}
+
+export async function listPurchaseOrders(
+  db: Db,
+  slug: string,
+  query: {
+    status?: PoStatus | undefined;
+    qbo?: "outstanding" | "discrepancy" | undefined;
+    limit: number;
+    cursor?: string | undefined;
+  },
+): Promise<{ items: PoAggregate[]; nextCursor: string | null }> {
+  await requireConference(db, slug);
+  const filter: PoListFilter = {
+    status: query.status,
+    qbo: query.qbo,
+    beforeId: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
+    limit: query.limit + 1,
+  };
+  const rows = await listPos(db, slug, filter);
+  const page = rows.slice(0, query.limit);
+  const last = page.at(-1);
+  return {
+    items: await loadAggregates(db, page),
+    nextCursor: rows.length > query.limit && last ? encodeCursor(last.id) : null,
+  };
+}
+
+function encodeCursor(id: number): string {
+  return btoa(`po:${id}`).replace(/=+$/, "");
+}
+
+function decodeCursor(cursor: string): number {
+  let text = "";
+  try {
+    text = atob(cursor);
+  } catch {
+    // fall through to the error below
+  }
+  const m = /^po:(\d{1,15})$/.exec(text);
+  if (!m)
+    throw new ApiError("validation_failed", "The cursor is not valid.", [
+      { path: "cursor", message: "Invalid cursor" },
+    ]);
+  return Number(m[1]);
+}
+
+export async function sendPurchaseOrder(db: Db, slug: string, reference: string): Promise<PoAggregate> {
+  const po = await requirePo(db, slug, reference);
+  if (!(await markSent(db, po.id, new Date().toISOString()))) {
+    throw new ApiError(
+      "invalid_state",
+      `Only a draft purchase order can be sent; ${reference} is ${po.status}.`,
+    );
+  }
+  return getPurchaseOrder(db, slug, reference);
+}
+
+/** Cancels the PO; payments and credit notes are kept. Voiding in QBO is the caller's step. */
+export async function cancelPurchaseOrder(db: Db, po: PoRow): Promise<void> {
+  if (!(await markCancelled(db, po.id, new Date().toISOString()))) {
+    throw new ApiError("invalid_state", `Purchase order ${po.reference} is already cancelled.`);
+  }
+}
+
+export async function recordPayment(
+  db: Db,
+  slug: string,
+  reference: string,
+  payment: NewPayment,
+): Promise<PoAggregate> {
+  const po = await requirePo(db, slug, reference);
+  const id = await addPayment(db, po.id, payment, new Date().toISOString());
+  if (id === null) throw cancelledError(reference);
+  return getPurchaseOrder(db, slug, reference);
+}
+
+export async function recordCreditNote(
+  db: Db,
+  slug: string,
+  reference: string,
+  credit: { amountCents: number; reason: string },
+): Promise<PoAggregate> {
+  const po = await requirePo(db, slug, reference);
+  const id = await addCreditNote(db, po.id, credit, new Date().toISOString());
+  if (id === null) throw cancelledError(reference);
+  return getPurchaseOrder(db, slug, reference);
+}
+
+function cancelledError(reference: string): ApiError {
+  return new ApiError("invalid_state", `Purchase order ${reference} is cancelled.`);
+}

@@ -1,0 +1,116 @@
+/**
+ * Reconciles POs against their QBO invoices: the one code path used by the sync route, the
+ * webhook-driven queue consumer and the cron plan. Invoices are read with one
+ * `SELECT * FROM Invoice WHERE Id IN (...)` per batch, never one request per PO, and the
+ * writes for a whole batch go to D1 in a few `batch` calls.
+ */
+import type { BatchItem } from "drizzle-orm/batch";
+import type { Db } from "../db/client";
+import { chunk } from "../db/client";
+import type { PoRow } from "../db/purchase-orders";
+import { moneySums, reconcileStatements } from "../db/reconcile";
+import { qboAmountToCents } from "../domain/money";
+import { decideReconciliation, type InvoiceState } from "../domain/reconcile";
+import type { QboClient } from "../qbo/client";
+import { invoicesByIds } from "../qbo/query";
+import { type Invoice, InvoiceQuery } from "../qbo/schemas";
+
+export interface ReconcileOutcome {
+  invoicesChecked: number;
+  paymentsRecorded: number;
+  qboQueries: number;
+}
+
+/** Statements per D1 batch call; each is a transaction, and we keep them modest. */
+const STATEMENTS_PER_BATCH = 150;
+
+export function syncBatchSize(env: Pick<Env, "SYNC_BATCH_SIZE">): number {
+  const n = Number.parseInt(env.SYNC_BATCH_SIZE ?? "", 10);
+  return Number.isFinite(n) && n > 0 ? Math.min(n, 1000) : 500;
+}
+
+/** Only POs with an invoice that are neither paid nor cancelled are synced (SPEC §3). */
+export function isSyncable(po: PoRow): boolean {
+  return po.qboInvoiceId !== null && po.status !== "paid" && po.status !== "cancelled";
+}
+
+export async function reconcilePurchaseOrders(
+  db: Db,
+  client: QboClient,
+  pos: PoRow[],
+  batchSize: number,
+  now = new Date().toISOString(),
+): Promise<ReconcileOutcome> {
+  const syncable = pos.filter(isSyncable);
+  const outcome: ReconcileOutcome = { invoicesChecked: 0, paymentsRecorded: 0, qboQueries: 0 };
+  for (const group of chunk(syncable, batchSize)) {
+    const ids = group.map((po) => po.qboInvoiceId as string);
+    const response = await client.json(InvoiceQuery, {
+      method: "POST",
+      path: "query",
+      text: invoicesByIds(ids),
+    });
+    outcome.qboQueries++;
+    const invoices = new Map((response.QueryResponse.Invoice ?? []).map((inv) => [inv.Id, inv]));
+    const sums = await moneySums(
+      db,
+      group.map((po) => po.id),
+    );
+    const groups: ReturnType<typeof reconcileStatements>[] = [];
+    for (const po of group) {
+      const invoice = invoices.get(po.qboInvoiceId as string);
+      const state = invoice ? invoiceState(invoice) : null;
+      if (invoice && !state) continue; // amounts QBO should never send (more than two places): leave untouched
+      const sum = sums.get(po.id) ?? { paidCents: 0, qboPaidCents: 0 };
+      const decision = decideReconciliation({
+        poTotalCents: po.totalCents,
+        totalPaidCents: sum.paidCents,
+        qboPaidRecordedCents: sum.qboPaidCents,
+        invoice: state,
+      });
+      const snapshot = state
+        ? {
+            totalCents: state.totalCents,
+            balanceCents: state.balanceCents,
+            emailStatus: invoice?.EmailStatus ?? null,
+          }
+        : null;
+      groups.push(reconcileStatements(db, po, decision, snapshot, now));
+      outcome.invoicesChecked++;
+    }
+    outcome.paymentsRecorded += await runInBatches(db, groups);
+  }
+  return outcome;
+}
+
+function invoiceState(invoice: Invoice): InvoiceState | null {
+  const totalCents = qboAmountToCents(invoice.TotalAmt);
+  const balanceCents = qboAmountToCents(invoice.Balance);
+  if (totalCents === null || balanceCents === null) return null;
+  const voided = (invoice.PrivateNote ?? "").startsWith("Voided") && totalCents === 0;
+  return { totalCents, balanceCents, voided };
+}
+
+/**
+ * Runs the statements of many POs in D1 batches (one PO's statements always share a batch)
+ * and returns how many payment inserts added a row.
+ */
+async function runInBatches(db: Db, groups: ReturnType<typeof reconcileStatements>[]): Promise<number> {
+  let recorded = 0;
+  let items: BatchItem<"sqlite">[] = [];
+  let inserts: number[] = [];
+  const flush = async () => {
+    if (items.length === 0) return;
+    const results = (await db.batch(items as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]])) as unknown[];
+    for (const i of inserts) if ((results[i] as D1Result | undefined)?.meta?.changes === 1) recorded++;
+    items = [];
+    inserts = [];
+  };
+  for (const group of groups) {
+    if (items.length + group.items.length > STATEMENTS_PER_BATCH) await flush();
+    if (group.insertIndex !== null) inserts.push(items.length + group.insertIndex);
+    items.push(...group.items);
+  }
+  await flush();
+  return recorded;
+}

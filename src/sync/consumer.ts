@@ -1,0 +1,261 @@
+/**
+ * SYNC_QUEUE consumer. Messages of one batch are coalesced: webhook events per realm (the
+ * payments read with one query, followed through LinkedTxn), invoice batches per conference.
+ * Each group is reconciled through the same `reconcilePurchaseOrders` as the API route.
+ * Every message is acked or retried on its own; nothing throws out of the handler.
+ */
+import { and, eq, inArray } from "drizzle-orm";
+import { qboClientFor } from "../connections";
+import { chunk, type Db, makeDb } from "../db/client";
+import { findConference, findConferencesByRealm } from "../db/conferences";
+import type { PoRow } from "../db/purchase-orders";
+import {
+  findPosByInvoiceIds,
+  forgetMessageError,
+  recordDeadLetter,
+  recordSyncRun,
+  rememberMessageError,
+} from "../db/reconcile";
+import { purchaseOrders } from "../db/schema";
+import { ApiError } from "../lib/errors";
+import { log } from "../lib/log";
+import { QboError } from "../qbo/client";
+import { quoteQboString } from "../qbo/query";
+import { PaymentQuery } from "../qbo/schemas";
+import { reconcilePurchaseOrders, syncBatchSize } from "../services/reconcile";
+import { type EventsMessage, type InvoicesMessage, SyncMessage } from "./messages";
+
+export const DEAD_LETTER_QUEUE = "qbo-sync-dlq";
+
+/** Seconds before retry: honours Retry-After, else 1, 2, 4… capped at 5 minutes. */
+export function retryDelaySeconds(attempts: number, retryAfterSeconds: number | null): number {
+  const backoff = Math.min(2 ** Math.max(0, attempts - 1), 300);
+  return Math.ceil(Math.max(backoff, retryAfterSeconds ?? 0));
+}
+
+export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  if (batch.queue === DEAD_LETTER_QUEUE) return handleDeadLetters(batch, env);
+  const db = makeDb(env.DB);
+  const events = new Map<string, Message<unknown>[]>();
+  const invoices = new Map<string, Message<unknown>[]>();
+  const bodies = new Map<Message<unknown>, SyncMessage>();
+  for (const msg of batch.messages) {
+    const parsed = SyncMessage.safeParse(msg.body);
+    if (!parsed.success) {
+      log("error", "sync.invalid_message", { id: msg.id, issues: parsed.error.issues.length });
+      msg.ack();
+      continue;
+    }
+    bodies.set(msg, parsed.data);
+    const group = parsed.data.type === "events" ? events : invoices;
+    const key = parsed.data.type === "events" ? parsed.data.realmId : parsed.data.conference;
+    group.set(key, [...(group.get(key) ?? []), msg]);
+  }
+  const work: Promise<void>[] = [];
+  for (const [realmId, msgs] of events) {
+    work.push(
+      settle(db, msgs, bodies, () =>
+        syncRealmEvents(
+          env,
+          db,
+          realmId,
+          msgs.map((m) => bodies.get(m) as EventsMessage),
+        ),
+      ),
+    );
+  }
+  for (const [slug, msgs] of invoices) {
+    work.push(
+      settle(db, msgs, bodies, () =>
+        syncConferenceInvoices(
+          env,
+          db,
+          slug,
+          msgs.map((m) => bodies.get(m) as InvoicesMessage),
+        ),
+      ),
+    );
+  }
+  await Promise.all(work);
+}
+
+/** Acks the group's messages on success; otherwise retries them (transient) or records the failure (permanent). */
+async function settle(
+  db: Db,
+  msgs: Message<unknown>[],
+  bodies: Map<Message<unknown>, SyncMessage>,
+  run: () => Promise<void>,
+): Promise<void> {
+  try {
+    await run();
+    for (const msg of msgs) {
+      if (msg.attempts > 1)
+        await forgetMessageError(db, (bodies.get(msg) as SyncMessage).key).catch(() => undefined);
+      msg.ack();
+    }
+  } catch (err) {
+    const description = describe(err);
+    const transient =
+      !(err instanceof QboError || err instanceof ApiError) || (err instanceof QboError && err.transient);
+    const retryAfter = err instanceof QboError ? err.retryAfterSeconds : null;
+    const now = new Date().toISOString();
+    for (const msg of msgs) {
+      const body = bodies.get(msg) as SyncMessage;
+      log("warn", "sync.message_failed", {
+        key: body.key,
+        attempts: msg.attempts,
+        transient,
+        error: description,
+      });
+      try {
+        if (transient) {
+          await rememberMessageError(db, body.key, description, msg.attempts, now);
+          msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts, retryAfter) });
+        } else {
+          await recordDeadLetter(db, failureOf(body, msg.attempts), now);
+          msg.ack();
+        }
+      } catch (bookkeeping) {
+        log("error", "sync.bookkeeping_failed", { key: body.key, error: describe(bookkeeping) });
+        msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts, retryAfter) });
+      }
+    }
+  }
+}
+
+/** Webhook events of one realm: payments → their invoices, plus invoices named directly. */
+export async function syncRealmEvents(
+  env: Env,
+  db: Db,
+  realmId: string,
+  messages: EventsMessage[],
+): Promise<void> {
+  const startedAt = new Date().toISOString();
+  const conferences = await findConferencesByRealm(db, realmId);
+  if (conferences.length === 0) {
+    log("info", "sync.realm_unknown", { realmId });
+    return;
+  }
+  const paymentIds = [...new Set(messages.flatMap((m) => m.paymentIds))];
+  const invoiceIds = new Set(messages.flatMap((m) => m.invoiceIds));
+  const [first] = conferences;
+  if (paymentIds.length > 0 && first) {
+    const client = qboClientFor(env, first);
+    for (const part of chunk(paymentIds, 1000)) {
+      const res = await client.json(PaymentQuery, {
+        method: "POST",
+        path: "query",
+        text: `SELECT * FROM Payment WHERE Id IN (${part.map(quoteQboString).join(", ")}) MAXRESULTS ${part.length}`,
+      });
+      for (const payment of res.QueryResponse.Payment ?? []) {
+        for (const line of payment.Line) {
+          for (const txn of line.LinkedTxn) if (txn.TxnType === "Invoice") invoiceIds.add(txn.TxnId);
+        }
+      }
+    }
+  }
+  const pos = await findPosByInvoiceIds(db, realmId, [...invoiceIds]);
+  const byConference = groupBy(pos, (po) => po.conferenceSlug);
+  for (const conference of conferences) {
+    const mine = byConference.get(conference.slug);
+    if (!mine) continue;
+    const outcome = await reconcilePurchaseOrders(
+      db,
+      qboClientFor(env, conference),
+      mine,
+      syncBatchSize(env),
+    );
+    await recordSyncRun(db, {
+      conferenceSlug: conference.slug,
+      trigger: "webhook",
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      invoicesChecked: outcome.invoicesChecked,
+      paymentsRecorded: outcome.paymentsRecorded,
+    });
+  }
+}
+
+/** Invoice batches planned by cron or the sync route, for one conference. */
+export async function syncConferenceInvoices(
+  env: Env,
+  db: Db,
+  slug: string,
+  messages: InvoicesMessage[],
+): Promise<void> {
+  const startedAt = new Date().toISOString();
+  const conference = await findConference(db, slug);
+  if (!conference) {
+    log("info", "sync.conference_gone", { conference: slug });
+    return;
+  }
+  const ids = [...new Set(messages.flatMap((m) => m.invoiceIds))];
+  const pos: PoRow[] = [];
+  for (const part of chunk(ids, 90)) {
+    pos.push(
+      ...(await db
+        .select()
+        .from(purchaseOrders)
+        .where(and(eq(purchaseOrders.conferenceSlug, slug), inArray(purchaseOrders.qboInvoiceId, part)))
+        .all()),
+    );
+  }
+  const outcome = await reconcilePurchaseOrders(db, qboClientFor(env, conference), pos, syncBatchSize(env));
+  await recordSyncRun(db, {
+    conferenceSlug: slug,
+    trigger: messages[0]?.trigger ?? "cron",
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    invoicesChecked: outcome.invoicesChecked,
+    paymentsRecorded: outcome.paymentsRecorded,
+  });
+}
+
+/** Dead-letter consumer: makes each exhausted message visible in sync_failures, once. */
+async function handleDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const db = makeDb(env.DB);
+  for (const msg of batch.messages) {
+    const parsed = SyncMessage.safeParse(msg.body);
+    try {
+      if (parsed.success)
+        await recordDeadLetter(db, failureOf(parsed.data, msg.attempts), new Date().toISOString());
+      else log("error", "sync.invalid_dead_letter", { id: msg.id });
+      msg.ack();
+    } catch (err) {
+      log("error", "sync.dead_letter_failed", { id: msg.id, error: describe(err) });
+      msg.retry({ delaySeconds: 30 });
+    }
+  }
+}
+
+function failureOf(body: SyncMessage, attempts: number) {
+  return body.type === "events"
+    ? {
+        messageKey: body.key,
+        conferenceSlug: null,
+        realmId: body.realmId,
+        invoiceIds: body.invoiceIds,
+        attempts,
+      }
+    : {
+        messageKey: body.key,
+        conferenceSlug: body.conference,
+        realmId: null,
+        invoiceIds: body.invoiceIds,
+        attempts,
+      };
+}
+
+function describe(err: unknown): string {
+  if (err instanceof QboError) {
+    return `${err.message}${err.intuitTid ? ` (intuit_tid ${err.intuitTid})` : ""}`.slice(0, 500);
+  }
+  if (err instanceof Error) return `${err.name}: ${err.message}`.slice(0, 500);
+  return "unknown error";
+}
+
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const map = new Map<string, T[]>();
+  for (const item of items) map.set(key(item), [...(map.get(key(item)) ?? []), item]);
+  return map;
+}

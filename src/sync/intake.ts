@@ -1,0 +1,88 @@
+/**
+ * What the webhook route does after verifying the signature: keep the events that matter,
+ * drop replays, and queue one message per realm. No QBO call and no per-PO work here.
+ */
+import type { Db } from "../db/client";
+import { claimEventKeys, knownRealms, releaseEventKeys } from "../db/webhooks";
+import { log } from "../lib/log";
+import { type EntityEvent, isOfInterest } from "../qbo/webhook";
+import { type EventsMessage, enqueueAll } from "./messages";
+
+const IDS_PER_MESSAGE = 500;
+
+export interface IntakeResult {
+  received: number;
+  queued: number;
+  ignored: number;
+  duplicates: number;
+}
+
+export async function acceptWebhookEvents(
+  queue: Queue,
+  db: Db,
+  events: EntityEvent[],
+): Promise<IntakeResult> {
+  const interesting = events.filter(isOfInterest);
+  const realms =
+    interesting.length > 0
+      ? await knownRealms(
+          db,
+          interesting.map((e) => e.realmId),
+        )
+      : new Set<string>();
+  const relevant = interesting.filter((e) => realms.has(e.realmId));
+  const ignored = events.length - relevant.length;
+  if (ignored > 0) {
+    log("info", "webhook.events_ignored", {
+      count: ignored,
+      unknownRealms: [...new Set(interesting.filter((e) => !realms.has(e.realmId)).map((e) => e.realmId))],
+    });
+  }
+  if (relevant.length === 0) return { received: events.length, queued: 0, ignored, duplicates: 0 };
+
+  const fresh = await claimEventKeys(
+    db,
+    relevant.map((e) => ({ key: e.eventKey, realmId: e.realmId })),
+    new Date().toISOString(),
+  );
+  const toQueue = relevant.filter((e) => fresh.has(e.eventKey));
+  const messages = messagesFor(toQueue);
+  try {
+    await enqueueAll(queue, messages);
+  } catch (err) {
+    await releaseEventKeys(db, [...fresh]);
+    throw err;
+  }
+  log("info", "webhook.events_queued", { events: toQueue.length, messages: messages.length });
+  return {
+    received: events.length,
+    queued: toQueue.length,
+    ignored,
+    duplicates: relevant.length - toQueue.length,
+  };
+}
+
+/** One message per realm (split when very large), with the payment and invoice ids it names. */
+function messagesFor(events: EntityEvent[]): EventsMessage[] {
+  const byRealm = new Map<string, { payments: Set<string>; invoices: Set<string> }>();
+  for (const e of events) {
+    const entry = byRealm.get(e.realmId) ?? { payments: new Set<string>(), invoices: new Set<string>() };
+    (e.entity === "Payment" ? entry.payments : entry.invoices).add(e.id);
+    byRealm.set(e.realmId, entry);
+  }
+  const out: EventsMessage[] = [];
+  for (const [realmId, { payments, invoices }] of byRealm) {
+    const p = [...payments];
+    const i = [...invoices];
+    for (let start = 0; start < Math.max(p.length, i.length); start += IDS_PER_MESSAGE) {
+      out.push({
+        type: "events",
+        key: crypto.randomUUID(),
+        realmId,
+        paymentIds: p.slice(start, start + IDS_PER_MESSAGE),
+        invoiceIds: i.slice(start, start + IDS_PER_MESSAGE),
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,60 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+/** Fixed test secrets; they only ever protect the local emulator. */
+export const TEST_SECRETS = {
+  API_TOKEN: "test-api-token",
+  QBO_WEBHOOK_VERIFIER_TOKEN: "test-webhook-verifier",
+  TOKEN_ENCRYPTION_KEY: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+  QBO_CLIENT_ID: "test-client-id",
+  QBO_CLIENT_SECRET: "test-client-secret",
+};
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations("./migrations");
+  return {
+    test: {
+      projects: [
+        {
+          plugins: [
+            cloudflareTest(({ inject }) => {
+              const qbo = `http://127.0.0.1:${inject("qboPort")}`;
+              return {
+                wrangler: { configPath: "./wrangler.toml" },
+                miniflare: {
+                  bindings: {
+                    ...TEST_SECRETS,
+                    TEST_MIGRATIONS: migrations,
+                    QBO_EMULATOR_URL: qbo,
+                    QBO_API_BASE_URL: qbo,
+                    QBO_TOKEN_URL: `${qbo}/oauth2/v1/tokens/bearer`,
+                    QBO_AUTHORIZE_URL: `${qbo}/connect/oauth2`,
+                    QBO_REVOKE_URL: `${qbo}/v2/oauth2/tokens/revoke`,
+                    SYNC_BATCH_SIZE: "100",
+                  },
+                  queueConsumers: {
+                    "qbo-sync": { maxBatchTimeout: 0 },
+                    "qbo-sync-dlq": { maxBatchTimeout: 0 },
+                  },
+                },
+              };
+            }),
+          ],
+          test: {
+            name: "worker",
+            include: ["test/**/*.test.ts"],
+            globalSetup: ["./test/global-setup.ts"],
+            setupFiles: ["./test/setup.ts"],
+          },
+        },
+        {
+          test: {
+            name: "emulator",
+            environment: "node",
+            include: ["emulator/**/*.test.ts"],
+          },
+        },
+      ],
+    },
+  };
+});
