@@ -32,8 +32,9 @@ export default defineConfig(async () => {
                     QBO_REVOKE_URL: `${qbo}/v2/oauth2/tokens/revoke`,
                     SYNC_BATCH_SIZE: "100",
                   },
+                  // Test-only: instant delivery, and fewer retries so dead-lettering takes seconds.
                   queueConsumers: {
-                    "qbo-sync": { maxBatchTimeout: 0 },
+                    "qbo-sync": { maxBatchTimeout: 0, maxRetries: 2, deadLetterQueue: "qbo-sync-dlq" },
                     "qbo-sync-dlq": { maxBatchTimeout: 0 },
                   },
                 },

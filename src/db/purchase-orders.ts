@@ -188,9 +188,22 @@ export interface NewPayment {
  */
 export async function addPayment(db: Db, poId: number, p: NewPayment, now: string): Promise<number | null> {
   const [inserted] = await db.batch([
-    db.run(sql`INSERT INTO ${payments} (purchase_order_id, amount_cents, method, reference, payment_date, note, source, created_at)
-      SELECT ${purchaseOrders.id}, ${p.amountCents}, ${p.method}, ${p.reference}, ${p.paymentDate}, ${p.note}, 'manual', ${now}
-      FROM ${purchaseOrders} WHERE ${purchaseOrders.id} = ${poId} AND ${purchaseOrders.status} <> 'cancelled'`),
+    db.insert(payments).select(
+      db
+        .select({
+          id: sql<number>`NULL`.as("id"),
+          purchaseOrderId: purchaseOrders.id,
+          amountCents: sql<number>`${p.amountCents}`.as("amount_cents"),
+          method: sql<string>`${p.method}`.as("method"),
+          reference: sql<string>`${p.reference}`.as("reference"),
+          paymentDate: sql<string>`${p.paymentDate}`.as("payment_date"),
+          note: sql<string>`${p.note}`.as("note"),
+          source: sql<string>`'manual'`.as("source"),
+          createdAt: sql<string>`${now}`.as("created_at"),
+        })
+        .from(purchaseOrders)
+        .where(and(eq(purchaseOrders.id, poId), sql`${purchaseOrders.status} <> 'cancelled'`)),
+    ),
     recomputeStatus(db, poId, now),
   ]);
   return insertedId(inserted);
@@ -203,16 +216,26 @@ export async function addCreditNote(
   now: string,
 ): Promise<number | null> {
   const [inserted] = await db.batch([
-    db.run(sql`INSERT INTO ${creditNotes} (purchase_order_id, amount_cents, reason, created_at)
-      SELECT ${purchaseOrders.id}, ${c.amountCents}, ${c.reason}, ${now}
-      FROM ${purchaseOrders} WHERE ${purchaseOrders.id} = ${poId} AND ${purchaseOrders.status} <> 'cancelled'`),
+    db.insert(creditNotes).select(
+      db
+        .select({
+          id: sql<number>`NULL`.as("id"),
+          purchaseOrderId: purchaseOrders.id,
+          amountCents: sql<number>`${c.amountCents}`.as("amount_cents"),
+          reason: sql<string>`${c.reason}`.as("reason"),
+          createdAt: sql<string>`${now}`.as("created_at"),
+        })
+        .from(purchaseOrders)
+        .where(and(eq(purchaseOrders.id, poId), sql`${purchaseOrders.status} <> 'cancelled'`)),
+    ),
     recomputeStatus(db, poId, now),
   ]);
   return insertedId(inserted);
 }
 
-function insertedId(result: D1Result): number | null {
-  return result.meta.changes === 1 ? Number(result.meta.last_row_id) : null;
+function insertedId(result: unknown): number | null {
+  const meta = (result as D1Result).meta;
+  return meta?.changes === 1 ? Number(meta.last_row_id) : null;
 }
 
 export type { BatchItem };

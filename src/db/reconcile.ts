@@ -1,5 +1,5 @@
 /** SQL of reconciliation and sync bookkeeping. */
-import { and, asc, count, eq, gt, inArray, or, sql } from "drizzle-orm";
+import { and, asc, count, eq, gt, inArray, notInArray, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { ReconcileDecision } from "../domain/reconcile";
 import { chunk, type Db } from "./client";
@@ -54,12 +54,28 @@ export function reconcileStatements(
     const currentPaid = sql`(SELECT COALESCE(SUM(${payments.amountCents}), 0) FROM ${payments} WHERE ${payments.purchaseOrderId} = ${po.id})`;
     insertIndex = items.length;
     items.push(
-      db.run(sql`INSERT INTO ${payments} (purchase_order_id, amount_cents, method, reference, payment_date, note, source, created_at)
-        SELECT ${purchaseOrders.id}, ${decision.qboPaidCents} - ${currentPaid}, 'other', ${`QBO Invoice #${po.qboInvoiceId}`},
-          ${now.slice(0, 10)}, 'Auto-recorded from QBO invoice payment sync.', 'qbo', ${now}
-        FROM ${purchaseOrders}
-        WHERE ${purchaseOrders.id} = ${po.id} AND ${purchaseOrders.status} NOT IN ('paid', 'cancelled')
-          AND ${decision.qboPaidCents} > ${currentPaid}`),
+      db.insert(payments).select(
+        db
+          .select({
+            id: sql<number>`NULL`.as("id"),
+            purchaseOrderId: purchaseOrders.id,
+            amountCents: sql<number>`${decision.qboPaidCents} - ${currentPaid}`.as("amount_cents"),
+            method: sql<string>`'other'`.as("method"),
+            reference: sql<string>`${`QBO Invoice #${po.qboInvoiceId}`}`.as("reference"),
+            paymentDate: sql<string>`${now.slice(0, 10)}`.as("payment_date"),
+            note: sql<string>`'Auto-recorded from QBO invoice payment sync.'`.as("note"),
+            source: sql<string>`'qbo'`.as("source"),
+            createdAt: sql<string>`${now}`.as("created_at"),
+          })
+          .from(purchaseOrders)
+          .where(
+            and(
+              eq(purchaseOrders.id, po.id),
+              notInArray(purchaseOrders.status, ["paid", "cancelled"]),
+              sql`${decision.qboPaidCents} > ${currentPaid}`,
+            ),
+          ),
+      ),
     );
   }
   const kind = decision.discrepancy?.kind ?? null;

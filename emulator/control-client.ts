@@ -1,0 +1,219 @@
+/**
+ * A typed client of the emulator's control API (/__control). Uses only `fetch`, so it runs in
+ * Node and in workerd (Worker tests) alike; its imports are types only.
+ */
+
+import type {
+  CreateRealmOptions,
+  FaultsConfig,
+  Limits,
+  QboEntity,
+  QboInvoice,
+  QboPayment,
+  RealmStats,
+  RealmTokens,
+  SeedInvoicesRequest,
+  WebhookConfig,
+  WebhookDelivery,
+} from "./control-api.ts";
+
+export type {
+  CreateRealmOptions,
+  FaultRule,
+  FaultsConfig,
+  Limits,
+  QboEntity,
+  QboInvoice,
+  QboPayment,
+  RealmStats,
+  RealmTokens,
+  SeedInvoicesRequest,
+  WebhookConfig,
+  WebhookDelivery,
+} from "./control-api.ts";
+
+/** A control call the emulator refused; `body` is its JSON (usually `{error}`). */
+export class EmulatorControlError extends Error {
+  readonly status: number;
+  readonly body: unknown;
+
+  constructor(method: string, path: string, status: number, body: unknown) {
+    super(`${method} ${path} answered ${status}: ${JSON.stringify(body)}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+/** Whether an event also sends a webhook (when a target is configured). Default true. */
+export interface WebhookOption {
+  webhook?: boolean;
+}
+
+export class EmulatorControl {
+  readonly #baseUrl: string;
+
+  constructor(baseUrl: string) {
+    this.#baseUrl = baseUrl.replace(/\/+$/, "");
+  }
+
+  health(): Promise<{ status: "ok" }> {
+    return this.#call("GET", "/health");
+  }
+
+  /** Forgets everything: realms, tokens, clients, webhook target (back to start-up options). */
+  reset(): Promise<{ reset: true }> {
+    return this.#call("POST", "/reset");
+  }
+
+  registerClient(client: {
+    clientId: string;
+    clientSecret: string;
+    appName?: string;
+  }): Promise<{ clientId: string }> {
+    return this.#call("POST", "/clients", client);
+  }
+
+  /** Creates a company (or reuses `realmId`) and a first grant for it. */
+  createRealm(options: CreateRealmOptions = {}): Promise<RealmTokens> {
+    return this.#call("POST", "/realms", options);
+  }
+
+  /** A fresh grant for an existing realm, as if a person connected again. */
+  issueTokens(realmId: string, options: { clientId?: string } = {}): Promise<RealmTokens> {
+    return this.#call("POST", `${realm(realmId)}/tokens`, options);
+  }
+
+  expireAccessTokens(realmId: string): Promise<{ expired: number }> {
+    return this.#call("POST", `${realm(realmId)}/expire-access-tokens`);
+  }
+
+  revokeRefreshTokens(realmId: string): Promise<{ revoked: number }> {
+    return this.#call("POST", `${realm(realmId)}/revoke-refresh-tokens`);
+  }
+
+  /** Replaces the realm's fault rules (and random faults). */
+  setFaults(realmId: string, faults: FaultsConfig): Promise<{ ok: true }> {
+    return this.#call("PUT", `${realm(realmId)}/faults`, faults);
+  }
+
+  clearFaults(realmId: string): Promise<{ ok: true }> {
+    return this.#call("DELETE", `${realm(realmId)}/faults`);
+  }
+
+  setLimits(realmId: string, limits: Limits): Promise<Limits> {
+    return this.#call("PUT", `${realm(realmId)}/limits`, limits);
+  }
+
+  stats(realmId: string): Promise<RealmStats> {
+    return this.#call("GET", `${realm(realmId)}/stats`);
+  }
+
+  resetStats(realmId: string): Promise<RealmStats> {
+    return this.#call("POST", `${realm(realmId)}/stats/reset`);
+  }
+
+  /** Every invoice, voided ones and deleted ones (with `status: "Deleted"`) included. */
+  invoices(realmId: string): Promise<{ invoices: QboInvoice[] }> {
+    return this.#call("GET", `${realm(realmId)}/invoices`);
+  }
+
+  customers(realmId: string): Promise<{ customers: QboEntity[] }> {
+    return this.#call("GET", `${realm(realmId)}/customers`);
+  }
+
+  payments(realmId: string): Promise<{ payments: QboPayment[] }> {
+    return this.#call("GET", `${realm(realmId)}/payments`);
+  }
+
+  /** The customer pays `amount` ("50.00") of the invoice; sends a Payment Create webhook. */
+  recordPayment(
+    realmId: string,
+    invoiceId: string,
+    payment: { amount: string } & WebhookOption,
+  ): Promise<{ Payment: QboPayment }> {
+    return this.#call(
+      "POST",
+      `${realm(realmId)}/invoices/${encodeURIComponent(invoiceId)}/payments`,
+      payment,
+    );
+  }
+
+  /** Deletes the payments applied to the invoice, restoring its balance (Payment Delete webhooks). */
+  deletePayments(
+    realmId: string,
+    invoiceId: string,
+    options: WebhookOption = {},
+  ): Promise<{ deleted: string[] }> {
+    return this.#call(
+      "DELETE",
+      `${realm(realmId)}/invoices/${encodeURIComponent(invoiceId)}/payments`,
+      options,
+    );
+  }
+
+  /** Voids the invoice in QuickBooks (no SyncToken needed); sends an Invoice Void webhook. */
+  voidInvoice(
+    realmId: string,
+    invoiceId: string,
+    options: WebhookOption = {},
+  ): Promise<{ Invoice: QboInvoice }> {
+    return this.#call("POST", `${realm(realmId)}/invoices/${encodeURIComponent(invoiceId)}/void`, options);
+  }
+
+  /** Deletes the invoice in QuickBooks; sends an Invoice Delete webhook. */
+  deleteInvoice(
+    realmId: string,
+    invoiceId: string,
+    options: WebhookOption = {},
+  ): Promise<{ Invoice: QboInvoice }> {
+    return this.#call("POST", `${realm(realmId)}/invoices/${encodeURIComponent(invoiceId)}/delete`, options);
+  }
+
+  /** Bulk invoices for one customer (not counted in stats, no webhooks). */
+  seedInvoices(realmId: string, request: SeedInvoicesRequest): Promise<{ ids: string[] }> {
+    return this.#call("POST", `${realm(realmId)}/seed-invoices`, request);
+  }
+
+  configureWebhook(config: WebhookConfig): Promise<{ url: string; format: string }> {
+    return this.#call("PUT", "/webhook", config);
+  }
+
+  clearWebhook(): Promise<{ cleared: true }> {
+    return this.#call("DELETE", "/webhook");
+  }
+
+  /** Webhook deliveries, oldest first; `realmId` narrows to one realm. */
+  webhookLog(realmId?: string): Promise<{ deliveries: WebhookDelivery[] }> {
+    const query = realmId === undefined ? "" : `?realmId=${encodeURIComponent(realmId)}`;
+    return this.#call("GET", `/webhooks${query}`);
+  }
+
+  /**
+   * Which realm the consent page connects. With `clientId`, only for that client (safer when
+   * test files run in parallel); `null` clears.
+   */
+  setConsentRealm(realmId: string | null, clientId?: string): Promise<{ realmId: string | null }> {
+    return this.#call("PUT", "/consent-realm", { realmId, clientId });
+  }
+
+  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await fetch(`${this.#baseUrl}/__control${path}`, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text === "" ? null : JSON.parse(text);
+    } catch {
+      // keep the text
+    }
+    if (!response.ok) throw new EmulatorControlError(method, path, response.status, parsed);
+    return parsed as T;
+  }
+}
+
+function realm(realmId: string): string {
+  return `/realms/${encodeURIComponent(realmId)}`;
+}

@@ -1,0 +1,202 @@
+/**
+ * Per-realm fault injection and rate limits. Rules are consumed in order (one rule per
+ * request); requests no rule matched may get a seeded random fault. Limits model QBO's real
+ * throttling: too many requests in flight or in the last minute answer 429 with Retry-After.
+ */
+
+import type { z } from "zod";
+import type { FaultKind, FaultsSchema, RandomFaultsSchema } from "./control-api.ts";
+import {
+  authenticationFailed,
+  authorizationFailed,
+  faults,
+  gatewayPage,
+  type HttpReply,
+  QBO_JSON,
+  QboFault,
+  qboJson,
+  type Reply,
+  throttled,
+} from "./http.ts";
+import { mulberry32 } from "./random.ts";
+
+type FaultsConfig = z.output<typeof FaultsSchema>;
+type RandomConfig = z.output<typeof RandomFaultsSchema>;
+
+/** What a fault rule can match on: method, path substring, operation name. */
+export interface FaultTarget {
+  method: string;
+  /** The path after /v3/company/{realm}, or the OAuth path. */
+  path: string;
+  /** e.g. "create:invoice", "query:Invoice", "token:refresh_token", "revoke". */
+  operation: string;
+}
+
+export interface ActiveFault {
+  kind: FaultKind;
+  status?: number;
+  retryAfterSeconds?: number;
+  ms?: number;
+  body?: unknown;
+}
+
+interface StoredRule extends ActiveFault {
+  remaining: number;
+  match?: { method?: string; path?: string; operation?: string };
+}
+
+const RANDOM_STATUSES = [500, 502, 503];
+
+export class FaultPlan {
+  #rules: StoredRule[] = [];
+  #random: { config: RandomConfig; next: () => number } | undefined;
+
+  replace(config: FaultsConfig): void {
+    this.#rules = config.rules.map(({ times, ...rule }) => ({ ...rule, remaining: times }));
+    this.#random = config.random && { config: config.random, next: mulberry32(config.random.seed) };
+  }
+
+  clear(): void {
+    this.#rules = [];
+    this.#random = undefined;
+  }
+
+  /** The fault for this request, consumed from its rule, or undefined. */
+  take(target: FaultTarget): ActiveFault | undefined {
+    const rule = this.#rules.find((candidate) => candidate.remaining > 0 && matches(candidate, target));
+    if (rule) {
+      rule.remaining--;
+      const { remaining: _remaining, match: _match, ...fault } = rule;
+      return fault;
+    }
+    return this.#takeRandom();
+  }
+
+  #takeRandom(): ActiveFault | undefined {
+    if (!this.#random) return undefined;
+    const { config, next } = this.#random;
+    if (next() >= config.rate) return undefined;
+    const kind = config.kinds[Math.floor(next() * config.kinds.length)] ?? config.kinds[0] ?? "status";
+    return {
+      kind,
+      status: RANDOM_STATUSES[Math.floor(next() * RANDOM_STATUSES.length)],
+      retryAfterSeconds: config.retryAfterSeconds,
+      ms: 50 + Math.floor(next() * 200),
+    };
+  }
+}
+
+function matches(rule: StoredRule, target: FaultTarget): boolean {
+  const match = rule.match;
+  if (!match) return true;
+  if (match.method && match.method.toUpperCase() !== target.method) return false;
+  if (match.path && !target.path.includes(match.path)) return false;
+  if (match.operation && match.operation !== target.operation) return false;
+  return true;
+}
+
+/**
+ * Runs `perform` under a fault. `perform` is the real request: the commit-then-* kinds run it
+ * (state changes, requestid stored) and then lie about the outcome.
+ */
+export async function applyFault(
+  fault: ActiveFault | undefined,
+  perform: () => Promise<HttpReply>,
+): Promise<Reply> {
+  if (!fault) return perform();
+  switch (fault.kind) {
+    case "throttle":
+      return throttled(fault.retryAfterSeconds ?? 1);
+    case "status":
+      return statusReply(fault.status ?? 500, fault.retryAfterSeconds);
+    case "body":
+      return bodyReply(fault.status ?? 200, fault.body);
+    case "drop":
+      return { drop: true };
+    case "latency":
+      await sleep(fault.ms ?? 0);
+      return perform();
+    case "commit-then-fail":
+      await perform();
+      return statusReply(fault.status ?? 500, fault.retryAfterSeconds);
+    case "commit-then-drop":
+      await perform();
+      return { drop: true };
+  }
+}
+
+function statusReply(status: number, retryAfterSeconds: number | undefined): HttpReply {
+  let reply: HttpReply;
+  if (status === 429) reply = throttled(retryAfterSeconds ?? 1);
+  else if (status === 401) reply = authenticationFailed("Token invalid");
+  else if (status === 403) reply = authorizationFailed();
+  else if (status === 500) reply = faults.system().toReply();
+  else if (status > 500) reply = gatewayPage(status);
+  else {
+    reply = new QboFault({
+      status,
+      code: String(status),
+      message: "Injected fault",
+      detail: `The emulator answered ${status} as instructed`,
+    }).toReply();
+  }
+  if (retryAfterSeconds !== undefined) reply.headers["retry-after"] = String(retryAfterSeconds);
+  return reply;
+}
+
+/** A made-up answer (e.g. a 200 without an Id) to test how a client copes with nonsense. */
+function bodyReply(status: number, body: unknown): HttpReply {
+  if (typeof body === "object" && body !== null && !Array.isArray(body) && !("time" in body)) {
+    return qboJson(status, body as Record<string, unknown>);
+  }
+  return { status, headers: { "content-type": QBO_JSON }, body: JSON.stringify(body ?? null) };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export interface LimitsConfig {
+  maxConcurrent?: number | null;
+  perMinute?: number | null;
+}
+
+const WINDOW_MS = 60_000;
+
+/** QBO's per-company throttling: a concurrency cap and a sliding one-minute request budget. */
+export class RateLimits {
+  #maxConcurrent: number | undefined;
+  #perMinute: number | undefined;
+  #inFlight = 0;
+  #admitted: number[] = [];
+
+  set(limits: LimitsConfig): void {
+    this.#maxConcurrent = limits.maxConcurrent ?? undefined;
+    this.#perMinute = limits.perMinute ?? undefined;
+    this.#admitted = [];
+  }
+
+  /** Admits a request (call `release` when it ends) or says when to retry. */
+  admit(now: number): { release: () => void } | { retryAfterSeconds: number } {
+    if (this.#maxConcurrent !== undefined && this.#inFlight >= this.#maxConcurrent) {
+      return { retryAfterSeconds: 1 };
+    }
+    if (this.#perMinute !== undefined) {
+      while (this.#admitted.length > 0 && (this.#admitted[0] ?? 0) <= now - WINDOW_MS) this.#admitted.shift();
+      if (this.#admitted.length >= this.#perMinute) {
+        const oldest = this.#admitted[0] ?? now;
+        return { retryAfterSeconds: Math.max(1, Math.ceil((oldest + WINDOW_MS - now) / 1000)) };
+      }
+      this.#admitted.push(now);
+    }
+    this.#inFlight++;
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#inFlight--;
+      },
+    };
+  }
+}

@@ -1,0 +1,330 @@
+/**
+ * One QBO company: customers, invoices and payments with QBO's rules (unique display names,
+ * references that must exist, balances that never go below zero, SyncTokens, void and
+ * delete). State and rules only: methods throw `QboFault` and return records.
+ */
+
+import { faults } from "../http.ts";
+import { type PaymentInput, parseCustomer, parseInvoice, parsePayment, parseSyncRef } from "./inputs.ts";
+import { centsToNumber } from "./money.ts";
+import type { ParsedQuery, QueryEntity } from "./query.ts";
+import { compileConditions } from "./query-fields.ts";
+import type { CustomerRecord, InvoiceRecord, PaymentRecord, QueryRow } from "./records.ts";
+
+const FIRST_DOC_NUMBER = 1001;
+
+export class Company {
+  readonly #customers = new Map<string, CustomerRecord>();
+  readonly #customersByName = new Map<string, string>();
+  readonly #invoices = new Map<string, InvoiceRecord>();
+  readonly #payments = new Map<string, PaymentRecord>();
+  /** One id sequence for every entity, so a customer id is never mistaken for an invoice id. */
+  #nextId = 1;
+  #nextDocNumber = FIRST_DOC_NUMBER;
+
+  customers(): CustomerRecord[] {
+    return [...this.#customers.values()];
+  }
+
+  invoices(): InvoiceRecord[] {
+    return [...this.#invoices.values()];
+  }
+
+  payments(): PaymentRecord[] {
+    return [...this.#payments.values()];
+  }
+
+  customer(id: string): CustomerRecord | undefined {
+    return this.#customers.get(id);
+  }
+
+  /** The customer's open balance: what QBO shows as Customer.Balance. */
+  customerBalanceCents(customerId: string): number {
+    let total = 0;
+    for (const invoice of this.#invoices.values()) {
+      if (invoice.customerId === customerId && invoice.state !== "deleted") total += invoice.balanceCents;
+    }
+    return total;
+  }
+
+  /** DisplayName is unique case-insensitively (6240), as across QBO's name lists. */
+  createCustomer(body: unknown): CustomerRecord {
+    const input = parseCustomer(body);
+    if (this.#customersByName.has(input.displayName.toLowerCase())) throw faults.duplicateName();
+    const now = timestamp();
+    const customer: CustomerRecord = {
+      ...input,
+      id: this.#takeId(),
+      syncToken: 0,
+      active: true,
+      created: now,
+      updated: now,
+    };
+    this.#customers.set(customer.id, customer);
+    this.#customersByName.set(input.displayName.toLowerCase(), customer.id);
+    return customer;
+  }
+
+  findCustomerByName(displayName: string): CustomerRecord | undefined {
+    const id = this.#customersByName.get(displayName.toLowerCase());
+    return id === undefined ? undefined : this.#customers.get(id);
+  }
+
+  /** TotalAmt = Σ line Amount, Balance = TotalAmt, DocNumber from the company's sequence. */
+  createInvoice(body: unknown): InvoiceRecord {
+    const input = parseInvoice(body);
+    if (!this.#customers.has(input.customerId))
+      throw faults.invalidReference("CustomerRef", input.customerId);
+    const now = timestamp();
+    const txnDate = input.txnDate ?? now.slice(0, 10);
+    const totalCents = input.lines.reduce((sum, line) => sum + line.amountCents, 0);
+    const invoice: InvoiceRecord = {
+      id: this.#takeId(),
+      syncToken: 0,
+      docNumber: input.docNumber ?? String(this.#nextDocNumber++),
+      txnDate,
+      dueDate: input.dueDate ?? addDays(txnDate, 30),
+      customerId: input.customerId,
+      lines: input.lines,
+      totalCents,
+      balanceCents: totalCents,
+      customerMemo: input.customerMemo,
+      privateNote: input.privateNote,
+      billEmail: input.billEmail,
+      emailStatus: "NotSet",
+      state: "open",
+      paymentIds: [],
+      invoiceLink: `https://connect.intuit.com/portal/app/CommerceNetwork/view/scs-v1-${randomHex(16)}`,
+      created: now,
+      updated: now,
+    };
+    this.#invoices.set(invoice.id, invoice);
+    return invoice;
+  }
+
+  /** Any invoice, deleted ones included. */
+  findInvoice(id: string): InvoiceRecord | undefined {
+    return this.#invoices.get(id);
+  }
+
+  /** An invoice that exists and is not deleted, else QBO's 610. */
+  invoice(id: string): InvoiceRecord {
+    const invoice = this.#invoices.get(id);
+    if (!invoice || invoice.state === "deleted") throw faults.objectNotFound("Invoice", id);
+    return invoice;
+  }
+
+  sendInvoice(id: string, sendTo: string | undefined): InvoiceRecord {
+    const invoice = this.invoice(id);
+    const address = sendTo ?? invoice.billEmail;
+    if (!address) throw faults.required("sendTo");
+    if (!/^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/.test(address)) {
+      throw faults.invalid("sendTo", "is not a valid email address");
+    }
+    invoice.billEmail = address;
+    invoice.emailStatus = "EmailSent";
+    invoice.deliveryTime = timestamp();
+    touch(invoice, invoice.deliveryTime);
+    return invoice;
+  }
+
+  /** `operation=void`: a stale SyncToken is refused (5010). */
+  voidInvoice(body: unknown): InvoiceRecord {
+    const ref = parseSyncRef(body);
+    const invoice = this.invoice(ref.id);
+    if (ref.syncToken !== String(invoice.syncToken)) throw faults.staleSyncToken();
+    return this.markVoided(invoice);
+  }
+
+  /** QBO's void: the invoice stays, every amount zeroed, PrivateNote "Voided". No SyncToken check. */
+  markVoided(invoice: InvoiceRecord): InvoiceRecord {
+    invoice.state = "voided";
+    invoice.totalCents = 0;
+    invoice.balanceCents = 0;
+    invoice.privateNote = "Voided";
+    touch(invoice, timestamp());
+    return invoice;
+  }
+
+  deleteInvoice(body: unknown): InvoiceRecord {
+    const ref = parseSyncRef(body);
+    const invoice = this.invoice(ref.id);
+    if (ref.syncToken !== String(invoice.syncToken)) throw faults.staleSyncToken();
+    return this.markDeleted(invoice);
+  }
+
+  markDeleted(invoice: InvoiceRecord): InvoiceRecord {
+    invoice.state = "deleted";
+    touch(invoice, timestamp());
+    return invoice;
+  }
+
+  /** Records a payment; each line lowers the balance of the invoice it links to. */
+  createPayment(body: unknown): PaymentRecord {
+    const input = parsePayment(body);
+    if (!this.#customers.has(input.customerId))
+      throw faults.invalidReference("CustomerRef", input.customerId);
+    // Validate every line before touching any invoice, so a rejected payment changes nothing.
+    const applied = new Map<string, number>();
+    for (const [index, line] of input.lines.entries()) {
+      if (line.invoiceId === undefined) continue;
+      const invoice = this.#invoices.get(line.invoiceId);
+      if (!invoice || invoice.state === "deleted") {
+        throw faults.invalidReference(`Line.${index}.LinkedTxn`, line.invoiceId);
+      }
+      if (invoice.customerId !== input.customerId) {
+        throw faults.business(`Invoice ${invoice.id} belongs to another customer`);
+      }
+      const total = (applied.get(invoice.id) ?? 0) + line.amountCents;
+      if (total > invoice.balanceCents) {
+        throw faults.business(`The payment amount exceeds the open balance of invoice ${invoice.id}`);
+      }
+      applied.set(invoice.id, total);
+    }
+    const appliedCents = input.lines.reduce((sum, line) => sum + line.amountCents, 0);
+    if (appliedCents > input.totalCents) throw faults.business("The lines add up to more than TotalAmt");
+    return this.#recordPayment(input);
+  }
+
+  /** A customer paying one invoice (control API, seeding): 0 < amount ≤ balance. */
+  payInvoice(invoice: InvoiceRecord, amountCents: number): PaymentRecord {
+    if (invoice.state !== "open") throw faults.business(`Invoice ${invoice.id} is ${invoice.state}`);
+    if (amountCents <= 0) throw faults.invalid("Amount", "must be positive");
+    if (amountCents > invoice.balanceCents) {
+      throw faults.business(`The payment amount exceeds the open balance of invoice ${invoice.id}`);
+    }
+    return this.#recordPayment({
+      customerId: invoice.customerId,
+      totalCents: amountCents,
+      lines: [{ amountCents, invoiceId: invoice.id }],
+    });
+  }
+
+  payment(id: string): PaymentRecord {
+    const payment = this.#payments.get(id);
+    if (!payment || payment.deleted) throw faults.objectNotFound("Payment", id);
+    return payment;
+  }
+
+  /** Deletes every payment applied to the invoice, giving the invoices back their balance. */
+  deletePaymentsOf(invoice: InvoiceRecord): PaymentRecord[] {
+    const deleted: PaymentRecord[] = [];
+    for (const paymentId of [...invoice.paymentIds]) {
+      const payment = this.#payments.get(paymentId);
+      if (!payment || payment.deleted) continue;
+      const now = timestamp();
+      for (const line of payment.lines) {
+        const linked = line.invoiceId === undefined ? undefined : this.#invoices.get(line.invoiceId);
+        if (!linked) continue;
+        if (linked.state === "open") linked.balanceCents += line.amountCents;
+        linked.paymentIds = linked.paymentIds.filter((id) => id !== payment.id);
+        touch(linked, now);
+      }
+      payment.deleted = true;
+      touch(payment, now);
+      deleted.push(payment);
+    }
+    return deleted;
+  }
+
+  /** Bulk creation for benchmarks: one customer, one single-line invoice per amount. */
+  seedInvoices(customerName: string, invoices: Array<{ amountCents: number; paidCents: number }>): string[] {
+    const customer =
+      this.findCustomerByName(customerName) ?? this.createCustomer({ DisplayName: customerName });
+    return invoices.map(({ amountCents, paidCents }) => {
+      const amount = centsToNumber(amountCents);
+      const invoice = this.createInvoice({
+        CustomerRef: { value: customer.id },
+        Line: [
+          {
+            DetailType: "SalesItemLineDetail",
+            Amount: amount,
+            Description: "Seeded invoice",
+            SalesItemLineDetail: { Qty: 1, UnitPrice: amount },
+          },
+        ],
+      });
+      if (paidCents > 0) this.payInvoice(invoice, paidCents);
+      return invoice.id;
+    });
+  }
+
+  /** Runs a parsed query; `Id` conditions use the index, so `Id IN (...)` stays cheap at 10k rows. */
+  query(query: ParsedQuery): { rows: QueryRow[]; total: number } {
+    const matches = compileConditions(query.entity, query.conditions);
+    const source = this.#source(query.entity);
+    const idCondition = query.conditions.find((condition) => condition.field.toLowerCase() === "id");
+    const candidates: Iterable<QueryRow> = idCondition
+      ? [...new Set(idCondition.values)]
+          .sort((a, b) => Number(a) - Number(b))
+          .flatMap((id) => source.get(id) ?? [])
+      : source.values();
+    const rows: QueryRow[] = [];
+    for (const record of candidates) {
+      if (isDeleted(record)) continue;
+      if (matches(record)) rows.push(record);
+    }
+    const start = query.startPosition - 1;
+    return { rows: rows.slice(start, start + query.maxResults), total: rows.length };
+  }
+
+  #source(entity: QueryEntity): Map<string, QueryRow> {
+    if (entity === "Customer") return this.#customers;
+    if (entity === "Invoice") return this.#invoices;
+    return this.#payments;
+  }
+
+  #recordPayment(input: PaymentInput): PaymentRecord {
+    const now = timestamp();
+    const payment: PaymentRecord = {
+      id: this.#takeId(),
+      syncToken: 0,
+      txnDate: input.txnDate ?? now.slice(0, 10),
+      customerId: input.customerId,
+      totalCents: input.totalCents,
+      lines: input.lines,
+      privateNote: input.privateNote,
+      deleted: false,
+      created: now,
+      updated: now,
+    };
+    this.#payments.set(payment.id, payment);
+    for (const line of input.lines) {
+      const invoice = line.invoiceId === undefined ? undefined : this.#invoices.get(line.invoiceId);
+      if (!invoice) continue;
+      invoice.balanceCents -= line.amountCents;
+      if (!invoice.paymentIds.includes(payment.id)) invoice.paymentIds.push(payment.id);
+      touch(invoice, now);
+    }
+    return payment;
+  }
+
+  #takeId(): string {
+    return String(this.#nextId++);
+  }
+}
+
+function isDeleted(record: QueryRow): boolean {
+  return ("state" in record && record.state === "deleted") || ("deleted" in record && record.deleted);
+}
+
+/** Every mutation bumps SyncToken and MetaData.LastUpdatedTime. */
+function touch(record: { syncToken: number; updated: string }, now: string): void {
+  record.syncToken++;
+  record.updated = now;
+}
+
+function timestamp(): string {
+  return new Date().toISOString();
+}
+
+function addDays(isoDate: string, days: number): string {
+  const date = new Date(`${isoDate}T00:00:00Z`);
+  date.setUTCDate(date.getUTCDate() + days);
+  return date.toISOString().slice(0, 10);
+}
+
+function randomHex(bytes: number): string {
+  const random = crypto.getRandomValues(new Uint8Array(bytes));
+  return Array.from(random, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}

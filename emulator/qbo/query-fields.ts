@@ -1,0 +1,84 @@
+/** Which fields a query may filter on, per entity, and how each compares (DisplayName ignores case). */
+
+import { faults } from "../http.ts";
+import { parseCents } from "./money.ts";
+import type { Condition, QueryEntity } from "./query.ts";
+import type { CustomerRecord, InvoiceRecord, PaymentRecord, QueryRow } from "./records.ts";
+
+interface QueryField {
+  get(record: QueryRow): string | undefined;
+  caseInsensitive?: boolean;
+  /** Money: compared in cents, so '100' matches 100.00. */
+  money?: boolean;
+}
+
+const common: Record<string, QueryField> = {
+  id: { get: (r) => r.id },
+  synctoken: { get: (r) => String(r.syncToken) },
+  "metadata.createtime": { get: (r) => r.created },
+  "metadata.lastupdatedtime": { get: (r) => r.updated },
+};
+
+const customer = (r: QueryRow) => r as CustomerRecord;
+const invoice = (r: QueryRow) => r as InvoiceRecord;
+const payment = (r: QueryRow) => r as PaymentRecord;
+
+const FIELDS: Record<QueryEntity, Record<string, QueryField>> = {
+  Customer: {
+    ...common,
+    displayname: { get: (r) => customer(r).displayName, caseInsensitive: true },
+    companyname: { get: (r) => customer(r).companyName, caseInsensitive: true },
+    givenname: { get: (r) => customer(r).givenName },
+    familyname: { get: (r) => customer(r).familyName },
+    primaryemailaddr: { get: (r) => customer(r).email, caseInsensitive: true },
+    active: { get: (r) => String(customer(r).active) },
+  },
+  Invoice: {
+    ...common,
+    docnumber: { get: (r) => invoice(r).docNumber },
+    txndate: { get: (r) => invoice(r).txnDate },
+    duedate: { get: (r) => invoice(r).dueDate },
+    customerref: { get: (r) => invoice(r).customerId },
+    emailstatus: { get: (r) => invoice(r).emailStatus },
+    totalamt: { get: (r) => String(invoice(r).totalCents), money: true },
+    balance: { get: (r) => String(invoice(r).balanceCents), money: true },
+  },
+  Payment: {
+    ...common,
+    txndate: { get: (r) => payment(r).txnDate },
+    customerref: { get: (r) => payment(r).customerId },
+    totalamt: { get: (r) => String(payment(r).totalCents), money: true },
+  },
+};
+
+/** One predicate for all conditions (they are ANDed); unknown fields are QBO's 4001. */
+export function compileConditions(
+  entity: QueryEntity,
+  conditions: Condition[],
+): (record: QueryRow) => boolean {
+  const checks = conditions.map((condition) => compile(entity, condition));
+  return (record) => checks.every((check) => check(record));
+}
+
+function compile(entity: QueryEntity, condition: Condition): (record: QueryRow) => boolean {
+  const field = FIELDS[entity][condition.field.toLowerCase()];
+  if (!field) {
+    throw faults.queryValidation(
+      `property '${condition.field}' is not queryable on ${entity} in the emulator`,
+    );
+  }
+  const normalise = (value: string): string => {
+    if (field.money) {
+      const cents = parseCents(value);
+      if (typeof cents !== "number") throw faults.queryValidation(`'${value}' is not an amount`);
+      return String(cents);
+    }
+    return field.caseInsensitive ? value.toLowerCase() : value;
+  };
+  const wanted = new Set(condition.values.map(normalise));
+  return (record) => {
+    const value = field.get(record);
+    if (value === undefined) return false;
+    return wanted.has(field.caseInsensitive ? value.toLowerCase() : value);
+  };
+}

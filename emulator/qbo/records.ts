@@ -1,0 +1,75 @@
+/** The company's records as the emulator stores them: money in integer cents, ids as strings. */
+
+import type { Quantity } from "./money.ts";
+
+export interface CustomerRecord {
+  id: string;
+  syncToken: number;
+  displayName: string;
+  companyName?: string;
+  givenName?: string;
+  familyName?: string;
+  email?: string;
+  phone?: string;
+  notes?: string;
+  billAddr?: Record<string, string>;
+  active: boolean;
+  created: string;
+  updated: string;
+}
+
+export interface InvoiceLineRecord {
+  description?: string;
+  amountCents: number;
+  qty?: Quantity;
+  unitPriceCents?: number;
+  itemRef: { value: string; name: string };
+}
+
+export type InvoiceState = "open" | "voided" | "deleted";
+
+export interface InvoiceRecord {
+  id: string;
+  syncToken: number;
+  docNumber: string;
+  txnDate: string;
+  dueDate: string;
+  customerId: string;
+  lines: InvoiceLineRecord[];
+  totalCents: number;
+  balanceCents: number;
+  customerMemo?: string;
+  privateNote?: string;
+  billEmail?: string;
+  emailStatus: "NotSet" | "NeedToSend" | "EmailSent";
+  deliveryTime?: string;
+  state: InvoiceState;
+  /** Payments applied to it, in order (QBO's LinkedTxn). */
+  paymentIds: string[];
+  invoiceLink: string;
+  created: string;
+  updated: string;
+}
+
+export interface PaymentLineRecord {
+  amountCents: number;
+  invoiceId?: string;
+}
+
+export interface PaymentRecord {
+  id: string;
+  syncToken: number;
+  txnDate: string;
+  customerId: string;
+  totalCents: number;
+  lines: PaymentLineRecord[];
+  privateNote?: string;
+  deleted: boolean;
+  created: string;
+  updated: string;
+}
+
+export type QueryRow = CustomerRecord | InvoiceRecord | PaymentRecord;
+
+/** QBO uses the company's default item when a sales line names none. */
+export const DEFAULT_ITEM = { value: "1", name: "Services" };

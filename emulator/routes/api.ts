@@ -1,0 +1,256 @@
+/**
+ * The QBO accounting API under /v3/company/{realmId}. Every request that names a known realm
+ * is counted, then passes the realm's rate limits and fault plan, then authentication, then
+ * the `requestid` replay store, and only then the company model.
+ */
+
+import { applyFault } from "../faults.ts";
+import {
+  authenticationFailed,
+  authorizationFailed,
+  type EmulatorRequest,
+  faults,
+  type HttpReply,
+  QboFault,
+  qboJson,
+  type Reply,
+  throttled,
+} from "../http.ts";
+import { formatCents } from "../qbo/money.ts";
+import { invoicePdf } from "../qbo/pdf.ts";
+import { type ParsedQuery, parseQuery, QuerySyntaxError } from "../qbo/query.ts";
+import { customerJson, invoiceJson, paymentJson, queryRowJson } from "../qbo/render.ts";
+import type { Realm } from "../realm.ts";
+import type { EmulatorState } from "../state.ts";
+
+interface ApiRoute {
+  /** The stats and fault-matching name, e.g. "create:invoice". */
+  operation: string;
+  /** Writes honour `requestid`. */
+  write: boolean;
+  run(realm: Realm): HttpReply;
+}
+
+const INVOICE_LINK_MINOR_VERSION = 36;
+
+export async function handleApi(state: EmulatorState, request: EmulatorRequest): Promise<Reply> {
+  const match = /^\/v3\/company\/([^/]+)(\/.*)?$/.exec(request.url.pathname);
+  const realmId = match?.[1] ?? "";
+  const path = match?.[2] ?? "/";
+  const realm = state.realms.get(realmId);
+  if (!realm) {
+    const auth = state.oauth.checkAccessToken(request.headers.get("authorization"));
+    return auth.ok ? authorizationFailed() : authenticationFailed(auth.detail);
+  }
+
+  const route = resolveRoute(request, path);
+  realm.stats.request(route.operation, request.url.searchParams.get("minorversion"));
+
+  const admission = realm.limits.admit(Date.now());
+  if ("retryAfterSeconds" in admission) {
+    realm.stats.limitThrottled();
+    return throttled(admission.retryAfterSeconds);
+  }
+  try {
+    const fault = realm.faults.take({ method: request.method, path, operation: route.operation });
+    if (fault) realm.stats.faultInjected();
+    return await applyFault(fault, async () => perform(state, realm, route, request));
+  } finally {
+    admission.release();
+  }
+}
+
+function perform(state: EmulatorState, realm: Realm, route: ApiRoute, request: EmulatorRequest): HttpReply {
+  const auth = state.oauth.checkAccessToken(request.headers.get("authorization"));
+  if (!auth.ok) return authenticationFailed(auth.detail);
+  if (auth.realmId !== realm.id) return authorizationFailed();
+
+  const requestId = route.write ? request.url.searchParams.get("requestid") : null;
+  if (requestId) {
+    const original = realm.replies.get(requestId);
+    if (original) return original;
+  }
+  let reply: HttpReply;
+  try {
+    reply = route.run(realm);
+  } catch (error) {
+    if (!(error instanceof QboFault)) throw error;
+    reply = error.toReply();
+  }
+  // Only committed writes are remembered: a rejected request may be corrected and retried.
+  if (requestId && reply.status === 200) realm.replies.set(requestId, reply);
+  return reply;
+}
+
+function resolveRoute(request: EmulatorRequest, path: string): ApiRoute {
+  const { method } = request;
+  const params = request.url.searchParams;
+  const segments = path.split("/").filter(Boolean);
+  const entity = segments[0]?.toLowerCase();
+  const id = segments[1];
+  const action = segments[2]?.toLowerCase();
+  const options = { invoiceLink: wantsInvoiceLink(params) };
+
+  if (entity === "query" && segments.length === 1 && (method === "GET" || method === "POST")) {
+    return queryRoute(request, options);
+  }
+  if (entity === "customer") {
+    if (method === "POST" && !id) {
+      return write("create:customer", (realm) => {
+        const body = jsonBody(request);
+        if (isRecord(body) && body.Id !== undefined) throw faults.invalid("Id", "updates are not modelled");
+        const customer = realm.company.createCustomer(body);
+        return qboJson(200, { Customer: customerJson(customer, realm.company) });
+      });
+    }
+    if (method === "GET" && id && !action) {
+      return read("read:customer", (realm) => {
+        const customer = realm.company.customer(id);
+        if (!customer) throw faults.objectNotFound("Customer", id);
+        return qboJson(200, { Customer: customerJson(customer, realm.company) });
+      });
+    }
+  }
+  if (entity === "invoice") {
+    if (method === "POST" && !id) return invoiceWrite(request, options);
+    if (method === "GET" && id && !action) {
+      return read("read:invoice", (realm) => {
+        const invoice = realm.company.invoice(id);
+        return qboJson(200, { Invoice: invoiceJson(invoice, realm.company, options) });
+      });
+    }
+    if (method === "GET" && id && action === "pdf") {
+      return read("pdf:invoice", (realm) => {
+        const invoice = realm.company.invoice(id);
+        const pdf = invoicePdf([
+          `Invoice ${invoice.docNumber}`,
+          realm.companyName,
+          `Bill to: ${realm.company.customer(invoice.customerId)?.displayName ?? ""}`,
+          `Date: ${invoice.txnDate}   Due: ${invoice.dueDate}`,
+          `Total: ${formatCents(invoice.totalCents)}   Balance due: ${formatCents(invoice.balanceCents)}`,
+        ]);
+        return { status: 200, headers: { "content-type": "application/pdf" }, body: pdf };
+      });
+    }
+    if (method === "POST" && id && action === "send") {
+      return write("send:invoice", (realm) => {
+        const invoice = realm.company.sendInvoice(id, params.get("sendTo") ?? undefined);
+        return qboJson(200, { Invoice: invoiceJson(invoice, realm.company, options) });
+      });
+    }
+  }
+  if (entity === "payment") {
+    if (method === "POST" && !id) {
+      return write("create:payment", (realm) => {
+        const body = jsonBody(request);
+        if (isRecord(body) && body.Id !== undefined) throw faults.invalid("Id", "updates are not modelled");
+        const payment = realm.company.createPayment(body);
+        return qboJson(200, { Payment: paymentJson(payment, realm.company) });
+      });
+    }
+    if (method === "GET" && id && !action) {
+      return read("read:payment", (realm) =>
+        qboJson(200, { Payment: paymentJson(realm.company.payment(id), realm.company) }),
+      );
+    }
+  }
+  return read("unsupported", () => {
+    throw faults.unsupported(method, path);
+  });
+}
+
+function invoiceWrite(request: EmulatorRequest, options: { invoiceLink: boolean }): ApiRoute {
+  const operation = request.url.searchParams.get("operation")?.toLowerCase();
+  if (operation === "void") {
+    return write("void:invoice", (realm) => {
+      const invoice = realm.company.voidInvoice(jsonBody(request));
+      return qboJson(200, { Invoice: invoiceJson(invoice, realm.company, options) });
+    });
+  }
+  if (operation === "delete") {
+    return write("delete:invoice", (realm) => {
+      const invoice = realm.company.deleteInvoice(jsonBody(request));
+      return qboJson(200, { Invoice: { Id: invoice.id, status: "Deleted", domain: "QBO" } });
+    });
+  }
+  if (operation !== undefined) {
+    return write(`${operation}:invoice`, () => {
+      throw faults.invalid("operation", `"${operation}" is not supported`);
+    });
+  }
+  return write("create:invoice", (realm) => {
+    const body = jsonBody(request);
+    if (isRecord(body) && body.Id !== undefined) throw faults.invalid("Id", "updates are not modelled");
+    const invoice = realm.company.createInvoice(body);
+    return qboJson(200, { Invoice: invoiceJson(invoice, realm.company, options) });
+  });
+}
+
+/** GET /query?query=… or POST /query with the query as an application/text body. */
+function queryRoute(request: EmulatorRequest, options: { invoiceLink: boolean }): ApiRoute {
+  let text: string | null;
+  if (request.method === "POST") {
+    const type = request.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
+    if (type !== "application/text" && type !== "text/plain") {
+      return read("query", () => {
+        throw new QboFault({
+          status: 415,
+          code: "415",
+          message: "Unsupported Media Type",
+          detail: "POST /query takes the query as a Content-Type: application/text body",
+        });
+      });
+    }
+    text = request.body;
+  } else {
+    text = request.url.searchParams.get("query");
+  }
+  let query: ParsedQuery;
+  try {
+    query = parseQuery(text ?? "");
+  } catch (error) {
+    if (!(error instanceof QuerySyntaxError)) throw error;
+    return read("query", () => {
+      throw faults.queryParser(error.message);
+    });
+  }
+  return read(`query:${query.entity}`, (realm) => {
+    const { rows, total } = realm.company.query(query);
+    if (query.count) return qboJson(200, { QueryResponse: { totalCount: total } });
+    if (rows.length === 0) return qboJson(200, { QueryResponse: {} });
+    const entities = rows.map((row) => queryRowJson(row, realm.company, options));
+    return qboJson(200, {
+      QueryResponse: {
+        [query.entity]: entities,
+        startPosition: query.startPosition,
+        maxResults: rows.length,
+      },
+    });
+  });
+}
+
+function read(operation: string, run: (realm: Realm) => HttpReply): ApiRoute {
+  return { operation, write: false, run };
+}
+
+function write(operation: string, run: (realm: Realm) => HttpReply): ApiRoute {
+  return { operation, write: true, run };
+}
+
+function wantsInvoiceLink(params: URLSearchParams): boolean {
+  const minor = Number(params.get("minorversion"));
+  const include = (params.get("include") ?? "").split(",").map((part) => part.trim().toLowerCase());
+  return Number.isFinite(minor) && minor >= INVOICE_LINK_MINOR_VERSION && include.includes("invoicelink");
+}
+
+function jsonBody(request: EmulatorRequest): unknown {
+  try {
+    return JSON.parse(request.body);
+  } catch {
+    throw faults.invalid("body", "is not valid JSON");
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

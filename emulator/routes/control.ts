@@ -1,0 +1,326 @@
+/**
+ * The control API under /__control: set up realms and tokens, inject faults and limits, look
+ * at state and counters, and play the customer's side (payments, voids) with webhooks.
+ * JSON in and out, no auth, never counted in a realm's stats.
+ */
+
+import type { z } from "zod";
+import { DEFAULT_CLIENT, type IssuedTokens } from "../auth.ts";
+import {
+  ClientSchema,
+  ConsentRealmSchema,
+  CreateRealmSchema,
+  FaultsSchema,
+  InvoiceEventSchema,
+  IssueTokensSchema,
+  LimitsSchema,
+  type RealmTokens,
+  RecordPaymentSchema,
+  SeedInvoicesSchema,
+  WebhookSchema,
+} from "../control-api.ts";
+import { type EmulatorRequest, type HttpReply, json, QboFault, type RequestContext } from "../http.ts";
+import { parseCents } from "../qbo/money.ts";
+import type { InvoiceRecord, PaymentRecord } from "../qbo/records.ts";
+import { customerJson, invoiceJson, paymentJson } from "../qbo/render.ts";
+import type { Realm } from "../realm.ts";
+import type { EmulatorState } from "../state.ts";
+import type { EntityChange } from "../webhooks.ts";
+
+export const CONTROL_PREFIX = "/__control";
+
+type ControlHandler = (input: {
+  state: EmulatorState;
+  request: EmulatorRequest;
+  context: RequestContext;
+  params: string[];
+}) => HttpReply;
+
+/** Routes whose path starts /__control/realms/{realm}: the handler gets the realm. */
+type RealmHandler = (input: {
+  state: EmulatorState;
+  realm: Realm;
+  request: EmulatorRequest;
+  context: RequestContext;
+  params: string[];
+}) => HttpReply;
+
+class ControlError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+const routes: Array<{ method: string; pattern: RegExp; handler: ControlHandler }> = [];
+
+function route(method: string, pattern: RegExp, handler: ControlHandler): void {
+  routes.push({ method, pattern, handler });
+}
+
+function realmRoute(method: string, subpath: string, handler: RealmHandler): void {
+  const pattern = new RegExp(`^/realms/(\\d+)${subpath}$`);
+  route(method, pattern, ({ state, request, context, params }) => {
+    const [realmId = "", ...rest] = params;
+    const realm = state.realms.get(realmId);
+    if (!realm) throw new ControlError(404, `Unknown realm ${realmId}`);
+    return handler({ state, realm, request, context, params: rest });
+  });
+}
+
+export function handleControl(
+  state: EmulatorState,
+  request: EmulatorRequest,
+  context: RequestContext,
+): HttpReply {
+  const path = request.url.pathname.slice(CONTROL_PREFIX.length) || "/";
+  try {
+    for (const candidate of routes) {
+      const match = candidate.pattern.exec(path);
+      if (!match || candidate.method !== request.method) continue;
+      return candidate.handler({ state, request, context, params: match.slice(1) });
+    }
+    throw new ControlError(404, `No control endpoint ${request.method} ${request.url.pathname}`);
+  } catch (error) {
+    if (error instanceof ControlError) return json(error.status, { error: error.message });
+    if (error instanceof QboFault) return json(400, { error: error.detail, code: error.code });
+    throw error;
+  }
+}
+
+function body<T extends z.ZodType>(schema: T, request: EmulatorRequest): z.output<T> {
+  let value: unknown = {};
+  if (request.body.trim() !== "") {
+    try {
+      value = JSON.parse(request.body);
+    } catch {
+      throw new ControlError(400, "The body is not valid JSON");
+    }
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new ControlError(400, `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`);
+  }
+  return result.data;
+}
+
+function tokensJson(tokens: IssuedTokens): RealmTokens {
+  return {
+    realmId: tokens.realmId,
+    accessToken: tokens.accessToken,
+    refreshToken: tokens.refreshToken,
+    accessTokenExpiresAt: new Date(tokens.accessTokenExpiresAt).toISOString(),
+    refreshTokenExpiresAt: new Date(tokens.refreshTokenExpiresAt).toISOString(),
+  };
+}
+
+function clientIdOrDefault(state: EmulatorState, clientId: string | undefined): string {
+  const id = clientId ?? DEFAULT_CLIENT.clientId;
+  if (!state.oauth.hasClient(id)) throw new ControlError(400, `Unknown client ${id}`);
+  return id;
+}
+
+function invoiceOf(realm: Realm, id: string): InvoiceRecord {
+  const invoice = realm.company.findInvoice(id);
+  if (!invoice || invoice.state === "deleted") throw new ControlError(404, `Unknown invoice ${id}`);
+  return invoice;
+}
+
+function controlInvoiceJson(realm: Realm, invoice: InvoiceRecord) {
+  const rendered = invoiceJson(invoice, realm.company, { invoiceLink: true });
+  return invoice.state === "deleted" ? { ...rendered, status: "Deleted" } : rendered;
+}
+
+function controlPaymentJson(realm: Realm, payment: PaymentRecord) {
+  const rendered = paymentJson(payment, realm.company);
+  return payment.deleted ? { ...rendered, status: "Deleted" } : rendered;
+}
+
+/** Counts and schedules a webhook for after the response, when a target is configured. */
+function notify(
+  state: EmulatorState,
+  realm: Realm,
+  context: RequestContext,
+  change: Omit<EntityChange, "realmId">,
+) {
+  if (!state.webhooks.configured) return;
+  realm.stats.webhookSent();
+  context.afterResponse(() => state.webhooks.deliver({ realmId: realm.id, ...change }));
+}
+
+// ---- global ---------------------------------------------------------------------------------
+
+route("GET", /^\/health$/, () => json(200, { status: "ok" }));
+
+route("POST", /^\/reset$/, ({ state }) => {
+  state.reset();
+  return json(200, { reset: true });
+});
+
+route("POST", /^\/clients$/, ({ state, request }) => {
+  const input = body(ClientSchema, request);
+  state.oauth.registerClient(input.clientId, input.clientSecret, input.appName);
+  return json(201, { clientId: input.clientId });
+});
+
+route("POST", /^\/realms$/, ({ state, request }) => {
+  const input = body(CreateRealmSchema, request);
+  const clientId = clientIdOrDefault(state, input.clientId);
+  const realm = state.ensureRealm(input.realmId, {
+    companyName: input.companyName,
+    ttls: { accessTtlSeconds: input.accessTokenTtlSeconds, refreshTtlSeconds: input.refreshTokenTtlSeconds },
+  });
+  return json(201, tokensJson(state.oauth.issueGrant(realm.id, clientId, realm.ttls)));
+});
+
+route("PUT", /^\/webhook$/, ({ state, request }) => {
+  const input = body(WebhookSchema, request);
+  state.webhooks.configure(input);
+  return json(200, { url: input.url, format: input.format });
+});
+
+route("DELETE", /^\/webhook$/, ({ state }) => {
+  state.webhooks.configure(undefined);
+  return json(200, { cleared: true });
+});
+
+route("GET", /^\/webhooks$/, ({ state, request }) => {
+  const realmId = request.url.searchParams.get("realmId") ?? undefined;
+  return json(200, { deliveries: state.webhooks.deliveries(realmId) });
+});
+
+route("PUT", /^\/consent-realm$/, ({ state, request }) => {
+  const input = body(ConsentRealmSchema, request);
+  if (input.clientId !== undefined) clientIdOrDefault(state, input.clientId);
+  state.setConsentRealm(input.realmId, input.clientId);
+  return json(200, { realmId: input.realmId, clientId: input.clientId ?? null });
+});
+
+// ---- per realm ------------------------------------------------------------------------------
+
+realmRoute("POST", "/tokens", ({ state, realm, request }) => {
+  const input = body(IssueTokensSchema, request);
+  const clientId = clientIdOrDefault(state, input.clientId);
+  return json(201, tokensJson(state.oauth.issueGrant(realm.id, clientId, realm.ttls)));
+});
+
+realmRoute("POST", "/expire-access-tokens", ({ state, realm }) =>
+  json(200, { expired: state.oauth.expireAccessTokens(realm.id) }),
+);
+
+realmRoute("POST", "/revoke-refresh-tokens", ({ state, realm }) =>
+  json(200, { revoked: state.oauth.revokeRefreshTokens(realm.id) }),
+);
+
+realmRoute("PUT", "/faults", ({ realm, request }) => {
+  realm.faults.replace(body(FaultsSchema, request));
+  return json(200, { ok: true });
+});
+
+realmRoute("DELETE", "/faults", ({ realm }) => {
+  realm.faults.clear();
+  return json(200, { ok: true });
+});
+
+realmRoute("PUT", "/limits", ({ realm, request }) => {
+  const input = body(LimitsSchema, request);
+  realm.limits.set(input);
+  return json(200, { maxConcurrent: input.maxConcurrent ?? null, perMinute: input.perMinute ?? null });
+});
+
+realmRoute("GET", "/stats", ({ realm }) => json(200, realm.stats.snapshot()));
+
+realmRoute("POST", "/stats/reset", ({ realm }) => {
+  realm.stats.reset();
+  return json(200, realm.stats.snapshot());
+});
+
+realmRoute("GET", "/invoices", ({ realm }) =>
+  json(200, { invoices: realm.company.invoices().map((invoice) => controlInvoiceJson(realm, invoice)) }),
+);
+
+realmRoute("GET", "/customers", ({ realm }) =>
+  json(200, {
+    customers: realm.company.customers().map((customer) => customerJson(customer, realm.company)),
+  }),
+);
+
+realmRoute("GET", "/payments", ({ realm }) =>
+  json(200, { payments: realm.company.payments().map((payment) => controlPaymentJson(realm, payment)) }),
+);
+
+realmRoute("POST", "/invoices/(\\d+)/payments", ({ state, realm, request, context, params }) => {
+  const input = body(RecordPaymentSchema, request);
+  const invoice = invoiceOf(realm, params[0] ?? "");
+  const amountCents = parseCents(input.amount);
+  if (typeof amountCents !== "number") throw new ControlError(400, "amount is not a valid amount");
+  const payment = realm.company.payInvoice(invoice, amountCents);
+  if (input.webhook) {
+    notify(state, realm, context, {
+      name: "Payment",
+      id: payment.id,
+      operation: "Create",
+      lastUpdated: payment.updated,
+    });
+  }
+  return json(201, { Payment: paymentJson(payment, realm.company) });
+});
+
+realmRoute("DELETE", "/invoices/(\\d+)/payments", ({ state, realm, request, context, params }) => {
+  const input = body(InvoiceEventSchema, request);
+  const deleted = realm.company.deletePaymentsOf(invoiceOf(realm, params[0] ?? ""));
+  if (input.webhook) {
+    for (const payment of deleted) {
+      notify(state, realm, context, {
+        name: "Payment",
+        id: payment.id,
+        operation: "Delete",
+        lastUpdated: payment.updated,
+      });
+    }
+  }
+  return json(200, { deleted: deleted.map((payment) => payment.id) });
+});
+
+realmRoute("POST", "/invoices/(\\d+)/void", ({ state, realm, request, context, params }) => {
+  const input = body(InvoiceEventSchema, request);
+  const invoice = realm.company.markVoided(invoiceOf(realm, params[0] ?? ""));
+  if (input.webhook) {
+    notify(state, realm, context, {
+      name: "Invoice",
+      id: invoice.id,
+      operation: "Void",
+      lastUpdated: invoice.updated,
+    });
+  }
+  return json(200, { Invoice: controlInvoiceJson(realm, invoice) });
+});
+
+realmRoute("POST", "/invoices/(\\d+)/delete", ({ state, realm, request, context, params }) => {
+  const input = body(InvoiceEventSchema, request);
+  const invoice = realm.company.markDeleted(invoiceOf(realm, params[0] ?? ""));
+  if (input.webhook) {
+    notify(state, realm, context, {
+      name: "Invoice",
+      id: invoice.id,
+      operation: "Delete",
+      lastUpdated: invoice.updated,
+    });
+  }
+  return json(200, { Invoice: controlInvoiceJson(realm, invoice) });
+});
+
+realmRoute("POST", "/seed-invoices", ({ realm, request }) => {
+  const input = body(SeedInvoicesSchema, request);
+  const invoices = input.invoices.map((entry, index) => {
+    const amountCents = parseCents(entry.amount);
+    const paidCents = entry.paid === undefined ? 0 : parseCents(entry.paid);
+    if (typeof amountCents !== "number" || typeof paidCents !== "number" || paidCents > amountCents) {
+      throw new ControlError(400, `invoices.${index}: paid must not exceed amount`);
+    }
+    return { amountCents, paidCents };
+  });
+  return json(200, { ids: realm.company.seedInvoices(input.customerName, invoices) });
+});

@@ -1,0 +1,75 @@
+/**
+ * Everything one emulator instance remembers: the OAuth server, the realms, the webhook
+ * target and which realm the consent page connects. `reset` returns to the start-up state.
+ */
+
+import { OAuthServer, type TokenTtls } from "./auth.ts";
+import { randomRealmId } from "./random.ts";
+import { Realm } from "./realm.ts";
+import { Webhooks, type WebhookTarget } from "./webhooks.ts";
+
+export interface EmulatorStateOptions {
+  /** Webhook target configured at start-up (the CLI's --webhook-url); restored by reset. */
+  webhook?: WebhookTarget;
+}
+
+export class EmulatorState {
+  readonly #options: EmulatorStateOptions;
+  oauth = new OAuthServer();
+  realms = new Map<string, Realm>();
+  webhooks = new Webhooks();
+  #consentRealm: string | undefined;
+  #consentRealmByClient = new Map<string, string>();
+
+  constructor(options: EmulatorStateOptions = {}) {
+    this.#options = options;
+    this.reset();
+  }
+
+  reset(): void {
+    this.oauth = new OAuthServer();
+    this.realms = new Map();
+    this.webhooks = new Webhooks();
+    this.webhooks.configure(this.#options.webhook);
+    this.#consentRealm = undefined;
+    this.#consentRealmByClient = new Map();
+  }
+
+  /** Creates the company, or returns it when it exists (so set-up scripts can be re-run). */
+  ensureRealm(
+    realmId: string | undefined,
+    options: { companyName?: string; ttls?: Partial<TokenTtls> } = {},
+  ) {
+    const id = realmId ?? this.#unusedRealmId();
+    const existing = this.realms.get(id);
+    if (existing) {
+      if (options.companyName) existing.companyName = options.companyName;
+      existing.ttls = { ...existing.ttls, ...dropUndefined(options.ttls ?? {}) };
+      return existing;
+    }
+    const realm = new Realm(id, options);
+    this.realms.set(id, realm);
+    return realm;
+  }
+
+  setConsentRealm(realmId: string | null, clientId?: string): void {
+    if (clientId === undefined) this.#consentRealm = realmId ?? undefined;
+    else if (realmId === null) this.#consentRealmByClient.delete(clientId);
+    else this.#consentRealmByClient.set(clientId, realmId);
+  }
+
+  /** The realm the consent page offers: per-client, else global, else a company yet to create. */
+  consentRealmFor(clientId: string): string {
+    return this.#consentRealmByClient.get(clientId) ?? this.#consentRealm ?? this.#unusedRealmId();
+  }
+
+  #unusedRealmId(): string {
+    let id = randomRealmId();
+    while (this.realms.has(id)) id = randomRealmId();
+    return id;
+  }
+}
+
+function dropUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as Partial<T>;
+}

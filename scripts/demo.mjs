@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+/**
+ * `npm run demo` (against a running `npm run dev`): a PO from draft to paid through the
+ * QuickBooks sandbox, showing the webhook-driven sync, then the cron-driven one.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+let session;
+try {
+  session = JSON.parse(readFileSync(join(root, ".wrangler", "dev-session.json"), "utf8"));
+} catch {
+  console.error("\n✖ No running sandbox found. Start it first with `npm run dev` (in another terminal).\n");
+  process.exit(1);
+}
+const { workerUrl, emulatorUrl, apiToken, conference } = session;
+
+async function request(method, url, body, auth = true) {
+  let res;
+  try {
+    res = await fetch(url, {
+      method,
+      headers: {
+        ...(auth ? { authorization: `Bearer ${apiToken}` } : {}),
+        "content-type": "application/json",
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    console.error(`\n✖ ${url} is not answering. Is \`npm run dev\` still running?\n`);
+    process.exit(1);
+  }
+  const text = await res.text();
+  if (!res.ok) {
+    console.error(`\n✖ ${method} ${url} → ${res.status}\n${text}\n`);
+    process.exit(1);
+  }
+  return text ? JSON.parse(text) : null;
+}
+
+const api = (method, path, body) => request(method, `${workerUrl}${path}`, body);
+const sandbox = (method, path, body) => request(method, `${emulatorUrl}${path}`, body, false);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function show(step, po) {
+  const q = po.qbo;
+  console.log(`\n── ${step}`);
+  console.log(
+    `   ${po.reference}  status=${po.status}  total=${po.total}  paid=${po.totalPaid}  balanceDue=${po.balanceDue}`,
+  );
+  if (q)
+    console.log(
+      `   QBO invoice #${q.invoiceId} (doc ${q.docNumber})  balance=${q.balance}  email=${q.emailStatus}`,
+    );
+  for (const p of po.payments) console.log(`   payment ${p.amount}  source=${p.source}  ${p.reference}`);
+}
+
+async function waitForStatus(reference, status, via) {
+  const start = Date.now();
+  for (;;) {
+    const po = await api("GET", `/api/conferences/${conference}/purchase-orders/${reference}`);
+    if (po.status === status) return { po, ms: Date.now() - start };
+    if (Date.now() - start > 20_000) {
+      console.error(
+        `\n✖ ${reference} did not become ${status} via ${via} within 20 s (it is ${po.status}).\n`,
+      );
+      process.exit(1);
+    }
+    await sleep(200);
+  }
+}
+
+const conf = await api("GET", `/api/conferences/${conference}`);
+const realmId = conf.qbo.realmId;
+console.log(
+  `Conference "${conf.name}" → QuickBooks sandbox company ${realmId} (connected: ${conf.qbo.connected})`,
+);
+
+let po = await api("POST", `/api/conferences/${conference}/purchase-orders`, {
+  organizationName: `Initech ${Math.floor(Math.random() * 10000)}`,
+  contactName: "Bill Lumbergh",
+  contactEmail: "ap@initech.example",
+  billingAddress: "4120 Freidrich Lane\nAustin, TX 78744",
+  lineItems: [
+    { description: "Gold sponsorship", quantity: 1, unitPrice: "5000.00" },
+    { description: "Extra booth passes", quantity: 4, unitPrice: "299.99" },
+  ],
+});
+show("1. Purchase order created", po);
+
+po = await api("POST", `/api/conferences/${conference}/purchase-orders/${po.reference}/qbo-invoice`, {
+  send: true,
+});
+show("2. QuickBooks invoice created and emailed", po);
+
+const half = (Number(po.qbo.balance.replace(".", "")) / 2 / 100).toFixed(2);
+await sandbox("POST", `/__control/realms/${realmId}/invoices/${po.qbo.invoiceId}/payments`, { amount: half });
+let waited = await waitForStatus(po.reference, "partially_paid", "webhook");
+show(`3. Customer paid ${half} in QuickBooks → webhook → queue → reconciled (${waited.ms} ms)`, waited.po);
+
+const rest = waited.po.balanceDue;
+await sandbox("POST", `/__control/realms/${realmId}/invoices/${po.qbo.invoiceId}/payments`, { amount: rest });
+waited = await waitForStatus(po.reference, "paid", "webhook");
+show(`4. Customer paid the remaining ${rest} → paid (${waited.ms} ms)`, waited.po);
+
+let quiet = await api("POST", `/api/conferences/${conference}/purchase-orders`, {
+  organizationName: "Umbrella Corp",
+  contactName: "Albert Wesker",
+  contactEmail: "finance@umbrella.example",
+  lineItems: [{ description: "Community sponsorship", quantity: 1, unitPrice: "750.00" }],
+});
+quiet = await api(
+  "POST",
+  `/api/conferences/${conference}/purchase-orders/${quiet.reference}/qbo-invoice`,
+  {},
+);
+await sandbox("POST", `/__control/realms/${realmId}/invoices/${quiet.qbo.invoiceId}/payments`, {
+  amount: "750.00",
+  webhook: false,
+});
+show("5. Another invoice paid in QuickBooks, but no webhook arrives", quiet);
+await fetch(`${workerUrl}/__scheduled?cron=${encodeURIComponent("*/15 * * * *")}`);
+waited = await waitForStatus(quiet.reference, "paid", "cron");
+show(`6. The 15-minute cron planned a sync → queue → reconciled (${waited.ms} ms)`, waited.po);
+
+const status = await api("GET", `/api/conferences/${conference}/qbo/sync`);
+console.log(`\n── Sync status: outstanding=${status.outstanding}, failures=${status.failures.length}`);
+for (const run of status.lastRuns.slice(0, 4)) {
+  console.log(
+    `   ${run.trigger.padEnd(8)} ${run.startedAt}  checked=${run.invoicesChecked}  recorded=${run.paymentsRecorded}`,
+  );
+}
+console.log("\nDone.");

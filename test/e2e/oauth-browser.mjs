@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+/**
+ * `npm run test:e2e`: the OAuth connect flow in a real browser. Starts the sandbox (emulator +
+ * `wrangler dev` with its own state directory), asks the API for a connect link, and drives
+ * headless Chromium through Intuit's (emulated) consent page and back to the callback.
+ * Checks: connect → consent → callback connects the conference; replaying the callback URL is
+ * refused without a code exchange; "Cancel" on the consent page is reported as not granted.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { apiClient, freePort, root, startSandbox } from "../../scripts/lib/sandbox.mjs";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+if (!existsSync(CHROMIUM)) {
+  console.error(
+    `✖ Chromium not found at ${CHROMIUM}. Install it (apt-get install chromium) or set CHROMIUM_PATH.`,
+  );
+  process.exit(1);
+}
+
+const secrets = {
+  API_TOKEN: `e2e-${randomBytes(8).toString("hex")}`,
+  QBO_WEBHOOK_VERIFIER_TOKEN: `e2e-verifier-${randomBytes(8).toString("hex")}`,
+  TOKEN_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+  QBO_CLIENT_ID: "test-client-id",
+  QBO_CLIENT_SECRET: "test-client-secret",
+};
+const persistTo = join(root, ".wrangler", "e2e-state");
+rmSync(persistTo, { recursive: true, force: true });
+
+const results = [];
+async function check(name, fn) {
+  try {
+    await fn();
+    results.push([name, true]);
+    console.log(`  ✓ ${name}`);
+  } catch (err) {
+    results.push([name, false]);
+    console.log(`  ✗ ${name}\n    ${err instanceof Error ? err.message : err}`);
+  }
+}
+
+const sandbox = await startSandbox({
+  workerPort: await freePort(),
+  emulatorPort: await freePort(),
+  secrets,
+  secretsAsVars: true,
+  persistTo,
+  stdio: "ignore",
+});
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+  ],
+});
+
+try {
+  const api = apiClient(sandbox.workerUrl, secrets.API_TOKEN);
+  const control = (path, body) =>
+    fetch(`${sandbox.emulatorUrl}${path}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  console.log("OAuth connect flow in Chromium");
+
+  await check("connect → consent → callback connects the conference", async () => {
+    await api("PUT", "/api/conferences/e2e-conf", { name: "E2E Conference" });
+    const realm = await (
+      await fetch(`${sandbox.emulatorUrl}/__control/realms`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ companyName: "E2E Sandbox Company" }),
+      })
+    ).json();
+    await control("/__control/consent-realm", { realmId: realm.realmId });
+    const { url } = await api("POST", "/api/conferences/e2e-conf/qbo/connect");
+    const target = new URL(url);
+    assert.equal(target.origin, sandbox.emulatorUrl);
+    assert.equal(target.searchParams.get("scope"), "com.intuit.quickbooks.accounting");
+    assert.equal(target.searchParams.get("response_type"), "code");
+
+    const page = await browser.newPage();
+    await page.goto(url);
+    await page.click("#connect");
+    await page.waitForURL(/\/oauth\/qbo\/callback/);
+    assert.equal((await page.textContent("#title"))?.trim(), "QuickBooks connected");
+    const conference = await api("GET", "/api/conferences/e2e-conf");
+    assert.equal(conference.qbo.connected, true);
+    assert.equal(conference.qbo.realmId, realm.realmId);
+
+    // The tokens work: an invoice can be made.
+    const po = await api("POST", "/api/conferences/e2e-conf/purchase-orders", {
+      organizationName: "Browser Test Inc",
+      contactName: "E2E",
+      contactEmail: "e2e@example.test",
+      lineItems: [{ description: "Ticket", quantity: 2, unitPrice: "99.50" }],
+    });
+    const invoiced = await api(
+      "POST",
+      `/api/conferences/e2e-conf/purchase-orders/${po.reference}/qbo-invoice`,
+      {},
+    );
+    assert.equal(invoiced.qbo.totalAmt, "199.00");
+
+    // Replaying the callback URL (same state) is refused.
+    const replay = await page.goto(page.url());
+    assert.equal(replay?.status(), 400);
+    assert.match((await page.textContent("#message")) ?? "", /already used/);
+    await page.close();
+  });
+
+  await check("Cancel on the consent page is reported as not granted", async () => {
+    await api("PUT", "/api/conferences/e2e-denied", { name: "Denied Conference" });
+    const { url } = await api("POST", "/api/conferences/e2e-denied/qbo/connect");
+    const page = await browser.newPage();
+    await page.goto(url);
+    await page.click("#cancel");
+    await page.waitForURL(/\/oauth\/qbo\/callback/);
+    assert.equal((await page.textContent("#title"))?.trim(), "Connection failed");
+    assert.match((await page.textContent("#message")) ?? "", /not granted/);
+    assert.equal((await api("GET", "/api/conferences/e2e-denied")).qbo.connected, false);
+    await page.close();
+  });
+
+  await check("a tampered state is refused", async () => {
+    await api("PUT", "/api/conferences/e2e-tamper", { name: "Tamper Conference" });
+    const { url } = await api("POST", "/api/conferences/e2e-tamper/qbo/connect");
+    const state = new URL(url).searchParams.get("state");
+    const forged = `${state.slice(0, -2)}${state.endsWith("A") ? "B" : "A"}A`;
+    const page = await browser.newPage();
+    const res = await page.goto(
+      `${sandbox.workerUrl}/oauth/qbo/callback?code=x&realmId=1&state=${encodeURIComponent(forged)}`,
+    );
+    assert.equal(res?.status(), 400);
+    assert.match((await page.textContent("#message")) ?? "", /not valid/);
+    await page.close();
+  });
+} finally {
+  await browser.close();
+  sandbox.stop();
+}
+
+const failed = results.filter(([, ok]) => !ok).length;
+console.log(`${results.length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,183 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { QboConnection } from "../../src/connections/qbo-connection";
+import { call, connectedConference, createConference, createPo, emulator } from "../helpers";
+
+const past = () => new Date(Date.now() - 60_000).toISOString();
+const invoicePath = (slug: string, ref: string) =>
+  `/api/conferences/${slug}/purchase-orders/${ref}/qbo-invoice`;
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("the conference's token vault", () => {
+  it("stores tokens and reports the connection without returning any token", async () => {
+    const slug = await createConference();
+    const grant = await emulator().createRealm({});
+    const res = await call("PUT", `/api/conferences/${slug}/qbo/tokens`, {
+      realmId: grant.realmId,
+      accessToken: grant.accessToken,
+      refreshToken: grant.refreshToken,
+      accessTokenExpiresAt: grant.accessTokenExpiresAt,
+      refreshTokenExpiresAt: grant.refreshTokenExpiresAt,
+      clientId: "test-client-id",
+      clientSecret: "test-client-secret",
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.qbo).toMatchObject({
+      realmId: grant.realmId,
+      connected: true,
+      needsReconnect: false,
+      accessTokenExpiresAt: new Date(grant.accessTokenExpiresAt).toISOString(),
+    });
+    const text =
+      JSON.stringify(res.body) + JSON.stringify((await call("GET", `/api/conferences/${slug}`)).body);
+    for (const secret of [grant.accessToken, grant.refreshToken, "test-client-secret"])
+      expect(text).not.toContain(secret);
+  });
+
+  it("keeps tokens encrypted at rest: no token appears in the Durable Object's storage", async () => {
+    const { slug, grant } = await connectedConference();
+    const stub = env.QBO_CONNECTIONS.getByName(slug);
+    const dump = await runInDurableObject(stub, (_instance: QboConnection, state) =>
+      JSON.stringify(state.storage.sql.exec("SELECT * FROM connection").toArray()),
+    );
+    expect(dump).toContain(grant.realmId);
+    expect(dump).not.toContain(grant.accessToken);
+    expect(dump).not.toContain(grant.refreshToken);
+    expect(dump).toMatch(/v1\.[A-Za-z0-9+/=]+\.[A-Za-z0-9+/=]+/);
+  });
+
+  it("refreshes an expired token once, stores the rotated refresh token, and keeps working", async () => {
+    const { slug, realmId } = await connectedConference({ accessTokenExpiresAt: past() });
+    const po = await createPo(slug);
+    expect((await call("POST", invoicePath(slug, po.reference), {})).status).toBe(201);
+    let stats = await emulator().stats(realmId);
+    expect(stats.tokenCalls.refresh_token).toBe(1);
+    const conf = await call("GET", `/api/conferences/${slug}`);
+    expect(Date.parse(conf.body.qbo.accessTokenExpiresAt)).toBeGreaterThan(Date.now() + 50 * 60_000);
+    expect(conf.body.qbo.lastRefreshedAt).not.toBeNull();
+
+    // The next refresh must use the rotated refresh token (the emulator rejects the old one).
+    await runInDurableObject(env.QBO_CONNECTIONS.getByName(slug), (_i: QboConnection, state) => {
+      state.storage.sql.exec("UPDATE connection SET access_expires_at = 0");
+    });
+    const po2 = await createPo(slug);
+    expect((await call("POST", invoicePath(slug, po2.reference), {})).status).toBe(201);
+    stats = await emulator().stats(realmId);
+    expect(stats.tokenCalls.refresh_token).toBe(2);
+  });
+
+  it("makes exactly one token call for 20 concurrent requests with an expired token", async () => {
+    const { slug, realmId } = await connectedConference({ accessTokenExpiresAt: past() });
+    await emulator().setFaults(realmId, {
+      rules: [{ kind: "latency", ms: 200, times: 1, match: { path: "/oauth2/v1/tokens/bearer" } }],
+    });
+    const pos = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => createPo(slug, { organizationName: `Storm ${i}` })),
+    );
+    const results = await Promise.all(pos.map((po) => call("POST", invoicePath(slug, po.reference), {})));
+    expect(results.map((r) => r.status)).toEqual(Array(20).fill(201));
+    expect((await emulator().stats(realmId)).tokenCalls.refresh_token).toBe(1);
+  });
+
+  it("refreshes once after a 401 mid-life and retries the call", async () => {
+    const { slug, realmId } = await connectedConference();
+    await emulator().expireAccessTokens(realmId);
+    const po = await createPo(slug);
+    const res = await call("POST", invoicePath(slug, po.reference), {});
+    expect(res.status).toBe(201);
+    expect((await emulator().stats(realmId)).tokenCalls.refresh_token).toBe(1);
+  });
+
+  it("answers qbo_reconnect_required after invalid_grant, and fails fast without calling Intuit again", async () => {
+    const { slug, realmId } = await connectedConference({ accessTokenExpiresAt: past() });
+    await emulator().revokeRefreshTokens(realmId);
+    const po = await createPo(slug);
+    const first = await call("POST", invoicePath(slug, po.reference), {});
+    expect(first.status).toBe(409);
+    expect(first.body.error.code).toBe("qbo_reconnect_required");
+    const second = await call("POST", invoicePath(slug, po.reference), {});
+    expect(second.body.error.code).toBe("qbo_reconnect_required");
+    expect((await emulator().stats(realmId)).tokenCalls.refresh_token).toBe(1);
+    expect((await call("GET", `/api/conferences/${slug}`)).body.qbo).toMatchObject({
+      needsReconnect: true,
+      connected: false,
+    });
+
+    // New tokens clear the flag.
+    const grant = await emulator().issueTokens(realmId);
+    const stored = await call("PUT", `/api/conferences/${slug}/qbo/tokens`, {
+      realmId,
+      accessToken: grant.accessToken,
+      refreshToken: grant.refreshToken,
+      accessTokenExpiresAt: grant.accessTokenExpiresAt,
+    });
+    expect(stored.body.qbo.needsReconnect).toBe(false);
+    expect((await call("POST", invoicePath(slug, po.reference), {})).status).toBe(201);
+  });
+
+  it("answers qbo_not_configured, without calling Intuit, when an expired token has no client credentials", async () => {
+    const { slug, realmId } = await connectedConference({ accessTokenExpiresAt: past() });
+    const stub = env.QBO_CONNECTIONS.getByName(slug);
+    await runInDurableObject(stub, (instance: QboConnection) => {
+      // This object's own view of its bindings: the app credentials are missing.
+      Object.assign((instance as unknown as { env: Env }).env, { QBO_CLIENT_ID: "", QBO_CLIENT_SECRET: "" });
+    });
+    try {
+      const po = await createPo(slug);
+      const res = await call("POST", invoicePath(slug, po.reference), {});
+      expect(res.status).toBe(409);
+      expect(res.body.error.code).toBe("qbo_not_configured");
+      expect((await emulator().stats(realmId)).tokenCalls.total).toBe(0);
+    } finally {
+      await runInDurableObject(stub, (instance: QboConnection) => {
+        Object.assign((instance as unknown as { env: Env }).env, {
+          QBO_CLIENT_ID: "test-client-id",
+          QBO_CLIENT_SECRET: "test-client-secret",
+        });
+      });
+    }
+  });
+
+  it("disconnects: revokes at Intuit, forgets the tokens, and later calls are not configured", async () => {
+    const { slug, realmId } = await connectedConference();
+    const res = await call("DELETE", `/api/conferences/${slug}/qbo/tokens`);
+    expect(res.status).toBe(204);
+    expect((await emulator().stats(realmId)).revokeCalls).toBe(1);
+    expect((await call("GET", `/api/conferences/${slug}`)).body.qbo.connected).toBe(false);
+    const po = await createPo(slug);
+    expect((await call("POST", invoicePath(slug, po.reference), {})).body.error.code).toBe(
+      "qbo_not_configured",
+    );
+  });
+
+  it("never writes a token or secret to a log line", async () => {
+    const lines: string[] = [];
+    for (const level of ["log", "info", "warn", "error", "debug"] as const) {
+      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
+        lines.push(args.map(String).join(" "));
+      });
+    }
+    const { slug, realmId, grant } = await connectedConference({ accessTokenExpiresAt: past() });
+    const po = await createPo(slug);
+    await call("POST", invoicePath(slug, po.reference), { send: true });
+    await emulator().expireAccessTokens(realmId);
+    await call("POST", `${invoicePath(slug, po.reference)}/sync`);
+    await emulator().revokeRefreshTokens(realmId);
+    await emulator().expireAccessTokens(realmId);
+    await call("POST", `${invoicePath(slug, po.reference)}/sync`);
+    expect(lines.length).toBeGreaterThan(3);
+    const all = lines.join("\n");
+    for (const secret of [
+      grant.accessToken,
+      grant.refreshToken,
+      "test-client-secret",
+      env.TOKEN_ENCRYPTION_KEY,
+    ]) {
+      expect(all).not.toContain(secret);
+    }
+  });
+});
