@@ -12,14 +12,14 @@ const app = createApp();
 export default {
   fetch: app.fetch,
 
-  async scheduled(controller, env) {
+  async scheduled(controller, env, _ctx) {
     const db = makeDb(env.DB);
     if (controller.cron === RECONCILE_CRON) await planAllOutstanding(env, db);
     else if (controller.cron === KEEPALIVE_CRON) await keepTokensAlive(env, db);
     else log("warn", "cron.unknown_schedule", { cron: controller.cron });
   },
 
-  async queue(batch, env) {
+  async queue(batch, env, _ctx) {
     await handleQueueBatch(batch, env);
   },
 } satisfies ExportedHandler<Env, unknown>;

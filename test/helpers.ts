@@ -94,3 +94,25 @@ export async function connectedConference(opts: { accessTokenExpiresAt?: string;
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return { slug, realmId: grant.realmId, grant };
 }
+
+/** The verifier token the tests run with (vitest.config.ts). */
+export const VERIFIER = "test-webhook-verifier";
+
+export async function sign(body: string, token = VERIFIER): Promise<string> {
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(token),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body)));
+  return btoa(String.fromCharCode(...mac));
+}
+
+export async function postWebhook(body: string, signature?: string | null) {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  const sig = signature === undefined ? await sign(body) : signature;
+  if (sig !== null) headers["intuit-signature"] = sig;
+  return call("POST", "/webhooks/qbo", undefined, { token: null, headers, rawBody: body });
+}

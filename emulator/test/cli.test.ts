@@ -17,9 +17,7 @@ const root = nodeProcess.cwd();
 /** Runs main.ts until it prints `until` (then stops it) or exits. */
 function runMain(args: string[], until?: RegExp): Promise<{ output: string; code: number | null }> {
   const { spawn } = nodeProcess.getBuiltinModule("node:child_process") as ChildProcessModule;
-  const child = spawn(nodeProcess.execPath, [mainScript, ...args], {
-    cwd: new URL("../..", import.meta.url).pathname,
-  });
+  const child = spawn(nodeProcess.execPath, [`${root}/emulator/main.ts`, ...args], { cwd: root });
   let output = "";
   return new Promise((resolve) => {
     const collect = (chunk: Uint8Array) => {

@@ -31,7 +31,7 @@ describe("creating the QuickBooks invoice of a PO", () => {
       discrepancy: null,
     });
     expect(res.body.qbo.paymentLink).toMatch(/^https:\/\//);
-    const { customers } = await emulator().customers(realmId);
+    const customers: any[] = (await emulator().customers(realmId)).customers;
     expect(customers).toHaveLength(1);
     expect(customers[0]).toMatchObject({
       DisplayName: po.organizationName,
@@ -44,7 +44,7 @@ describe("creating the QuickBooks invoice of a PO", () => {
         Line5: "USA, Planet Earth",
       },
     });
-    const { invoices } = await emulator().invoices(realmId);
+    const invoices: any[] = (await emulator().invoices(realmId)).invoices;
     expect(invoices).toHaveLength(1);
     expect(invoices[0]).toMatchObject({
       TotalAmt: 2469.42,
@@ -223,7 +223,7 @@ describe("creating the QuickBooks invoice of a PO", () => {
     expect((await emulator().invoices(realmId)).invoices).toHaveLength(1);
     const retry = await call("POST", invoicePath(slug, po.reference), {});
     expect(retry.status).toBe(201);
-    const { invoices } = await emulator().invoices(realmId);
+    const invoices: any[] = (await emulator().invoices(realmId)).invoices;
     expect(invoices).toHaveLength(1);
     expect(retry.body.qbo.invoiceId).toBe(invoices[0].Id);
   });

@@ -2,28 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app";
-import { call, connectedConference, createPo, emulator } from "../helpers";
-
-export const VERIFIER = "test-webhook-verifier";
-
-export async function sign(body: string, token = VERIFIER): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(token),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body)));
-  return btoa(String.fromCharCode(...mac));
-}
-
-export async function postWebhook(body: string, signature?: string | null) {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  const sig = signature === undefined ? await sign(body) : signature;
-  if (sig !== null) headers["intuit-signature"] = sig;
-  return call("POST", "/webhooks/qbo", undefined, { token: null, headers, rawBody: body });
-}
+import { call, connectedConference, createPo, emulator, postWebhook, sign, VERIFIER } from "../helpers";
 
 const classic = (realmId: string, entities: unknown[]) =>
   JSON.stringify({ eventNotifications: [{ realmId, dataChangeEvent: { entities } }] });
