@@ -24,6 +24,8 @@ interface NodeServerResponse {
 }
 
 interface NodeServer {
+  keepAliveTimeout: number;
+  headersTimeout: number;
   listen(port: number, host: string): void;
   close(callback: (error?: Error) => void): void;
   closeAllConnections(): void;
@@ -71,6 +73,10 @@ export async function serve(
   const server = http.createServer((request, response) => {
     void respond(handler, request, response, options.host);
   });
+  // Outlive clients' idle keep-alive timers, so the server never closes a socket a client is
+  // about to reuse (that race shows up as a spurious network error in the Worker's tests).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
     server.once("error", (error) => {

@@ -39,7 +39,7 @@ export class EmulatorState {
   ensureRealm(
     realmId: string | undefined,
     options: { companyName?: string; ttls?: Partial<TokenTtls> } = {},
-  ) {
+  ): Realm {
     const id = realmId ?? this.#unusedRealmId();
     const existing = this.realms.get(id);
     if (existing) {

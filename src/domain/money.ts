@@ -25,10 +25,14 @@ export function parseCents(input: string | number): number | null {
   return Number(negative ? -cents : cents);
 }
 
-/** 120000 → "1200.00"; -500 → "-5.00". */
-export function formatCents(cents: number): string {
-  const negative = cents < 0;
-  const abs = BigInt(Math.abs(cents));
+/**
+ * 120000 → "1200.00"; -500 → "-5.00". Takes a bigint too: sums of many stored amounts (say, a
+ * PO's payments) can pass 2^53 cents, where number addition stops being exact.
+ */
+export function formatCents(cents: number | bigint): string {
+  const big = BigInt(cents);
+  const negative = big < 0n;
+  const abs = negative ? -big : big;
   const whole = abs / 100n;
   const frac = (abs % 100n).toString().padStart(2, "0");
   return `${negative ? "-" : ""}${whole}.${frac}`;

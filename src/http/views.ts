@@ -27,8 +27,9 @@ export function conferenceView(row: ConferenceRow, status: ConnectionStatus): Co
 }
 
 export function purchaseOrderView({ po, lineItems, payments, creditNotes }: PoAggregate): PurchaseOrderJson {
-  const paid = payments.reduce((sum, p) => sum + p.amountCents, 0);
-  const credited = creditNotes.reduce((sum, c) => sum + c.amountCents, 0);
+  // BigInt: each amount is at most MAX_CENTS, but nothing bounds how many there are.
+  const paid = payments.reduce((sum, p) => sum + BigInt(p.amountCents), 0n);
+  const credited = creditNotes.reduce((sum, c) => sum + BigInt(c.amountCents), 0n);
   return {
     reference: po.reference,
     conference: po.conferenceSlug,
@@ -49,7 +50,7 @@ export function purchaseOrderView({ po, lineItems, payments, creditNotes }: PoAg
     total: formatCents(po.totalCents),
     totalPaid: formatCents(paid),
     totalCredited: formatCents(credited),
-    balanceDue: formatCents(po.totalCents - paid - credited),
+    balanceDue: formatCents(BigInt(po.totalCents) - paid - credited),
     payments: payments.map((p) => ({
       id: p.id,
       amount: formatCents(p.amountCents),

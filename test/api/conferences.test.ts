@@ -60,6 +60,17 @@ describe("creating and updating a conference", () => {
     }
   });
 
+  it("answers one 201 and one 200 to two concurrent PUTs creating the same conference", async () => {
+    const slug = unique("race");
+
+    const results = await Promise.all([
+      call("PUT", path(slug), { name: "One" }),
+      call("PUT", path(slug), { name: "Two" }),
+    ]);
+
+    expect(results.map((r) => r.status).sort()).toEqual([200, 201]);
+  });
+
   it("stores the QuickBooks company and environment given on PUT, still not connected", async () => {
     const slug = unique("conf");
 
