@@ -122,7 +122,9 @@ CREATE TABLE `sync_runs` (
 	`started_at` text NOT NULL,
 	`finished_at` text,
 	`invoices_checked` integer DEFAULT 0 NOT NULL,
-	`payments_recorded` integer DEFAULT 0 NOT NULL
+	`payments_recorded` integer DEFAULT 0 NOT NULL,
+	`qbo_requests` integer DEFAULT 0 NOT NULL,
+	`d1_statements` integer DEFAULT 0 NOT NULL
 );
 --> statement-breakpoint
 CREATE INDEX `sync_runs_conference_idx` ON `sync_runs` (`conference_slug`,`id`);--> statement-breakpoint

@@ -28,16 +28,20 @@ export async function upsertConference(
         qboItemId: input.qbo.itemId ?? null,
       }
     : {};
-  const [row] = await db
+  // Insert-or-nothing first: of concurrent creators exactly one gets the row back (201).
+  const [inserted] = await db
     .insert(conferences)
     .values({ slug, name: input.name, currency: input.currency, ...qbo, createdAt: now, updatedAt: now })
-    .onConflictDoUpdate({
-      target: conferences.slug,
-      set: { name: input.name, currency: input.currency, ...qbo, updatedAt: now },
-    })
+    .onConflictDoNothing()
     .returning();
-  if (!row) throw new Error("upsert returned no row");
-  return { row, created: row.createdAt === now && row.updatedAt === now };
+  if (inserted) return { row: inserted, created: true };
+  const [row] = await db
+    .update(conferences)
+    .set({ name: input.name, currency: input.currency, ...qbo, updatedAt: now })
+    .where(eq(conferences.slug, slug))
+    .returning();
+  if (!row) throw new Error("conference vanished during update");
+  return { row, created: false };
 }
 
 /** Records the realm a conference is connected to (tokens stored or OAuth callback). */

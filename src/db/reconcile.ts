@@ -160,6 +160,8 @@ export async function recordSyncRun(
     finishedAt: string;
     invoicesChecked: number;
     paymentsRecorded: number;
+    qboRequests: number;
+    d1Statements: number;
   },
 ): Promise<void> {
   await db.insert(syncRuns).values(run);

@@ -144,6 +144,8 @@ export const syncRuns = sqliteTable(
     finishedAt: text("finished_at"),
     invoicesChecked: integer("invoices_checked").notNull().default(0),
     paymentsRecorded: integer("payments_recorded").notNull().default(0),
+    qboRequests: integer("qbo_requests").notNull().default(0),
+    d1Statements: integer("d1_statements").notNull().default(0),
   },
   (t) => [index("sync_runs_conference_idx").on(t.conferenceSlug, t.id)],
 );

@@ -18,6 +18,8 @@ const SyncStatus = z
         finishedAt: z.string().nullable(),
         invoicesChecked: z.number(),
         paymentsRecorded: z.number(),
+        qboRequests: z.number(),
+        d1Statements: z.number(),
       }),
     ),
     failures: z.array(
@@ -80,6 +82,8 @@ export function registerSyncRoutes(app: App): void {
             finishedAt: r.finishedAt,
             invoicesChecked: r.invoicesChecked,
             paymentsRecorded: r.paymentsRecorded,
+            qboRequests: r.qboRequests,
+            d1Statements: r.d1Statements,
           })),
           failures: failures.map((f) => ({
             invoiceIds: JSON.parse(f.invoiceIds) as string[],

@@ -6,7 +6,7 @@
  */
 import { and, eq, inArray } from "drizzle-orm";
 import { qboClientFor } from "../connections";
-import { chunk, type Db, makeDb } from "../db/client";
+import { chunk, type D1Counter, type Db, makeDb } from "../db/client";
 import { findConference, findConferencesByRealm } from "../db/conferences";
 import type { PoRow } from "../db/purchase-orders";
 import {
@@ -51,30 +51,21 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env): 
     const key = parsed.data.type === "events" ? parsed.data.realmId : parsed.data.conference;
     group.set(key, [...(group.get(key) ?? []), msg]);
   }
+  // Each group gets its own D1 counter, so its sync run records its own statements.
+  const counted = () => {
+    const counter: D1Counter = { statements: 0 };
+    return { gdb: makeDb(env.DB, counter), counter };
+  };
   const work: Promise<void>[] = [];
   for (const [realmId, msgs] of events) {
-    work.push(
-      settle(db, msgs, bodies, () =>
-        syncRealmEvents(
-          env,
-          db,
-          realmId,
-          msgs.map((m) => bodies.get(m) as EventsMessage),
-        ),
-      ),
-    );
+    const { gdb, counter } = counted();
+    const list = msgs.map((m) => bodies.get(m) as EventsMessage);
+    work.push(settle(db, msgs, bodies, () => syncRealmEvents(env, gdb, counter, realmId, list)));
   }
   for (const [slug, msgs] of invoices) {
-    work.push(
-      settle(db, msgs, bodies, () =>
-        syncConferenceInvoices(
-          env,
-          db,
-          slug,
-          msgs.map((m) => bodies.get(m) as InvoicesMessage),
-        ),
-      ),
-    );
+    const { gdb, counter } = counted();
+    const list = msgs.map((m) => bodies.get(m) as InvoicesMessage);
+    work.push(settle(db, msgs, bodies, () => syncConferenceInvoices(env, gdb, counter, slug, list)));
   }
   await Promise.all(work);
 }
@@ -127,6 +118,7 @@ async function settle(
 export async function syncRealmEvents(
   env: Env,
   db: Db,
+  counter: D1Counter,
   realmId: string,
   messages: EventsMessage[],
 ): Promise<void> {
@@ -139,6 +131,7 @@ export async function syncRealmEvents(
   const paymentIds = [...new Set(messages.flatMap((m) => m.paymentIds))];
   const invoiceIds = new Set(messages.flatMap((m) => m.invoiceIds));
   const [first] = conferences;
+  let paymentReads = 0;
   if (paymentIds.length > 0 && first) {
     const client = qboClientFor(env, first);
     for (const part of chunk(paymentIds, 1000)) {
@@ -147,6 +140,7 @@ export async function syncRealmEvents(
         path: "query",
         text: `SELECT * FROM Payment WHERE Id IN (${part.map(quoteQboString).join(", ")}) MAXRESULTS ${part.length}`,
       });
+      paymentReads++;
       for (const payment of res.QueryResponse.Payment ?? []) {
         for (const line of payment.Line) {
           for (const txn of line.LinkedTxn) if (txn.TxnType === "Invoice") invoiceIds.add(txn.TxnId);
@@ -159,12 +153,8 @@ export async function syncRealmEvents(
   for (const conference of conferences) {
     const mine = byConference.get(conference.slug);
     if (!mine) continue;
-    const outcome = await reconcilePurchaseOrders(
-      db,
-      qboClientFor(env, conference),
-      mine,
-      syncBatchSize(env),
-    );
+    const client = qboClientFor(env, conference);
+    const outcome = await reconcilePurchaseOrders(db, client, mine, syncBatchSize(env));
     await recordSyncRun(db, {
       conferenceSlug: conference.slug,
       trigger: "webhook",
@@ -172,7 +162,11 @@ export async function syncRealmEvents(
       finishedAt: new Date().toISOString(),
       invoicesChecked: outcome.invoicesChecked,
       paymentsRecorded: outcome.paymentsRecorded,
+      qboRequests: client.requests + paymentReads,
+      d1Statements: counter.statements + 1,
     });
+    paymentReads = 0;
+    counter.statements = 0;
   }
 }
 
@@ -180,6 +174,7 @@ export async function syncRealmEvents(
 export async function syncConferenceInvoices(
   env: Env,
   db: Db,
+  counter: D1Counter,
   slug: string,
   messages: InvoicesMessage[],
 ): Promise<void> {
@@ -200,7 +195,8 @@ export async function syncConferenceInvoices(
         .all()),
     );
   }
-  const outcome = await reconcilePurchaseOrders(db, qboClientFor(env, conference), pos, syncBatchSize(env));
+  const client = qboClientFor(env, conference);
+  const outcome = await reconcilePurchaseOrders(db, client, pos, syncBatchSize(env));
   await recordSyncRun(db, {
     conferenceSlug: slug,
     trigger: messages[0]?.trigger ?? "cron",
@@ -208,6 +204,8 @@ export async function syncConferenceInvoices(
     finishedAt: new Date().toISOString(),
     invoicesChecked: outcome.invoicesChecked,
     paymentsRecorded: outcome.paymentsRecorded,
+    qboRequests: client.requests,
+    d1Statements: counter.statements + 1,
   });
 }
 
