@@ -4,8 +4,7 @@ import { nodeProcess, serve } from "../node.ts";
 interface ChildProcess {
   stdout: { on(event: "data", listener: (chunk: Uint8Array) => void): void };
   stderr: { on(event: "data", listener: (chunk: Uint8Array) => void): void };
-  on(event: "exit", listener: (code: number | null) => void): void;
-  kill(): void;
+  on(event: "close", listener: (code: number | null) => void): void;
 }
 interface ChildProcessModule {
   spawn(command: string, args: string[], options: { cwd: string }): ChildProcess;
@@ -14,28 +13,22 @@ interface ChildProcessModule {
 /** Vitest runs from the project root. */
 const root = nodeProcess.cwd();
 
-/** Runs main.ts until it prints `until` (then stops it) or exits. */
-function runMain(args: string[], until?: RegExp): Promise<{ output: string; code: number | null }> {
+/** Runs main.ts until it exits, collecting what it prints. */
+function runMain(args: string[]): Promise<{ output: string; code: number | null }> {
   const { spawn } = nodeProcess.getBuiltinModule("node:child_process") as ChildProcessModule;
   const child = spawn(nodeProcess.execPath, [`${root}/emulator/main.ts`, ...args], { cwd: root });
   let output = "";
   return new Promise((resolve) => {
     const collect = (chunk: Uint8Array) => {
       output += new TextDecoder().decode(chunk);
-      if (until?.test(output)) child.kill();
     };
     child.stdout.on("data", collect);
     child.stderr.on("data", collect);
-    child.on("exit", (code) => resolve({ output, code }));
+    child.on("close", (code) => resolve({ output, code }));
   });
 }
 
 describe("the CLI", () => {
-  it("prints where it listens", async () => {
-    const { output } = await runMain(["--port", "0"], /listening/);
-    expect(output).toMatch(/QBO emulator listening on http:\/\/127\.0\.0\.1:\d+/);
-  });
-
   it("says in one line that the port is taken, and exits 1", async () => {
     const blocker = await serve(async () => ({ status: 200, headers: {}, body: "" }), {
       port: 0,

@@ -1,0 +1,343 @@
+#!/usr/bin/env node
+/**
+ * `npm run test:chaos`: 200 POs through create → invoice → send → partial and full payments →
+ * webhooks → cron, with the QBO emulator failing a random 20% of calls (429 with Retry-After,
+ * 500/502/503, a response lost after the write committed, added latency) and webhooks delivered
+ * out of order, duplicated and replayed. Then the invariants:
+ *   1. exactly one QBO invoice per PO;
+ *   2. for every PO, the QBO-sourced payments equal TotalAmt − Balance in QBO;
+ *   3. no PO lost, none stuck without a recorded failure;
+ *   4. no 5xx to the API caller except qbo_api_error (502) / qbo_unavailable (503).
+ * The seed is printed first; `CHAOS_SEED=<n> npm run test:chaos` replays a run.
+ */
+import { createHmac, randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { freePort, root, startSandbox } from "../../scripts/lib/sandbox.mjs";
+
+const SEED = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const PO_COUNT = Number(process.env.CHAOS_POS ?? 200);
+const FAULT_RATE = 0.2;
+console.log(`chaos seed: ${SEED}  (replay with CHAOS_SEED=${SEED} npm run test:chaos)`);
+
+/** mulberry32: small, seedable, good enough to drive the schedule. */
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const rand = prng(SEED);
+const shuffle = (list) => {
+  for (let i = list.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [list[i], list[j]] = [list[j], list[i]];
+  }
+  return list;
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const cents = (s) => Math.round(Number(s) * 100);
+const money = (c) => (c / 100).toFixed(2);
+
+const secrets = {
+  API_TOKEN: `chaos-${randomBytes(8).toString("hex")}`,
+  QBO_WEBHOOK_VERIFIER_TOKEN: `chaos-verifier-${randomBytes(8).toString("hex")}`,
+  TOKEN_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+  QBO_CLIENT_ID: "test-client-id",
+  QBO_CLIENT_SECRET: "test-client-secret",
+};
+const persistTo = join(root, ".wrangler", "chaos-state");
+rmSync(persistTo, { recursive: true, force: true });
+
+const violations = [];
+const unexpected5xx = [];
+const sandbox = await startSandbox({
+  workerPort: await freePort(),
+  emulatorPort: await freePort(),
+  secrets,
+  secretsAsVars: true,
+  persistTo,
+  vars: { SYNC_BATCH_SIZE: "40" },
+  stdio: "ignore",
+});
+
+async function api(method, path, body) {
+  const res = await fetch(`${sandbox.workerUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${secrets.API_TOKEN}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = { raw: text.slice(0, 200) };
+  }
+  if (res.status >= 500) {
+    const code = json?.error?.code;
+    if (
+      !(res.status === 502 && code === "qbo_api_error") &&
+      !(res.status === 503 && code === "qbo_unavailable")
+    ) {
+      unexpected5xx.push(`${method} ${path} → ${res.status} ${text.slice(0, 200)}`);
+    }
+  }
+  return { status: res.status, body: json };
+}
+
+async function control(method, path, body) {
+  const res = await fetch(`${sandbox.emulatorUrl}/__control${path}`, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`control ${method} ${path} → ${res.status}: ${await res.text()}`);
+  return res.json();
+}
+
+/** Retries an API call while it answers a documented transient failure. */
+async function withRetries(what, fn, done) {
+  for (let attempt = 1; attempt <= 30; attempt++) {
+    const res = await fn();
+    if (done(res)) return res;
+    const code = res.body?.error?.code;
+    if (!["qbo_unavailable", "qbo_api_error", "qbo_invoice_in_progress"].includes(code)) {
+      violations.push(`${what}: unexpected answer ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
+      return res;
+    }
+    await sleep(50 + Math.floor(rand() * 200));
+  }
+  violations.push(`${what}: still failing after 30 attempts`);
+  return null;
+}
+
+async function pool(items, width, fn) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) {
+        const item = items[next++];
+        await fn(item);
+      }
+    }),
+  );
+}
+
+function sign(body) {
+  return createHmac("sha256", secrets.QBO_WEBHOOK_VERIFIER_TOKEN).update(body).digest("base64");
+}
+
+try {
+  // Two conferences, each on its own QuickBooks company, both failing 20% of the time.
+  const conferences = [];
+  for (const slug of ["chaos-east", "chaos-west"]) {
+    await api("PUT", `/api/conferences/${slug}`, { name: slug });
+    const grant = await control("POST", "/realms", { companyName: slug });
+    const stored = await api("PUT", `/api/conferences/${slug}/qbo/tokens`, grant);
+    if (stored.status !== 200) throw new Error(`storing tokens failed: ${JSON.stringify(stored.body)}`);
+    await control("PUT", `/realms/${grant.realmId}/faults`, {
+      rules: [],
+      random: {
+        rate: FAULT_RATE,
+        seed: SEED,
+        kinds: ["throttle", "status", "commit-then-fail", "commit-then-drop", "latency"],
+        retryAfterSeconds: 1,
+      },
+    });
+    conferences.push({ slug, realmId: grant.realmId });
+  }
+
+  // 200 POs, a few organizations shared between them (customer look-ups race too).
+  const pos = [];
+  await pool(
+    Array.from({ length: PO_COUNT }, (_, i) => i),
+    6,
+    async (i) => {
+      const conference = conferences[i % conferences.length];
+      const unit = 1 + Math.floor(rand() * 500000); // cents
+      const created = await api("POST", `/api/conferences/${conference.slug}/purchase-orders`, {
+        organizationName: `Org ${i % 17} O'Neil \\ Co`,
+        contactName: "Chaos",
+        contactEmail: `po${i}@chaos.example`,
+        lineItems: [
+          { description: "Sponsorship", quantity: 1 + (i % 3), unitPrice: money(unit) },
+          { description: "Passes", quantity: 3, unitPrice: "0.10" },
+        ],
+      });
+      if (created.status !== 201) {
+        violations.push(`create PO ${i}: ${created.status}`);
+        return;
+      }
+      pos.push({ conference, reference: created.body.reference });
+    },
+  );
+  console.log(`• ${pos.length} POs created`);
+
+  await pool(pos, 6, async (po) => {
+    const base = `/api/conferences/${po.conference.slug}/purchase-orders/${po.reference}`;
+    const invoiced = await withRetries(
+      `invoice ${po.reference}`,
+      () => api("POST", `${base}/qbo-invoice`, {}),
+      (r) => r.status === 201 || r.body?.error?.code === "qbo_invoice_exists",
+    );
+    if (!invoiced) return;
+    const current = await api("GET", base);
+    po.invoiceId = current.body.qbo?.invoiceId;
+    po.total = cents(current.body.total);
+    await withRetries(
+      `send ${po.reference}`,
+      () => api("POST", `${base}/qbo-invoice/send`),
+      (r) => r.status === 200,
+    );
+  });
+  const invoiced = pos.filter((p) => p.invoiceId);
+  console.log(`• ${invoiced.length} invoices created and sent`);
+
+  // Customers pay in QuickBooks: a partial payment for all, the rest for about 70%.
+  const events = [];
+  for (const po of invoiced) {
+    const first = Math.max(1, Math.floor(po.total * (0.2 + rand() * 0.5)));
+    const payments = [first];
+    if (rand() < 0.7) payments.push(po.total - first);
+    for (const amount of payments) {
+      const { Payment } = await control(
+        "POST",
+        `/realms/${po.conference.realmId}/invoices/${po.invoiceId}/payments`,
+        {
+          amount: money(amount),
+          webhook: false,
+        },
+      );
+      events.push({ realmId: po.conference.realmId, id: Payment.Id, lastUpdated: new Date().toISOString() });
+    }
+  }
+  console.log(`• ${events.length} payments recorded in QuickBooks`);
+
+  // Webhooks: grouped, shuffled, 20% duplicated at once, 10% replayed at the end.
+  const deliveries = [];
+  for (let i = 0; i < events.length; ) {
+    const size = 1 + Math.floor(rand() * 4);
+    const group = events.slice(i, i + size);
+    i += size;
+    const body = JSON.stringify({
+      eventNotifications: group.map((e) => ({
+        realmId: e.realmId,
+        dataChangeEvent: {
+          entities: [{ name: "Payment", id: e.id, operation: "Create", lastUpdated: e.lastUpdated }],
+        },
+      })),
+    });
+    deliveries.push(body);
+    if (rand() < 0.2) deliveries.push(body);
+  }
+  const replays = deliveries.filter(() => rand() < 0.1);
+  let webhookNon200 = 0;
+  await pool([...shuffle(deliveries), ...replays], 4, async (body) => {
+    const res = await fetch(`${sandbox.workerUrl}/webhooks/qbo`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "intuit-signature": sign(body) },
+      body,
+    });
+    if (res.status !== 200) webhookNon200++;
+    await res.body?.cancel();
+  });
+  if (webhookNon200) violations.push(`${webhookNon200} webhook deliveries were not answered 200`);
+  console.log(
+    `• ${deliveries.length + replays.length} webhook deliveries posted (out of order, duplicated, replayed)`,
+  );
+
+  // Let the queue work (retries included), then the cron, until everything settles.
+  const consistent = async () => {
+    const state = new Map();
+    for (const { realmId } of conferences) {
+      for (const inv of (await control("GET", `/realms/${realmId}/invoices`)).invoices)
+        state.set(`${realmId}:${inv.Id}`, inv);
+    }
+    const stuck = [];
+    for (const po of invoiced) {
+      const inv = state.get(`${po.conference.realmId}:${po.invoiceId}`);
+      const view = (
+        await api("GET", `/api/conferences/${po.conference.slug}/purchase-orders/${po.reference}`)
+      ).body;
+      const qboSourced = view.payments
+        .filter((p) => p.source === "qbo")
+        .reduce((s, p) => s + cents(p.amount), 0);
+      const qboPaid = cents(String(inv.TotalAmt)) - cents(String(inv.Balance));
+      if (qboSourced !== qboPaid) stuck.push({ po, qboSourced, qboPaid });
+    }
+    return stuck;
+  };
+  let stuck = [];
+  const deadline = Date.now() + 150_000;
+  for (let round = 1; ; round++) {
+    await sleep(round === 1 ? 8_000 : 6_000);
+    stuck = await consistent();
+    console.log(`• settle round ${round}: ${stuck.length} POs not yet reconciled`);
+    if (stuck.length === 0 || Date.now() > deadline) break;
+    await fetch(`${sandbox.workerUrl}/__scheduled?cron=${encodeURIComponent("*/15 * * * *")}`);
+  }
+
+  // Invariant 1: exactly one QBO invoice per PO, and no stray invoices.
+  for (const { realmId } of conferences) {
+    const { invoices } = await control("GET", `/realms/${realmId}/invoices`);
+    const byMemo = new Map();
+    for (const inv of invoices) {
+      const memo = inv.CustomerMemo?.value ?? "";
+      byMemo.set(memo, (byMemo.get(memo) ?? 0) + 1);
+    }
+    for (const po of pos.filter((p) => p.conference.realmId === realmId)) {
+      const n = byMemo.get(`Purchase Order ${po.reference}`) ?? 0;
+      if (n !== 1) violations.push(`${po.reference}: ${n} QBO invoices`);
+    }
+    if (invoices.length !== pos.filter((p) => p.conference.realmId === realmId).length) {
+      violations.push(`realm ${realmId}: ${invoices.length} invoices for ${pos.length / 2} POs`);
+    }
+  }
+  // Invariants 2 and 3: reconciled, or visibly failed.
+  const failures = new Set();
+  for (const { slug } of conferences) {
+    for (const f of (await api("GET", `/api/conferences/${slug}/qbo/sync`)).body.failures) {
+      for (const id of f.invoiceIds) failures.add(id);
+    }
+  }
+  for (const s of stuck) {
+    if (s.qboSourced > s.qboPaid)
+      violations.push(`${s.po.reference}: recorded ${money(s.qboSourced)} > QBO paid ${money(s.qboPaid)}`);
+    else if (!failures.has(s.po.invoiceId)) {
+      violations.push(
+        `${s.po.reference}: recorded ${money(s.qboSourced)}, QBO paid ${money(s.qboPaid)}, and no failure recorded`,
+      );
+    }
+  }
+  if (pos.length !== PO_COUNT) violations.push(`${PO_COUNT - pos.length} POs lost at creation`);
+  if (invoiced.length !== pos.length)
+    violations.push(`${pos.length - invoiced.length} POs without an invoice`);
+  // Invariant 4.
+  violations.push(...unexpected5xx.map((u) => `unexpected 5xx: ${u}`));
+
+  const stats = await Promise.all(
+    conferences.map(({ realmId }) => control("GET", `/realms/${realmId}/stats`)),
+  );
+  const injected = stats.reduce((s, x) => s + x.faultsInjected, 0);
+  const requests = stats.reduce((s, x) => s + x.requests.total, 0);
+  console.log(
+    `\nQBO requests ${requests}, faults injected ${injected} (${((100 * injected) / Math.max(1, requests)).toFixed(1)}%), ` +
+      `stuck with recorded failure ${stuck.length}`,
+  );
+} catch (err) {
+  violations.push(`chaos run crashed: ${err instanceof Error ? err.stack : err}`);
+} finally {
+  sandbox.stop();
+}
+
+if (violations.length) {
+  console.log(`\n✗ ${violations.length} invariant violations (seed ${SEED}):`);
+  for (const v of violations.slice(0, 50)) console.log(`  - ${v}`);
+  process.exit(1);
+}
+console.log(`\n✓ all invariants hold (seed ${SEED})`);
