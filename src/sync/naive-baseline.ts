@@ -1,27 +1,65 @@
 /**
- * Benchmark baseline only: reconciles a conference the way the seed module did, with one
- * `GET invoice/{id}` and one D1 write batch per PO. Reachable at `POST /__bench/naive-sync/{slug}`
- * only when the variable ENABLE_BENCH_ROUTES is "true" (never set in wrangler.toml), so
- * `npm run bench` can measure it in the same Worker, side by side with the real path.
+ * Benchmark-only routes, used by `npm run bench` (bench/run.mjs) and nothing else. They answer
+ * only when the variable ENABLE_BENCH_ROUTES is "true" (never set in wrangler.toml) and, like
+ * /api/*, only with `Authorization: Bearer <API_TOKEN>`; otherwise they are "not found".
+ *
+ * - `POST /__bench/naive-sync/{slug}`: the baseline. Reconciles a conference the way the seed
+ *   module did, with one `GET invoice/{id}` and one D1 write batch per PO, so the real path can
+ *   be measured beside it in the same Worker.
+ * - `POST /__bench/seed-pos/{slug}` `{realmId, invoiceIds, totalCents, organizationName?}`:
+ *   inserts thousands of invoiced POs (status `sent`) in a few D1 statements.
+ * - `GET /__bench/summary/{slug}`: counts that prove a sync reconciled everything, and the sums
+ *   of every sync run of the conference (`lastRuns` of the API shows only the latest 20).
  */
 import { and, eq } from "drizzle-orm";
-import type { App } from "../app";
+import type { Context } from "hono";
+import { z } from "zod";
+import type { App, AppEnv } from "../app";
 import { qboClientFor } from "../connections";
-import { type D1Counter, makeDb } from "../db/client";
+import { chunk, type D1Counter, makeDb } from "../db/client";
 import { outstandingCondition } from "../db/purchase-orders";
 import { moneySums, reconcileStatements } from "../db/reconcile";
 import { purchaseOrders } from "../db/schema";
 import { qboAmountToCents } from "../domain/money";
 import { decideReconciliation } from "../domain/reconcile";
 import { ApiError } from "../lib/errors";
+import { timingSafeEqualStrings } from "../lib/secure-compare";
 import { InvoiceEnvelope } from "../qbo/schemas";
 import { requireConference } from "../services/purchase-orders";
 
+/** Rows per INSERT: the rows travel as one JSON parameter, so each statement binds 6 values. */
+const SEED_ROWS_PER_STATEMENT = 500;
+const REFERENCE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+const SeedBody = z.object({
+  realmId: z.string().regex(/^\d{1,32}$/),
+  invoiceIds: z.array(z.string().min(1).max(64)).min(1).max(20_000),
+  totalCents: z.number().int().positive(),
+  organizationName: z.string().min(1).max(100).default("Bench Sponsor Inc"),
+});
+
+/** Throws "not found" unless bench routes are enabled and the caller holds the API token. */
+async function requireBench(c: Context<AppEnv>): Promise<void> {
+  if ((c.env as { ENABLE_BENCH_ROUTES?: string }).ENABLE_BENCH_ROUTES !== "true") {
+    throw new ApiError("not_found", "No such route.");
+  }
+  const expected = c.env.API_TOKEN;
+  const match = /^Bearer (.+)$/i.exec(c.req.header("authorization") ?? "");
+  if (!expected || !match?.[1] || !(await timingSafeEqualStrings(match[1], expected))) {
+    throw new ApiError("unauthorized", "A valid bearer token is required.");
+  }
+}
+
+function randomReference(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(6));
+  let out = "PO-";
+  for (const b of bytes) out += REFERENCE_ALPHABET[b % REFERENCE_ALPHABET.length];
+  return out;
+}
+
 export function registerNaiveBaselineRoute(app: App): void {
   app.post("/__bench/naive-sync/:slug", async (c) => {
-    if ((c.env as { ENABLE_BENCH_ROUTES?: string }).ENABLE_BENCH_ROUTES !== "true") {
-      throw new ApiError("not_found", "No such route.");
-    }
+    await requireBench(c);
     const counter: D1Counter = { statements: 0 };
     const db = makeDb(c.env.DB, counter);
     const conference = await requireConference(db, c.req.param("slug"));
@@ -63,6 +101,100 @@ export function registerNaiveBaselineRoute(app: App): void {
       qboRequests: client.requests,
       d1Statements: counter.statements,
       wallMs: Date.now() - started,
+    });
+  });
+
+  app.post("/__bench/seed-pos/:slug", async (c) => {
+    await requireBench(c);
+    const parsed = SeedBody.safeParse(await c.req.json().catch(() => null));
+    if (!parsed.success) {
+      throw new ApiError(
+        "validation_failed",
+        "The request is not valid.",
+        parsed.error.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message })),
+      );
+    }
+    const { realmId, invoiceIds, totalCents, organizationName } = parsed.data;
+    const slug = (await requireConference(makeDb(c.env.DB), c.req.param("slug"))).slug;
+    const now = new Date().toISOString();
+    // The rows are one JSON parameter (json_each), so each statement binds 6 values, far below
+    // D1's 100. A reference already taken (6 random characters) is skipped by ON CONFLICT and
+    // that PO retried with a new one; a duplicate invoice id still fails loudly.
+    const insert = c.env.DB.prepare(
+      `INSERT INTO purchase_orders (reference, conference_slug, status, organization_name, contact_name,
+         contact_email, total_cents, qbo_invoice_id, qbo_realm_id, qbo_total_cents, qbo_balance_cents,
+         created_at, updated_at)
+       SELECT json_extract(value, '$[0]'), ?1, 'sent', ?2, 'Bench Contact', 'ap@bench.example', ?3,
+         json_extract(value, '$[1]'), ?4, ?3, ?3, ?5, ?5
+       FROM json_each(?6) WHERE true
+       ON CONFLICT (reference) DO NOTHING`,
+    );
+    let pending = [...new Set(invoiceIds)];
+    let inserted = 0;
+    let statements = 0;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt === 5) throw new Error("could not find free PO references after 5 attempts");
+      const references = new Set<string>();
+      const rows = pending.map((id) => {
+        let ref = randomReference();
+        while (references.has(ref)) ref = randomReference();
+        references.add(ref);
+        return [ref, id];
+      });
+      const stmts = chunk(rows, SEED_ROWS_PER_STATEMENT).map((part) =>
+        insert.bind(slug, organizationName, totalCents, realmId, now, JSON.stringify(part)),
+      );
+      const results = await c.env.DB.batch(stmts);
+      statements += stmts.length;
+      const changes = results.reduce((n, r) => n + (r.meta.changes ?? 0), 0);
+      inserted += changes;
+      if (changes === pending.length) break;
+      const present = await c.env.DB.prepare(
+        `SELECT qbo_invoice_id AS id FROM purchase_orders
+         WHERE qbo_realm_id = ?1 AND qbo_invoice_id IN (SELECT value FROM json_each(?2))`,
+      )
+        .bind(realmId, JSON.stringify(pending))
+        .all<{ id: string }>();
+      statements++;
+      const done = new Set(present.results.map((r) => r.id));
+      pending = pending.filter((id) => !done.has(id));
+    }
+    return c.json({ inserted, statements }, 201);
+  });
+
+  app.get("/__bench/summary/:slug", async (c) => {
+    await requireBench(c);
+    const slug = (await requireConference(makeDb(c.env.DB), c.req.param("slug"))).slug;
+    const [pos, pays, runs] = await c.env.DB.batch<Record<string, number | null>>([
+      c.env.DB.prepare(
+        `SELECT COUNT(*) AS pos,
+           COALESCE(SUM(status = 'paid'), 0) AS paid,
+           COALESCE(SUM(qbo_invoice_id IS NOT NULL AND status NOT IN ('paid', 'cancelled')), 0) AS outstanding,
+           COALESCE(SUM(qbo_discrepancy_kind IS NOT NULL), 0) AS discrepancies
+         FROM purchase_orders WHERE conference_slug = ?1`,
+      ).bind(slug),
+      c.env.DB.prepare(
+        `SELECT COUNT(*) AS posWithPayments,
+           COALESCE(SUM(n), 0) AS payments,
+           COALESCE(SUM(n = 1 AND paid = total_cents), 0) AS posPaidByOnePayment,
+           COALESCE(SUM(n > 1), 0) AS posWithSeveralPayments
+         FROM (SELECT po.id, po.total_cents, COUNT(p.id) AS n, COALESCE(SUM(p.amount_cents), 0) AS paid
+               FROM purchase_orders po JOIN payments p ON p.purchase_order_id = po.id
+               WHERE po.conference_slug = ?1 GROUP BY po.id)`,
+      ).bind(slug),
+      c.env.DB.prepare(
+        `SELECT COUNT(*) AS runs,
+           COALESCE(SUM(qbo_requests), 0) AS qboRequests,
+           COALESCE(SUM(d1_statements), 0) AS d1Statements,
+           COALESCE(SUM(invoices_checked), 0) AS invoicesChecked,
+           COALESCE(SUM(payments_recorded), 0) AS paymentsRecorded
+         FROM sync_runs WHERE conference_slug = ?1`,
+      ).bind(slug),
+    ]);
+    return c.json({
+      purchaseOrders: pos?.results[0] ?? {},
+      payments: pays?.results[0] ?? {},
+      syncRuns: runs?.results[0] ?? {},
     });
   });
 }
