@@ -43,6 +43,8 @@ export default defineConfig(async () => {
           ],
           test: {
             name: "worker",
+            // Log lines (structured JSON) are shown for failing tests only.
+            silent: "passed-only",
             include: ["test/**/*.test.ts"],
             globalSetup: ["./test/global-setup.ts"],
             setupFiles: ["./test/setup.ts"],

@@ -3,10 +3,10 @@ import { QboClient } from "../qbo/client";
 
 /** The conference's token vault. Creating a stub does not wake the object. */
 export function connectionFor(env: Env, slug: string) {
-  if (!env.TOKEN_ENCRYPTION_KEY) {
+  if (!validEncryptionKey(env.TOKEN_ENCRYPTION_KEY)) {
     throw new ApiError(
       "not_configured",
-      "TOKEN_ENCRYPTION_KEY is not set; QuickBooks tokens cannot be stored or used.",
+      "TOKEN_ENCRYPTION_KEY is not set to base64 of 32 bytes; QuickBooks tokens cannot be stored or used.",
     );
   }
   return env.QBO_CONNECTIONS.getByName(slug);
@@ -26,4 +26,13 @@ export function qboClientFor(
       refreshAfterUnauthorized: (stale) => stub.refreshAfterUnauthorized(stale),
     },
   });
+}
+
+function validEncryptionKey(key: string | undefined): boolean {
+  if (!key) return false;
+  try {
+    return atob(key).length === 32;
+  } catch {
+    return false;
+  }
 }

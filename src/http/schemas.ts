@@ -15,7 +15,11 @@ export const MoneyInput = z
     }
     return cents;
   })
-  .openapi({ type: "string", example: "1200.00", description: "Decimal amount, at most two places" });
+  .openapi({
+    oneOf: [{ type: "string", pattern: "^\\d{1,16}(\\.\\d{1,2})?$" }, { type: "number" }],
+    example: "1200.00",
+    description: "Decimal amount with at most two places, as a string or a number",
+  });
 
 export const MoneyOutput = z
   .string()

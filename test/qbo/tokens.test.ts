@@ -1,6 +1,7 @@
-import { runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { createApp } from "../../src/app";
 import type { QboConnection } from "../../src/connections/qbo-connection";
 import { call, connectedConference, createConference, createPo, emulator } from "../helpers";
 
@@ -140,6 +141,31 @@ describe("the conference's token vault", () => {
         });
       });
     }
+  });
+
+  it("answers 503 not_configured, storing nothing, when TOKEN_ENCRYPTION_KEY is missing or malformed", async () => {
+    const slug = await createConference();
+    for (const key of ["", "c2hvcnQ="]) {
+      const ctx = createExecutionContext();
+      const res = await createApp().fetch(
+        new Request(`http://worker.test/api/conferences/${slug}/qbo/tokens`, {
+          method: "PUT",
+          headers: { authorization: "Bearer test-api-token", "content-type": "application/json" },
+          body: JSON.stringify({
+            realmId: "123",
+            accessToken: "a",
+            refreshToken: "r",
+            accessTokenExpiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+          }),
+        }),
+        { ...env, TOKEN_ENCRYPTION_KEY: key },
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("not_configured");
+    }
+    expect((await call("GET", `/api/conferences/${slug}`)).body.qbo.connected).toBe(false);
   });
 
   it("disconnects: revokes at Intuit, forgets the tokens, and later calls are not configured", async () => {
