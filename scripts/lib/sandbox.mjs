@@ -3,6 +3,7 @@
  * together. Used by `npm run dev`, the browser test, the benchmarks and the chaos suite.
  */
 import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -149,5 +150,16 @@ export function apiClient(workerUrl, token) {
         body: json,
       });
     return json;
+  };
+}
+
+/** Fresh secrets for a throw-away sandbox (the emulator's default client credentials). */
+export function sandboxSecrets(prefix) {
+  return {
+    API_TOKEN: `${prefix}-${randomBytes(8).toString("hex")}`,
+    QBO_WEBHOOK_VERIFIER_TOKEN: `${prefix}-verifier-${randomBytes(8).toString("hex")}`,
+    TOKEN_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+    QBO_CLIENT_ID: "test-client-id",
+    QBO_CLIENT_SECRET: "test-client-secret",
   };
 }

@@ -10,10 +10,10 @@
  *   4. no 5xx to the API caller except qbo_api_error (502) / qbo_unavailable (503).
  * The seed is printed first; `CHAOS_SEED=<n> npm run test:chaos` replays a run.
  */
-import { createHmac, randomBytes } from "node:crypto";
+import { createHmac } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, root, startSandbox } from "../../scripts/lib/sandbox.mjs";
+import { freePort, root, sandboxSecrets, startSandbox } from "../../scripts/lib/sandbox.mjs";
 
 const SEED = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const PO_COUNT = Number(process.env.CHAOS_POS ?? 200);
@@ -43,13 +43,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const cents = (s) => Math.round(Number(s) * 100);
 const money = (c) => (c / 100).toFixed(2);
 
-const secrets = {
-  API_TOKEN: `chaos-${randomBytes(8).toString("hex")}`,
-  QBO_WEBHOOK_VERIFIER_TOKEN: `chaos-verifier-${randomBytes(8).toString("hex")}`,
-  TOKEN_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
-  QBO_CLIENT_ID: "test-client-id",
-  QBO_CLIENT_SECRET: "test-client-secret",
-};
+const secrets = sandboxSecrets("chaos");
 const persistTo = join(root, ".wrangler", "chaos-state");
 rmSync(persistTo, { recursive: true, force: true });
 

@@ -7,11 +7,10 @@
  * refused without a code exchange; "Cancel" on the consent page is reported as not granted.
  */
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { apiClient, freePort, root, startSandbox } from "../../scripts/lib/sandbox.mjs";
+import { apiClient, freePort, root, sandboxSecrets, startSandbox } from "../../scripts/lib/sandbox.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 if (!existsSync(CHROMIUM)) {
@@ -21,13 +20,7 @@ if (!existsSync(CHROMIUM)) {
   process.exit(1);
 }
 
-const secrets = {
-  API_TOKEN: `e2e-${randomBytes(8).toString("hex")}`,
-  QBO_WEBHOOK_VERIFIER_TOKEN: `e2e-verifier-${randomBytes(8).toString("hex")}`,
-  TOKEN_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
-  QBO_CLIENT_ID: "test-client-id",
-  QBO_CLIENT_SECRET: "test-client-secret",
-};
+const secrets = sandboxSecrets("e2e");
 const persistTo = join(root, ".wrangler", "e2e-state");
 rmSync(persistTo, { recursive: true, force: true });
 
