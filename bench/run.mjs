@@ -1,0 +1,842 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: the benchmarks of the Worker, against the local sandbox (QBO emulator +
+ * `wrangler dev`, wired together by scripts/lib/sandbox.mjs). Every figure is measured side by
+ * side in one run and reported as counts or ratios, because the machine is noisy; nothing here
+ * is a timed unit test. Prints every figure with PASS/MISS per target and writes
+ * bench/results.md.
+ *
+ *   1. Sync cost: the real cron → queue → reconcile path vs the seed's one-GET-per-PO baseline.
+ *   2. Webhook acknowledgement latency with 10 vs 10,000 outstanding POs in the realm.
+ *   3. Refresh storm: 100 concurrent API calls with an expired access token.
+ *   4. Invoice creation: QBO round trips for a new organization, a known one, and with send.
+ *
+ * `npm run bench -- --quick` runs smaller volumes (for trying changes; not for results).
+ */
+import { spawnSync } from "node:child_process";
+import { createHmac, randomBytes } from "node:crypto";
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { EmulatorControl } from "../emulator/control-client.ts";
+import {
+  apiClient,
+  freePort,
+  root,
+  sandboxSecrets,
+  startSandbox,
+  waitForHttp,
+} from "../scripts/lib/sandbox.mjs";
+
+const QUICK = process.argv.includes("--quick");
+const CONFIG = QUICK
+  ? { volumes: [300, 1_000], webhookLarge: 1_000, webhookSamples: 100, webhookWarmup: 20, stormRounds: 2 }
+  : {
+      volumes: [1_000, 10_000],
+      webhookLarge: 10_000,
+      webhookSamples: 1_000,
+      webhookWarmup: 100,
+      stormRounds: 3,
+    };
+const CONFERENCES_PER_PATH = 3;
+const INVOICE_AMOUNT = "100.00";
+const INVOICE_CENTS = 10_000;
+const STORM_CALLS = 100;
+const SINGLE_PAIRS = 10;
+const RECONCILE_CRON = "*/15 * * * *";
+const COMMAND = `npm run bench${QUICK ? " -- --quick" : ""}`;
+
+const stateDir = join(root, "bench", ".state");
+const persistTo = join(root, ".wrangler", "bench-state");
+const resultsPath = join(root, "bench", "results.md");
+const startLoad = os.loadavg()[0];
+
+// ── small helpers ────────────────────────────────────────────────────────────────────────────
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+const fmtInt = (n) => Math.round(n).toLocaleString("en-US");
+const fmtMs = (ms) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
+const fmtRatio = (x) =>
+  Number.isFinite(x) ? `${x >= 100 ? Math.round(x).toLocaleString("en-US") : x.toFixed(2)}×` : "∞";
+
+/** Nearest-rank percentile of an array of numbers. */
+function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[Math.min(sorted.length, rank) - 1];
+}
+const median = (values) => percentile(values, 50);
+
+function split(total, parts) {
+  return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+}
+
+/** One token per run (and attempt) so this run's conference names never collide with leftovers. */
+const RUN_ID = randomBytes(3).toString("hex");
+let RUN = RUN_ID;
+
+// ── report ───────────────────────────────────────────────────────────────────────────────────
+
+const sections = [];
+const verdicts = [];
+
+function section(title, intro) {
+  const s = { title, intro, tables: [], notes: [], verdicts: [] };
+  sections.push(s);
+  console.log(`\n━━ ${title}`);
+  if (intro) console.log(intro.replace(/^/gm, "   "));
+  return s;
+}
+
+function table(s, head, rows) {
+  s.tables.push({ head, rows });
+  const widths = head.map((h, i) => Math.max(String(h).length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) => `   ${cells.map((c, i) => String(c).padEnd(widths[i])).join("  ")}`;
+  console.log(line(head));
+  console.log(`   ${widths.map((w) => "─".repeat(w)).join("  ")}`);
+  for (const r of rows) console.log(line(r));
+}
+
+function note(s, text) {
+  s.notes.push(text);
+  console.log(`   ${text}`);
+}
+
+function verdict(s, target, pass, detail) {
+  const v = { target, pass, detail };
+  s.verdicts.push(v);
+  verdicts.push({ section: s.title, ...v });
+  console.log(`   ${pass ? "PASS" : "MISS"}  ${target}: ${detail}`);
+}
+
+function writeResults(started, totalMs, error) {
+  const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+  const out = [
+    "# Benchmark results",
+    "",
+    "Written by `bench/run.mjs`; do not edit by hand. Every figure of a table comes from the same",
+    "run, measured side by side on the local sandbox (QBO emulator + `wrangler dev`).",
+    "",
+    `- date: ${started.toISOString()}`,
+    `- machine: ${os.availableParallelism()} CPUs (nproc), ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.type()} ${os.release()}`,
+    `- load average (1 min) at start / end: ${startLoad.toFixed(2)} / ${os.loadavg()[0].toFixed(2)} (other work on the machine adds noise)`,
+    `- node: ${process.version}`,
+    `- command: \`${COMMAND}\``,
+    `- total run time: ${fmtMs(totalMs)}`,
+    "",
+  ];
+  if (error) out.push(`**The run failed:** \`${error}\``, "");
+  for (const n of runNotes) out.push(`**Note:** ${n}`, "");
+  out.push("## Targets", "", "| benchmark | target | result | detail |", "|---|---|---|---|");
+  for (const v of verdicts)
+    out.push(`| ${v.section} | ${v.target} | ${v.pass ? "PASS" : "**MISS**"} | ${v.detail} |`);
+  out.push("");
+  for (const s of sections) {
+    out.push(`## ${s.title}`, "");
+    if (s.intro) out.push(s.intro, "");
+    for (const t of s.tables) {
+      out.push(`| ${t.head.join(" | ")} |`, `|${t.head.map(() => "---").join("|")}|`);
+      for (const r of t.rows) out.push(`| ${r.join(" | ")} |`);
+      out.push("");
+    }
+    for (const n of s.notes) out.push(`- ${n}`);
+    if (s.notes.length) out.push("");
+    for (const v of s.verdicts) out.push(`- **${v.pass ? "PASS" : "MISS"}** ${v.target}: ${v.detail}`);
+    if (s.verdicts.length) out.push("");
+  }
+  writeFileSync(resultsPath, out.join("\n"));
+}
+
+// ── the sandbox ──────────────────────────────────────────────────────────────────────────────
+
+const secrets = sandboxSecrets("bench");
+
+let sandbox;
+let api;
+let emu;
+let workerUrl;
+const clockTicks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
+
+/**
+ * CPU time (user + system, ms) of the sandbox's workerd processes, from /proc. It is the whole
+ * local runtime (Worker code, local D1's SQLite, queues, Durable Objects), not the CPU time
+ * Cloudflare bills a Worker for, so it is reported as a proxy only.
+ */
+function workerdCpuMs() {
+  if (process.platform !== "linux" || !sandbox) return null;
+  let ticks = 0;
+  let found = false;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // fields[0] is field 3 (state): pgrp is field 5, utime 14, stime 15.
+    if (!comm.includes("workerd") || Number(fields[2]) !== sandbox.wrangler.pid) continue;
+    ticks += Number(fields[11]) + Number(fields[12]);
+    found = true;
+  }
+  return found ? (ticks * 1000) / clockTicks : null;
+}
+
+async function storeGrant(slug, grant, accessTokenExpiresAt = grant.accessTokenExpiresAt) {
+  await api("PUT", `/api/conferences/${slug}/qbo/tokens`, {
+    realmId: grant.realmId,
+    accessToken: grant.accessToken,
+    refreshToken: grant.refreshToken,
+    accessTokenExpiresAt,
+    refreshTokenExpiresAt: grant.refreshTokenExpiresAt,
+  });
+}
+
+/** A conference with its own realm and `count` invoiced POs (invoices seeded in the emulator). */
+async function prepareConference(slug, count, { paid, connect }) {
+  await api("PUT", `/api/conferences/${slug}`, { name: `Bench ${slug}` });
+  const grant = await emu.createRealm({ companyName: `Bench ${slug}` });
+  if (connect) await storeGrant(slug, grant);
+  if (count > 0) {
+    const { ids } = await emu.seedInvoices(grant.realmId, {
+      customerName: "Bench Sponsor Inc",
+      invoices: Array.from({ length: count }, () => ({
+        amount: INVOICE_AMOUNT,
+        ...(paid ? { paid: INVOICE_AMOUNT } : {}),
+      })),
+    });
+    const seeded = await api("POST", `/__bench/seed-pos/${slug}`, {
+      realmId: grant.realmId,
+      invoiceIds: ids,
+      totalCents: INVOICE_CENTS,
+    });
+    if (seeded.inserted !== count) throw new Error(`seeded ${seeded.inserted} POs for ${slug}, not ${count}`);
+  }
+  return { slug, grant, realmId: grant.realmId, count };
+}
+
+async function qboCalls(realmIds) {
+  const stats = await Promise.all(realmIds.map((r) => emu.stats(r)));
+  return {
+    requests: sum(stats.map((s) => s.requests.total)),
+    tokenCalls: sum(stats.map((s) => s.tokenCalls.total)),
+    refreshCalls: sum(stats.map((s) => s.tokenCalls.refresh_token)),
+    perRealm: stats.map((s) => s.requests.total + s.tokenCalls.total),
+    byOperation: stats.reduce((acc, s) => {
+      for (const [op, n] of Object.entries(s.requests.byOperation)) acc[op] = (acc[op] ?? 0) + n;
+      return acc;
+    }, {}),
+  };
+}
+
+/** Every PO paid, exactly one payment each, of the PO's total. */
+function reconciledEverything(summaries, confs) {
+  const problems = [];
+  summaries.forEach((s, i) => {
+    const { slug, count } = confs[i];
+    const po = s.purchaseOrders;
+    const pay = s.payments;
+    if (po.pos !== count) problems.push(`${slug}: ${po.pos} POs, expected ${count}`);
+    if (po.paid !== count) problems.push(`${slug}: ${po.paid}/${count} paid`);
+    if (pay.payments !== count) problems.push(`${slug}: ${pay.payments} payments for ${count} POs`);
+    if (pay.posPaidByOnePayment !== count)
+      problems.push(`${slug}: ${pay.posPaidByOnePayment}/${count} POs paid by exactly one payment`);
+    if (po.discrepancies) problems.push(`${slug}: ${po.discrepancies} discrepancies`);
+  });
+  return problems;
+}
+
+// ── 1. sync cost ─────────────────────────────────────────────────────────────────────────────
+
+async function runRealPath(confs, expected) {
+  for (const c of confs) await emu.resetStats(c.realmId);
+  const cpu0 = workerdCpuMs();
+  const t0 = performance.now();
+  const res = await fetch(`${workerUrl}/__scheduled?cron=${encodeURIComponent(RECONCILE_CRON)}`);
+  await res.text();
+  if (!res.ok) throw new Error(`/__scheduled answered ${res.status}`);
+  const deadline = Date.now() + 240_000;
+  for (;;) {
+    const statuses = await Promise.all(confs.map((c) => api("GET", `/api/conferences/${c.slug}/qbo/sync`)));
+    const failures = statuses.flatMap((s) => s.failures);
+    if (failures.length > 0) throw new Error(`sync failures: ${JSON.stringify(failures).slice(0, 500)}`);
+    if (statuses.every((s) => s.outstanding === 0)) break;
+    if (Date.now() > deadline)
+      throw new Error(`real path: still ${sum(statuses.map((s) => s.outstanding))} outstanding after 240 s`);
+    await sleep(200);
+  }
+  const wallMs = performance.now() - t0;
+  const cpu1 = workerdCpuMs();
+  // The last run row is written just after its POs: wait until every run is recorded.
+  let summaries;
+  for (let i = 0; ; i++) {
+    summaries = await Promise.all(confs.map((c) => api("GET", `/__bench/summary/${c.slug}`)));
+    if (sum(summaries.map((s) => s.syncRuns.invoicesChecked)) >= expected || i === 50) break;
+    await sleep(100);
+  }
+  const qbo = await qboCalls(confs.map((c) => c.realmId));
+  return {
+    wallMs,
+    cpuMs: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0,
+    qbo,
+    d1: sum(summaries.map((s) => s.syncRuns.d1Statements)),
+    runs: sum(summaries.map((s) => s.syncRuns.runs)),
+    recordedByRuns: sum(summaries.map((s) => s.syncRuns.qboRequests)),
+    problems: reconciledEverything(summaries, confs),
+  };
+}
+
+async function runBaseline(confs) {
+  for (const c of confs) {
+    await storeGrant(c.slug, c.grant);
+    await emu.resetStats(c.realmId);
+  }
+  const cpu0 = workerdCpuMs();
+  const t0 = performance.now();
+  const results = await Promise.all(confs.map((c) => api("POST", `/__bench/naive-sync/${c.slug}`)));
+  const wallMs = performance.now() - t0;
+  const cpu1 = workerdCpuMs();
+  const summaries = await Promise.all(confs.map((c) => api("GET", `/__bench/summary/${c.slug}`)));
+  const qbo = await qboCalls(confs.map((c) => c.realmId));
+  return {
+    wallMs,
+    cpuMs: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0,
+    qbo,
+    d1: sum(results.map((r) => r.d1Statements)),
+    runs: results.length,
+    recordedByRuns: sum(results.map((r) => r.qboRequests)),
+    problems: reconciledEverything(summaries, confs),
+  };
+}
+
+async function benchSyncCost() {
+  const s = section(
+    "1. Sync cost",
+    [
+      `${CONFIG.volumes.map(fmtInt).join(" and ")} outstanding invoices, all paid in QuickBooks, spread over ${CONFERENCES_PER_PATH} conferences (one realm each).`,
+      "Real path: `GET /__scheduled?cron=*/15+*+*+*+*` (cron → planner → queue → consumer, SYNC_BATCH_SIZE=500), timed until",
+      `\`outstanding\` is 0 for all ${CONFERENCES_PER_PATH}. Baseline: \`POST /__bench/naive-sync/{slug}\` (one \`GET invoice/{id}\` per PO, the seed's way)`,
+      `for ${CONFERENCES_PER_PATH} other conferences with the same volume, all ${CONFERENCES_PER_PATH} at once, in the same Worker.`,
+      "QBO requests = emulator stats `requests.total + tokenCalls.total` of the realms. D1 statements: real path = sum of",
+      "`d1Statements` of every sync run of the conferences (read from D1 by `GET /__bench/summary/{slug}`; the cron's",
+      "planner reads are not in it: about one per 1,000 POs); baseline = what the route counted.",
+    ].join("\n"),
+  );
+  const rows = [];
+  const ratioRows = [];
+  for (const volume of CONFIG.volumes) {
+    const sizes = split(volume, CONFERENCES_PER_PATH);
+    const tag = `${RUN}-${volume}`;
+    console.log(`   … seeding 2 × ${fmtInt(volume)} POs`);
+    const real = await Promise.all(
+      sizes.map((n, i) => prepareConference(`sync-real-${tag}-${i}`, n, { paid: true, connect: true })),
+    );
+    // Baseline conferences are connected only after the cron ran, so the cron never sees them.
+    const naive = await Promise.all(
+      sizes.map((n, i) => prepareConference(`sync-naive-${tag}-${i}`, n, { paid: true, connect: false })),
+    );
+    console.log("   … real path (cron → queue → consumer)");
+    const r = await runRealPath(real, volume);
+    console.log("   … baseline (one GET per PO)");
+    const b = await runBaseline(naive);
+    for (const [name, m] of [
+      ["real (cron → queue)", r],
+      ["baseline (GET per PO)", b],
+    ]) {
+      rows.push([
+        fmtInt(volume),
+        name,
+        `${fmtInt(m.qbo.requests + m.qbo.tokenCalls)} (${m.qbo.perRealm.map(fmtInt).join(" + ")})`,
+        fmtInt(m.qbo.tokenCalls),
+        fmtInt(m.d1),
+        fmtInt(m.runs),
+        fmtMs(m.wallMs),
+        m.cpuMs === null ? "n/a" : fmtMs(m.cpuMs),
+        m.problems.length === 0 ? `yes (${fmtInt(volume)} paid, 1 payment each)` : "NO",
+      ]);
+    }
+    const qboRatio = (b.qbo.requests + b.qbo.tokenCalls) / (r.qbo.requests + r.qbo.tokenCalls);
+    ratioRows.push([
+      fmtInt(volume),
+      fmtRatio(qboRatio),
+      fmtRatio(b.d1 / r.d1),
+      fmtRatio(b.wallMs / r.wallMs),
+      r.cpuMs && b.cpuMs ? fmtRatio(b.cpuMs / r.cpuMs) : "n/a",
+    ]);
+    s.pending ??= [];
+    s.pending.push({ volume, r, b, qboRatio });
+  }
+  table(
+    s,
+    [
+      "invoices",
+      "path",
+      "QBO requests",
+      "of which token calls",
+      "D1 statements",
+      "sync runs (real) / route calls (baseline)",
+      "wall time",
+      "workerd CPU (proxy)",
+      "reconciled everything",
+    ],
+    rows,
+  );
+  console.log("");
+  table(
+    s,
+    ["invoices", "QBO requests (baseline ÷ real)", "D1 statements", "wall time", "workerd CPU (proxy)"],
+    ratioRows,
+  );
+  note(
+    s,
+    "CPU time as Cloudflare bills it: not measurable locally. The column above is the CPU time of the local workerd process(es) during each path (from /proc: Worker code plus local D1/SQLite, queues and Durable Objects), a proxy only.",
+  );
+  note(
+    s,
+    "Wall time of the real path includes the queue's batching delay (max_batch_timeout 2 s) and the 200 ms status polling.",
+  );
+  for (const { volume, r, b } of s.pending) {
+    note(
+      s,
+      `${fmtInt(volume)} invoices: QBO requests counted by the Worker itself: real path ${fmtInt(r.recordedByRuns)} (sum of its sync runs' \`qboRequests\`), baseline ${fmtInt(b.recordedByRuns)}; the emulator's figures above are the ones compared.`,
+    );
+  }
+  for (const { volume, r, b, qboRatio } of s.pending) {
+    const got = `${fmtInt(b.qbo.requests + b.qbo.tokenCalls)} vs ${fmtInt(r.qbo.requests + r.qbo.tokenCalls)} = ${fmtRatio(qboRatio)} fewer`;
+    verdict(
+      s,
+      `${fmtInt(volume)} invoices: ≥ 100× fewer QBO requests than the baseline`,
+      qboRatio >= 100,
+      qboRatio >= 100 ? got : `${got}; missed by ${fmtRatio(100 / qboRatio)}`,
+    );
+    const problems = [...r.problems.map((p) => `real ${p}`), ...b.problems.map((p) => `baseline ${p}`)];
+    verdict(
+      s,
+      `${fmtInt(volume)} invoices: both paths reconciled every PO (paid, one payment each)`,
+      problems.length === 0,
+      problems.length === 0 ? `${fmtInt(volume)} + ${fmtInt(volume)} POs paid` : problems.join("; "),
+    );
+  }
+  delete s.pending;
+}
+
+// ── 2. webhook acknowledgement ───────────────────────────────────────────────────────────────
+
+let webhookSeq = 0;
+function signedWebhook(realmId) {
+  webhookSeq++;
+  const body = JSON.stringify({
+    eventNotifications: [
+      {
+        realmId,
+        dataChangeEvent: {
+          entities: [
+            {
+              name: "Payment",
+              id: String(900_000_000 + webhookSeq),
+              operation: "Create",
+              lastUpdated: new Date(Date.UTC(2026, 0, 1) + webhookSeq * 1000).toISOString(),
+            },
+          ],
+        },
+      },
+    ],
+  });
+  const signature = createHmac("sha256", secrets.QBO_WEBHOOK_VERIFIER_TOKEN).update(body).digest("base64");
+  return { body, signature };
+}
+
+async function postWebhook(realmId) {
+  const { body, signature } = signedWebhook(realmId);
+  const t0 = performance.now();
+  const res = await fetch(`${workerUrl}/webhooks/qbo`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "intuit-signature": signature },
+    body,
+  });
+  const text = await res.text();
+  const ms = performance.now() - t0;
+  if (!res.ok) throw new Error(`webhook answered ${res.status}: ${text}`);
+  const json = JSON.parse(text);
+  if (json.queued !== 1) throw new Error(`webhook did not queue its event: ${text}`);
+  return ms;
+}
+
+async function benchWebhooks() {
+  const s = section(
+    "2. Webhook acknowledgement",
+    [
+      "Signed `POST /webhooks/qbo` (classic body, one Payment Create event, unique id and lastUpdated each time, so none",
+      `is a replay), one at a time, to a realm with 10 and to a realm with ${fmtInt(CONFIG.webhookLarge)} outstanding POs. After ${CONFIG.webhookWarmup}`,
+      `warm-up posts per realm, ${fmtInt(CONFIG.webhookSamples)} samples per realm, interleaved in pairs (random order in each pair) to cancel drift.`,
+      "Latency is measured by the client (request sent → whole answer read), over keep-alive connections.",
+    ].join("\n"),
+  );
+  console.log(`   … seeding 10 + ${fmtInt(CONFIG.webhookLarge)} outstanding POs`);
+  const [small, large] = await Promise.all([
+    prepareConference(`wh-small-${RUN}`, 10, { paid: false, connect: true }),
+    prepareConference(`wh-large-${RUN}`, CONFIG.webhookLarge, { paid: false, connect: true }),
+  ]);
+  const samples = { small: [], large: [] };
+  for (let i = 0; i < CONFIG.webhookWarmup; i++) {
+    await postWebhook(small.realmId);
+    await postWebhook(large.realmId);
+  }
+  for (let i = 0; i < CONFIG.webhookSamples; i++) {
+    const order = Math.random() < 0.5 ? ["small", "large"] : ["large", "small"];
+    for (const which of order)
+      samples[which].push(await postWebhook(which === "small" ? small.realmId : large.realmId));
+  }
+  const p = (xs, q) => percentile(xs, q);
+  const rows = [
+    ["10", ...[50, 90, 99].map((q) => fmtMs2(p(samples.small, q))), fmtMs2(Math.max(...samples.small))],
+    [
+      fmtInt(CONFIG.webhookLarge),
+      ...[50, 90, 99].map((q) => fmtMs2(p(samples.large, q))),
+      fmtMs2(Math.max(...samples.large)),
+    ],
+  ];
+  table(s, ["outstanding POs in the realm", "p50", "p90", "p99", "max"], rows);
+  const ratio50 = p(samples.large, 50) / p(samples.small, 50);
+  const ratio99 = p(samples.large, 99) / p(samples.small, 99);
+  note(
+    s,
+    `${fmtInt(CONFIG.webhookLarge)} ÷ 10: p50 ${fmtRatio(ratio50)}, p99 ${fmtRatio(ratio99)} (${fmtInt(CONFIG.webhookSamples)} samples each).`,
+  );
+  const spread = Math.max(ratio99, 1 / ratio99);
+  verdict(
+    s,
+    `p99 within 1.2× between 10 and ${fmtInt(CONFIG.webhookLarge)} outstanding POs`,
+    spread <= 1.2,
+    spread <= 1.2
+      ? `p99 ${fmtMs2(p(samples.large, 99))} vs ${fmtMs2(p(samples.small, 99))} (${fmtRatio(ratio99)})`
+      : `p99 ${fmtMs2(p(samples.large, 99))} vs ${fmtMs2(p(samples.small, 99))} (${fmtRatio(ratio99)}); missed by ${((spread / 1.2 - 1) * 100).toFixed(0)}% over the 1.2× bound`,
+  );
+}
+
+function fmtMs2(ms) {
+  return `${ms.toFixed(1)} ms`;
+}
+
+// ── 3. refresh storm ─────────────────────────────────────────────────────────────────────────
+
+async function storm(slug, references) {
+  return Promise.all(
+    references.map(async (ref) => {
+      const t0 = performance.now();
+      await api("POST", `/api/conferences/${slug}/purchase-orders/${ref}/qbo-invoice/sync`);
+      return performance.now() - t0;
+    }),
+  );
+}
+
+async function benchRefreshStorm() {
+  const s = section(
+    "3. Refresh storm",
+    [
+      `${STORM_CALLS} concurrent \`POST …/purchase-orders/{ref}/qbo-invoice/sync\` (one QBO query each, ${STORM_CALLS} different POs) on one`,
+      "conference whose stored access token is expired (`accessTokenExpiresAt` in the past, refresh token good), against the",
+      `same ${STORM_CALLS} calls with a valid token. ${CONFIG.stormRounds} rounds, each storing a fresh grant before each storm, alternating which`,
+      "storm goes first; one warm-up storm before. Token-endpoint calls from emulator stats `tokenCalls.refresh_token`.",
+      `Then the same call one at a time (${SINGLE_PAIRS} with each kind of token, alternating), to isolate what the refresh itself adds.`,
+    ].join("\n"),
+  );
+  const slug = `storm-${RUN}`;
+  const conf = await prepareConference(slug, STORM_CALLS, { paid: false, connect: true });
+  const list = await api("GET", `/api/conferences/${slug}/purchase-orders?limit=100`);
+  const references = list.items.map((po) => po.reference);
+  if (references.length !== STORM_CALLS) throw new Error(`storm: ${references.length} POs`);
+  await storm(slug, references); // warm-up
+  const latencies = { expired: [], valid: [] };
+  const rows = [];
+  const refreshCounts = [];
+  const validRefreshCounts = [];
+  for (let round = 1; round <= CONFIG.stormRounds; round++) {
+    const order = round % 2 === 1 ? ["expired", "valid"] : ["valid", "expired"];
+    const roundResult = {};
+    for (const kind of order) {
+      const grant = await emu.issueTokens(conf.realmId);
+      await storeGrant(
+        slug,
+        { ...grant, realmId: conf.realmId },
+        kind === "expired" ? new Date(Date.now() - 3_600_000).toISOString() : grant.accessTokenExpiresAt,
+      );
+      const before = await qboCalls([conf.realmId]);
+      const ms = await storm(slug, references);
+      const after = await qboCalls([conf.realmId]);
+      const refreshes = after.refreshCalls - before.refreshCalls;
+      latencies[kind].push(...ms);
+      roundResult[kind] = { ms, refreshes, requests: after.requests - before.requests };
+      (kind === "expired" ? refreshCounts : validRefreshCounts).push(refreshes);
+    }
+    for (const kind of ["expired", "valid"]) {
+      const { ms, refreshes, requests } = roundResult[kind];
+      rows.push([
+        round,
+        kind === "expired" ? "expired token" : "valid token",
+        refreshes,
+        requests,
+        fmtMs(Math.min(...ms)),
+        fmtMs(median(ms)),
+        fmtMs(Math.max(...ms)),
+      ]);
+    }
+  }
+  const all = (kind) => latencies[kind];
+  for (const kind of ["expired", "valid"]) {
+    const ms = latencies[kind];
+    rows.push([
+      "all",
+      `${kind} token`,
+      sum(kind === "expired" ? refreshCounts : validRefreshCounts),
+      "",
+      fmtMs(Math.min(...ms)),
+      fmtMs(median(ms)),
+      fmtMs(Math.max(...ms)),
+    ]);
+  }
+  table(s, ["round", "storm", "token-endpoint calls", "QBO API requests", "min", "median", "max"], rows);
+  const [medExpired, medValid] = [median(all("expired")), median(all("valid"))];
+  const [maxExpired, maxValid] = [Math.max(...all("expired")), Math.max(...all("valid"))];
+  const signed = (ms) => `${ms >= 0 ? "+" : "−"}${(Math.abs(ms) < 100 ? fmtMs2 : fmtMs)(Math.abs(ms))}`;
+  note(
+    s,
+    `Added latency of the expired-token storms (all rounds pooled, ${all("expired").length} calls each): median ${signed(medExpired - medValid)} (${fmtRatio(medExpired / medValid)}), max ${signed(maxExpired - maxValid)} (${fmtRatio(maxExpired / maxValid)}).`,
+  );
+  // The same call one at a time: what the refresh itself adds to a call that has to wait for it.
+  const single = { expired: [], valid: [] };
+  const singleRefreshes = { expired: 0, valid: 0 };
+  for (let i = 0; i < SINGLE_PAIRS; i++) {
+    for (const kind of i % 2 === 0 ? ["expired", "valid"] : ["valid", "expired"]) {
+      const grant = await emu.issueTokens(conf.realmId);
+      await storeGrant(
+        slug,
+        { ...grant, realmId: conf.realmId },
+        kind === "expired" ? new Date(Date.now() - 3_600_000).toISOString() : grant.accessTokenExpiresAt,
+      );
+      const before = await qboCalls([conf.realmId]);
+      const t0 = performance.now();
+      await api("POST", `/api/conferences/${slug}/purchase-orders/${references[i]}/qbo-invoice/sync`);
+      single[kind].push(performance.now() - t0);
+      singleRefreshes[kind] += (await qboCalls([conf.realmId])).refreshCalls - before.refreshCalls;
+    }
+  }
+  console.log("");
+  table(
+    s,
+    ["one call at a time", "calls", "token-endpoint calls", "min", "median", "max"],
+    ["expired", "valid"].map((kind) => [
+      `${kind} token`,
+      single[kind].length,
+      singleRefreshes[kind],
+      fmtMs2(Math.min(...single[kind])),
+      fmtMs2(median(single[kind])),
+      fmtMs2(Math.max(...single[kind])),
+    ]),
+  );
+  note(
+    s,
+    `One call at a time (${SINGLE_PAIRS} of each, alternating), the refresh adds ${signed(median(single.expired) - median(single.valid))} to the median call (${fmtRatio(median(single.expired) / median(single.valid))}).`,
+  );
+  const exact = refreshCounts.every((n) => n === 1);
+  verdict(
+    s,
+    `exactly 1 token-endpoint call per storm of ${STORM_CALLS}`,
+    exact,
+    exact
+      ? `${refreshCounts.join(", ")} in ${refreshCounts.length} storms`
+      : `${refreshCounts.join(", ")} in ${refreshCounts.length} storms; missed by up to ${Math.max(...refreshCounts.map((n) => Math.abs(n - 1)))}`,
+  );
+}
+
+// ── 4. invoice creation ──────────────────────────────────────────────────────────────────────
+
+async function benchInvoiceCreation() {
+  const s = section(
+    "4. Invoice creation",
+    [
+      "QBO round trips (emulator stats deltas: API requests + token calls) of `POST …/purchase-orders/{ref}/qbo-invoice`",
+      "for a PO of an organization new to the conference, then for a second PO of that same (now known) organization in",
+      "the same conference, then for a third with `{send: true}`. Three organizations, to show the counts do not vary.",
+    ].join("\n"),
+  );
+  const slug = `invoice-${RUN}`;
+  const conf = await prepareConference(slug, 0, { paid: false, connect: true });
+  const cases = [
+    ["new organization", { send: false }],
+    ["known organization", { send: false }],
+    ["known organization, send: true", { send: true }],
+  ];
+  const counts = cases.map(() => []);
+  const ops = cases.map(() => new Map());
+  for (let trial = 1; trial <= 3; trial++) {
+    const organizationName = `Bench Org ${RUN} ${trial}`;
+    for (const [i, [, body]] of cases.entries()) {
+      const po = await api("POST", `/api/conferences/${slug}/purchase-orders`, {
+        organizationName,
+        contactName: "Ada Lovelace",
+        contactEmail: "ap@bench.example",
+        billingAddress: "1 Main St\nSpringfield",
+        lineItems: [
+          { description: "Gold sponsorship", quantity: 1, unitPrice: "5000.00" },
+          { description: "Booth passes", quantity: 3, unitPrice: "299.99" },
+        ],
+      });
+      const before = await qboCalls([conf.realmId]);
+      const done = await api(
+        "POST",
+        `/api/conferences/${slug}/purchase-orders/${po.reference}/qbo-invoice`,
+        body,
+      );
+      const after = await qboCalls([conf.realmId]);
+      if (!done.qbo?.invoiceId) throw new Error(`no invoice for ${po.reference}`);
+      if (body.send && done.qbo.emailStatus !== "EmailSent") throw new Error(`${po.reference} not emailed`);
+      counts[i].push(after.requests + after.tokenCalls - before.requests - before.tokenCalls);
+      const delta = Object.entries(after.byOperation)
+        .map(([op, n]) => [op, n - (before.byOperation[op] ?? 0)])
+        .filter(([, n]) => n > 0)
+        .map(([op, n]) => (n > 1 ? `${op} ×${n}` : op))
+        .join(", ");
+      ops[i].set(delta, (ops[i].get(delta) ?? 0) + 1);
+    }
+  }
+  const targets = [3, 1, 2];
+  table(
+    s,
+    ["invoice of a PO of", "QBO round trips (3 organizations)", "target", "requests"],
+    cases.map(([name], i) => [
+      name,
+      counts[i].join(", "),
+      i === 2 ? "+1 (2)" : String(targets[i]),
+      [...ops[i].keys()].join(" / "),
+    ]),
+  );
+  const check = (i, label) => {
+    const worst = Math.max(...counts[i]);
+    const pass = counts[i].every((n) => n === targets[i]);
+    const got = i === 2 ? counts[2].map((n, t) => `+${n - counts[1][t]}`).join(", ") : counts[i].join(", ");
+    verdict(s, label, pass, pass ? got : `${got}; missed by ${worst - targets[i]} round trip(s)`);
+  };
+  check(0, "new organization: 3 round trips");
+  check(1, "known organization: 1 round trip");
+  check(2, "with send: true: +1 round trip");
+}
+
+// ── main ─────────────────────────────────────────────────────────────────────────────────────
+
+let logPath;
+const retried = [];
+const runNotes = [];
+
+/** How often `wrangler dev` reloaded the Worker (it watches the sources; others may edit them). */
+function reloadCount() {
+  try {
+    return (readFileSync(logPath, "utf8").match(/Reloading local server/g) ?? []).length;
+  } catch {
+    return 0;
+  }
+}
+
+function isNetworkError(err) {
+  const text = `${err?.message ?? ""} ${err?.cause?.code ?? ""} ${err?.cause?.message ?? ""}`;
+  return /fetch failed|terminated|ECONNRESET|ECONNREFUSED|UND_ERR_SOCKET|other side closed/i.test(text);
+}
+
+/**
+ * Runs one benchmark; when the Worker went away under it (a reload after someone edited a
+ * source file, or a dropped connection), drops its partial figures and runs it once more.
+ */
+async function withOneRetry(bench) {
+  for (let attempt = 1; ; attempt++) {
+    const reloadsBefore = reloadCount();
+    const sectionsBefore = sections.length;
+    RUN = attempt === 1 ? RUN_ID : `${RUN_ID}r${attempt}`;
+    const t0 = performance.now();
+    try {
+      await bench();
+      const s = sections[sectionsBefore];
+      if (s) note(s, `This benchmark took ${fmtMs(performance.now() - t0)} (set-up included).`);
+      return;
+    } catch (err) {
+      const reloaded = reloadCount() > reloadsBefore;
+      if (attempt >= 2 || !(reloaded || isNetworkError(err))) throw err;
+      const dropped = sections.splice(sectionsBefore);
+      for (const s of dropped) {
+        for (let i = verdicts.length - 1; i >= 0; i--)
+          if (verdicts[i].section === s.title) verdicts.splice(i, 1);
+        retried.push(s.title);
+      }
+      console.log(
+        `   ! ${err instanceof Error ? err.message : err}${reloaded ? " (wrangler reloaded the Worker)" : ""}: running this benchmark again`,
+      );
+      await waitForHttp(`${workerUrl}/health`, "The Worker", 90_000);
+      await sleep(2_000);
+    }
+  }
+}
+
+// ── run ─────────────────────────────────────────────────────────────────────────────────────
+
+async function main() {
+  const started = new Date();
+  const t0 = performance.now();
+  mkdirSync(stateDir, { recursive: true });
+  rmSync(persistTo, { recursive: true, force: true });
+  logPath = join(stateDir, "sandbox.log");
+  const logFd = openSync(logPath, "w");
+  const [workerPort, emulatorPort] = [await freePort(), await freePort()];
+  console.log(
+    `Benchmarks (${COMMAND}) on ${os.availableParallelism()} CPUs, node ${process.version}; sandbox log: ${logPath}`,
+  );
+  let error = null;
+  try {
+    sandbox = await startSandbox({
+      workerPort,
+      emulatorPort,
+      secrets,
+      secretsAsVars: true,
+      persistTo,
+      vars: { ENABLE_BENCH_ROUTES: "true", SYNC_BATCH_SIZE: "500" },
+      stdio: logFd,
+    });
+    workerUrl = sandbox.workerUrl;
+    api = apiClient(workerUrl, secrets.API_TOKEN);
+    emu = new EmulatorControl(sandbox.emulatorUrl);
+    console.log(`Sandbox up: Worker ${workerUrl}, QBO emulator ${sandbox.emulatorUrl}`);
+    for (const bench of [benchSyncCost, benchWebhooks, benchRefreshStorm, benchInvoiceCreation]) {
+      await withOneRetry(bench);
+    }
+  } catch (err) {
+    error = err instanceof Error ? err.message : String(err);
+    console.error(`\n✖ ${error}\n  (sandbox log: ${logPath})`);
+    process.exitCode = 1;
+  } finally {
+    sandbox?.stop();
+    closeSync(logFd);
+  }
+  const totalMs = performance.now() - t0;
+  const reloads = reloadCount();
+  if (reloads > 0 || retried.length > 0) {
+    const text = `wrangler dev reloaded the Worker ${reloads} time(s) during the run (a source file changed); benchmarks run again after a reload: ${retried.length ? retried.join(", ") : "none"}.`;
+    console.log(`\n! ${text}`);
+    runNotes.push(text);
+  }
+  writeResults(started, totalMs, error);
+  const missed = verdicts.filter((v) => !v.pass);
+  console.log(
+    `\n${verdicts.length - missed.length}/${verdicts.length} targets met${missed.length ? `; missed: ${missed.map((v) => v.target).join("; ")}` : ""}. Total ${fmtMs(totalMs)}. Wrote ${resultsPath}.`,
+  );
+}
+
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    sandbox?.stop();
+    process.exit(130);
+  });
+}
+
+await main();
