@@ -27,7 +27,7 @@ const creditedSum = sql`(SELECT COALESCE(SUM(${creditNotes.amountCents}), 0) FRO
  * SQL twin of domain/po-status.ts `nextStatus`, evaluated inside the UPDATE so that the sums it
  * reads are the ones committed in the same batch (two concurrent payments both count).
  */
-const statusAfterMoney = sql`CASE
+export const statusAfterMoney = sql`CASE
   WHEN ${purchaseOrders.status} = 'cancelled' THEN 'cancelled'
   WHEN ${purchaseOrders.totalCents} - ${paidSum} - ${creditedSum} = 0 AND (${paidSum} > 0 OR ${creditedSum} > 0) THEN 'paid'
   WHEN ${purchaseOrders.totalCents} - ${paidSum} - ${creditedSum} < 0 THEN 'overpaid'

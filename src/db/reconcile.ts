@@ -3,7 +3,7 @@ import { and, asc, count, eq, gt, inArray, notInArray, or, sql } from "drizzle-o
 import type { BatchItem } from "drizzle-orm/batch";
 import type { ReconcileDecision } from "../domain/reconcile";
 import { chunk, type Db } from "./client";
-import { outstandingCondition, type PoRow, recomputeStatus } from "./purchase-orders";
+import { outstandingCondition, type PoRow, statusAfterMoney } from "./purchase-orders";
 import { payments, purchaseOrders, syncFailures, syncMessageErrors, syncRuns } from "./schema";
 
 export interface MoneySums {
@@ -97,11 +97,12 @@ export function reconcileStatements(
         qboDiscrepancyAt: kind
           ? sql`CASE WHEN ${purchaseOrders.qboDiscrepancyKind} = ${kind} THEN ${purchaseOrders.qboDiscrepancyAt} ELSE ${now} END`
           : null,
+        // After a payment insert (earlier in the same batch) the status follows the new sums.
+        ...(insertIndex !== null ? { status: sql`${statusAfterMoney}` } : {}),
         updatedAt: now,
       })
       .where(eq(purchaseOrders.id, po.id)),
   );
-  if (insertIndex !== null) items.push(recomputeStatus(db, po.id, now));
   return { items, insertIndex };
 }
 
