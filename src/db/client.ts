@@ -12,9 +12,7 @@ export function makeDb(d1: D1Database, counter?: D1Counter) {
   return drizzle(counter ? countingD1(d1, counter) : d1, { schema });
 }
 
-/** D1 allows 100 bound parameters per statement; chunk lists that become `IN (...)` or multi-row inserts. */
-export const MAX_PARAMS = 100;
-
+/** Splits a list; D1 allows 100 bound parameters per statement, so `IN (...)` lists and multi-row inserts are chunked. */
 export function chunk<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));

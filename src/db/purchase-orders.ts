@@ -4,7 +4,6 @@
  * statement itself, so two concurrent requests can never both pass a check made in JS.
  */
 import { and, asc, desc, eq, inArray, isNotNull, lt, notInArray, type SQL, sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
 import { chunk, type Db } from "./client";
 import { creditNotes, lineItems, type PoStatus, payments, purchaseOrders } from "./schema";
 
@@ -237,5 +236,3 @@ function insertedId(result: unknown): number | null {
   const meta = (result as D1Result).meta;
   return meta?.changes === 1 ? Number(meta.last_row_id) : null;
 }
-
-export type { BatchItem };

@@ -2,7 +2,6 @@
 import { z } from "zod";
 
 const Amount = z.number();
-const Ref = z.object({ value: z.string() });
 
 export const FaultBody = z.union([
   z.object({
@@ -94,10 +93,6 @@ export type Payment = z.infer<typeof Payment>;
 /** Create responses: `{"Customer": {...}}`; a missing Id fails here (the seed's "without an Id" cases). */
 export const CustomerEnvelope = z.object({ Customer: Customer });
 export const InvoiceEnvelope = z.object({ Invoice: Invoice });
-export const PaymentEnvelope = z.object({ Payment: Payment });
-export const DeletedInvoiceEnvelope = z.object({
-  Invoice: z.object({ Id: z.string(), status: z.literal("Deleted") }),
-});
 
 export const CustomerQuery = z.object({
   QueryResponse: z.object({ Customer: z.array(Customer).optional() }),
@@ -109,5 +104,3 @@ export const InvoiceQuery = z.object({
 export const PaymentQuery = z.object({
   QueryResponse: z.object({ Payment: z.array(Payment).optional() }),
 });
-
-export { Ref };
