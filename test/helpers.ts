@@ -116,3 +116,14 @@ export async function postWebhook(body: string, signature?: string | null) {
   if (sig !== null) headers["intuit-signature"] = sig;
   return call("POST", "/webhooks/qbo", undefined, { token: null, headers, rawBody: body });
 }
+
+/** A connected conference with one PO of `total` whose QBO invoice exists. */
+export async function invoicedPo(total = "1200.00") {
+  const { slug, realmId } = await connectedConference();
+  const po = await createPo(slug, {
+    lineItems: [{ description: "Sponsorship", quantity: 1, unitPrice: total }],
+  });
+  const res = await call("POST", `/api/conferences/${slug}/purchase-orders/${po.reference}/qbo-invoice`, {});
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return { slug, realmId, reference: po.reference, invoiceId: res.body.qbo.invoiceId as string };
+}

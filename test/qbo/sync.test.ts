@@ -1,17 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { call, connectedConference, createPo, emulator } from "../helpers";
+import { call, createPo, emulator, invoicedPo } from "../helpers";
 
 const poPath = (slug: string, ref: string) => `/api/conferences/${slug}/purchase-orders/${ref}`;
-
-async function invoicedPo(total = "1200.00") {
-  const { slug, realmId } = await connectedConference();
-  const po = await createPo(slug, {
-    lineItems: [{ description: "Sponsorship", quantity: 1, unitPrice: total }],
-  });
-  const res = await call("POST", `${poPath(slug, po.reference)}/qbo-invoice`, {});
-  expect(res.status).toBe(201);
-  return { slug, realmId, reference: po.reference, invoiceId: res.body.qbo.invoiceId as string };
-}
 
 describe("syncing a PO with its QBO invoice", () => {
   it("records one QBO payment and marks the PO paid when QBO shows it paid", async () => {

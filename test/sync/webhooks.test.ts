@@ -2,7 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app";
-import { call, connectedConference, createPo, emulator, postWebhook, sign, VERIFIER } from "../helpers";
+import { call, connectedConference, emulator, invoicedPo, postWebhook, sign, VERIFIER } from "../helpers";
 
 const classic = (realmId: string, entities: unknown[]) =>
   JSON.stringify({ eventNotifications: [{ realmId, dataChangeEvent: { entities } }] });
@@ -10,14 +10,6 @@ const classic = (realmId: string, entities: unknown[]) =>
 async function storedEventCount(): Promise<number> {
   const row = await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_events").first<{ n: number }>();
   return row?.n ?? 0;
-}
-
-async function invoicedPo(total = "800.00") {
-  const { slug, realmId } = await connectedConference();
-  const po = await createPo(slug, { lineItems: [{ description: "Booth", quantity: 1, unitPrice: total }] });
-  const res = await call("POST", `/api/conferences/${slug}/purchase-orders/${po.reference}/qbo-invoice`, {});
-  expect(res.status).toBe(201);
-  return { slug, realmId, reference: po.reference, invoiceId: res.body.qbo.invoiceId as string };
 }
 
 const getPo = (slug: string, reference: string) =>
@@ -118,7 +110,7 @@ describe("webhook payloads", () => {
 
 describe("webhook-driven reconciliation", () => {
   it("marks the PO paid after a classic Payment Create event goes through the queue", async () => {
-    const { slug, realmId, reference, invoiceId } = await invoicedPo();
+    const { slug, realmId, reference, invoiceId } = await invoicedPo("800.00");
     const payment = await emulator().recordPayment(realmId, invoiceId, { amount: "800.00", webhook: false });
     const res = await postWebhook(
       classic(realmId, [
