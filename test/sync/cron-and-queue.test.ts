@@ -11,7 +11,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { QboConnection } from "../../src/connections/qbo-connection";
 import worker from "../../src/index";
 import { handleQueueBatch, retryDelaySeconds } from "../../src/sync/consumer";
-import { call, connectedConference, createPo, emulator } from "../helpers";
+import { call, connectedConference, emulator, invoicedPo } from "../helpers";
 
 async function runCron(cron: string) {
   const ctrl = createScheduledController({ scheduledTime: Date.now(), cron });
@@ -115,14 +115,8 @@ describe("the 15-minute reconcile cron", () => {
 
 describe("POST /api/conferences/{slug}/qbo/sync", () => {
   it("answers 202 and the queued work reconciles the conference", async () => {
-    const { slug, realmId } = await connectedConference();
-    const po = await createPo(slug);
-    const created = await call(
-      "POST",
-      `/api/conferences/${slug}/purchase-orders/${po.reference}/qbo-invoice`,
-      {},
-    );
-    await emulator().recordPayment(realmId, created.body.qbo.invoiceId, {
+    const { slug, realmId, invoiceId } = await invoicedPo();
+    await emulator().recordPayment(realmId, invoiceId, {
       amount: "1200.00",
       webhook: false,
     });
@@ -143,14 +137,8 @@ describe("POST /api/conferences/{slug}/qbo/sync", () => {
   });
 
   it("retries after 429 with Retry-After and completes without duplicates", async () => {
-    const { slug, realmId } = await connectedConference();
-    const po = await createPo(slug);
-    const created = await call(
-      "POST",
-      `/api/conferences/${slug}/purchase-orders/${po.reference}/qbo-invoice`,
-      {},
-    );
-    await emulator().recordPayment(realmId, created.body.qbo.invoiceId, { amount: "600.00", webhook: false });
+    const { slug, realmId, reference, invoiceId } = await invoicedPo();
+    await emulator().recordPayment(realmId, invoiceId, { amount: "600.00", webhook: false });
     await emulator().setFaults(realmId, {
       rules: [{ kind: "throttle", times: 1, retryAfterSeconds: 1, match: { operation: "query:Invoice" } }],
     });
@@ -158,26 +146,20 @@ describe("POST /api/conferences/{slug}/qbo/sync", () => {
     await vi.waitFor(
       async () =>
         expect(
-          (await call("GET", `/api/conferences/${slug}/purchase-orders/${po.reference}`)).body.totalPaid,
+          (await call("GET", `/api/conferences/${slug}/purchase-orders/${reference}`)).body.totalPaid,
         ).toBe("600.00"),
       { timeout: 15_000, interval: 200 },
     );
     const stats = await emulator().stats(realmId);
     expect(stats.requests.byOperation["query:Invoice"]).toBe(2);
     expect(
-      (await call("GET", `/api/conferences/${slug}/purchase-orders/${po.reference}`)).body.payments,
+      (await call("GET", `/api/conferences/${slug}/purchase-orders/${reference}`)).body.payments,
     ).toHaveLength(1);
     expect((await call("GET", `/api/conferences/${slug}/qbo/sync`)).body.failures).toEqual([]);
   });
 
   it("dead-letters a batch that keeps failing and shows it in the sync status", async () => {
-    const { slug, realmId } = await connectedConference();
-    const po = await createPo(slug);
-    const created = await call(
-      "POST",
-      `/api/conferences/${slug}/purchase-orders/${po.reference}/qbo-invoice`,
-      {},
-    );
+    const { slug, realmId, invoiceId } = await invoicedPo();
     await emulator().setFaults(realmId, {
       rules: [{ kind: "status", status: 500, times: 100, match: { operation: "query:Invoice" } }],
     });
@@ -186,7 +168,7 @@ describe("POST /api/conferences/{slug}/qbo/sync", () => {
       async () => {
         const status = (await call("GET", `/api/conferences/${slug}/qbo/sync`)).body;
         expect(status.failures).toHaveLength(1);
-        expect(status.failures[0]).toMatchObject({ invoiceIds: [created.body.qbo.invoiceId], attempts: 3 });
+        expect(status.failures[0]).toMatchObject({ invoiceIds: [invoiceId], attempts: 3 });
         expect(status.failures[0].error).toContain("HTTP 500");
       },
       { timeout: 25_000, interval: 250 },
@@ -208,13 +190,7 @@ describe("the queue consumer, message by message", () => {
   });
 
   it("retries a throttled message after the Retry-After QBO gave", async () => {
-    const { slug, realmId } = await connectedConference();
-    const po = await createPo(slug);
-    const created = await call(
-      "POST",
-      `/api/conferences/${slug}/purchase-orders/${po.reference}/qbo-invoice`,
-      {},
-    );
+    const { slug, realmId, invoiceId } = await invoicedPo();
     await emulator().setFaults(realmId, {
       rules: [{ kind: "throttle", times: 1, retryAfterSeconds: 42, match: { operation: "query:Invoice" } }],
     });
@@ -223,7 +199,7 @@ describe("the queue consumer, message by message", () => {
       key: crypto.randomUUID(),
       conference: slug,
       trigger: "cron",
-      invoiceIds: [created.body.qbo.invoiceId],
+      invoiceIds: [invoiceId],
     };
     // A hand-made batch, so the options given to retry() can be seen.
     const message = { id: "m-1", timestamp: new Date(), attempts: 1, body, ack: vi.fn(), retry: vi.fn() };
