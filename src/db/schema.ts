@@ -53,6 +53,8 @@ export const purchaseOrders = sqliteTable(
     qboDiscrepancyKind: text("qbo_discrepancy_kind"),
     qboDiscrepancyMessage: text("qbo_discrepancy_message"),
     qboDiscrepancyAt: text("qbo_discrepancy_at"),
+    /** Set when we voided the invoice, or a sync saw it voided or deleted in QBO: no money can reach it. */
+    qboInvoiceVoidedAt: text("qbo_invoice_voided_at"),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
   },
@@ -96,6 +98,9 @@ export const payments = sqliteTable(
     note: text("note").notNull().default(""),
     source: text("source", { enum: PAYMENT_SOURCES }).notNull().default("manual"),
     createdAt: text("created_at").notNull(),
+    /** A reversed payment is kept, with why, and leaves every total (SPEC §15). */
+    voidedAt: text("voided_at"),
+    voidReason: text("void_reason"),
   },
   (t) => [index("payments_po_idx").on(t.purchaseOrderId)],
 );
@@ -110,6 +115,8 @@ export const creditNotes = sqliteTable(
     amountCents: integer("amount_cents").notNull(),
     reason: text("reason").notNull(),
     createdAt: text("created_at").notNull(),
+    voidedAt: text("voided_at"),
+    voidReason: text("void_reason"),
   },
   (t) => [index("credit_notes_po_idx").on(t.purchaseOrderId)],
 );
@@ -128,11 +135,15 @@ export const qboCustomers = sqliteTable(
 );
 
 /** Webhook event ids already accepted, so a replayed delivery is not queued twice. */
-export const webhookEvents = sqliteTable("webhook_events", {
-  eventKey: text("event_key").primaryKey(),
-  realmId: text("realm_id").notNull(),
-  receivedAt: text("received_at").notNull(),
-});
+export const webhookEvents = sqliteTable(
+  "webhook_events",
+  {
+    eventKey: text("event_key").primaryKey(),
+    realmId: text("realm_id").notNull(),
+    receivedAt: text("received_at").notNull(),
+  },
+  (t) => [index("webhook_events_received_idx").on(t.receivedAt)],
+);
 
 export const syncRuns = sqliteTable(
   "sync_runs",
