@@ -12,15 +12,22 @@ export function connectionFor(env: Env, slug: string) {
   return env.QBO_CONNECTIONS.getByName(slug);
 }
 
+/**
+ * A QBO client for the conference's current connection. Pass `realmId` (the realm a PO's
+ * invoice was created in) for any action on an existing invoice: the client then refuses to
+ * act when the conference is connected to another company (see QboClientOptions.realmId).
+ */
 export function qboClientFor(
   env: Env,
   conference: { slug: string; qboEnvironment: "sandbox" | "production" | null },
+  realmId: string | null = null,
 ): QboClient {
   const stub = connectionFor(env, conference.slug);
   return new QboClient({
     env,
     environment: conference.qboEnvironment,
     conference: conference.slug,
+    realmId,
     tokens: {
       accessToken: () => stub.accessToken(),
       refreshAfterUnauthorized: (stale) => stub.refreshAfterUnauthorized(stale),

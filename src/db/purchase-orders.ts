@@ -3,7 +3,7 @@
  * transaction); checks that guard money (not cancelled, not already recorded) are part of the
  * statement itself, so two concurrent requests can never both pass a check made in JS.
  */
-import { and, asc, desc, eq, inArray, isNotNull, lt, notInArray, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNotNull, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import { chunk, type Db } from "./client";
 import { creditNotes, lineItems, type PoStatus, payments, purchaseOrders } from "./schema";
 
@@ -19,8 +19,11 @@ export interface PoAggregate {
   creditNotes: CreditNoteRow[];
 }
 
-const paidSum = sql`(SELECT COALESCE(SUM(${payments.amountCents}), 0) FROM ${payments} WHERE ${payments.purchaseOrderId} = ${purchaseOrders.id})`;
-const creditedSum = sql`(SELECT COALESCE(SUM(${creditNotes.amountCents}), 0) FROM ${creditNotes} WHERE ${creditNotes.purchaseOrderId} = ${purchaseOrders.id})`;
+/** Sum of a PO's live (not voided) payments; `po` is the PO id expression. Voided rows leave every total. */
+export const livePaidSum = (po: SQL | typeof purchaseOrders.id) =>
+  sql`(SELECT COALESCE(SUM(${payments.amountCents}), 0) FROM ${payments} WHERE ${payments.purchaseOrderId} = ${po} AND ${payments.voidedAt} IS NULL)`;
+const paidSum = livePaidSum(purchaseOrders.id);
+const creditedSum = sql`(SELECT COALESCE(SUM(${creditNotes.amountCents}), 0) FROM ${creditNotes} WHERE ${creditNotes.purchaseOrderId} = ${purchaseOrders.id} AND ${creditNotes.voidedAt} IS NULL)`;
 
 /**
  * SQL twin of domain/po-status.ts `nextStatus`, evaluated inside the UPDATE so that the sums it
@@ -146,12 +149,39 @@ export async function listPos(db: Db, conferenceSlug: string, filter: PoListFilt
     .all();
 }
 
-/** A PO whose QBO invoice still needs watching: it has one, and is neither paid nor cancelled. */
+/**
+ * A PO whose QBO invoice still needs watching: it has one that is not voided or deleted, and
+ * the PO is not paid. A cancelled PO whose invoice was kept stays outstanding: money can still
+ * arrive on that invoice, and it must be recorded (and flagged), never lost.
+ */
 export function outstandingCondition(): SQL {
   return and(
     isNotNull(purchaseOrders.qboInvoiceId),
-    notInArray(purchaseOrders.status, ["paid", "cancelled"]),
+    isNull(purchaseOrders.qboInvoiceVoidedAt),
+    ne(purchaseOrders.status, "paid"),
   ) as SQL;
+}
+
+/** How many outstanding invoices of the conference's POs each QuickBooks company holds. */
+export async function openInvoiceRealms(
+  db: Db,
+  conferenceSlug: string,
+): Promise<{ realmId: string; openInvoices: number }[]> {
+  const rows = await db
+    .select({ realmId: purchaseOrders.qboRealmId, openInvoices: sql<number>`COUNT(*)` })
+    .from(purchaseOrders)
+    .where(and(eq(purchaseOrders.conferenceSlug, conferenceSlug), outstandingCondition()))
+    .groupBy(purchaseOrders.qboRealmId)
+    .orderBy(purchaseOrders.qboRealmId)
+    .all();
+  return rows.flatMap((r) =>
+    r.realmId ? [{ realmId: r.realmId, openInvoices: Number(r.openInvoices) }] : [],
+  );
+}
+
+/** TS twin of `outstandingCondition`. */
+export function isOutstanding(po: PoRow): boolean {
+  return po.qboInvoiceId !== null && po.qboInvoiceVoidedAt === null && po.status !== "paid";
 }
 
 /** draft → sent; false when the PO was not a draft (checked in the statement). */
@@ -164,11 +194,32 @@ export async function markSent(db: Db, poId: number, now: string): Promise<boole
   return rows.length === 1;
 }
 
-export async function markCancelled(db: Db, poId: number, now: string): Promise<boolean> {
+/**
+ * Cancels the PO unless it is cancelled already or a request holds a live claim to create its
+ * QBO invoice (`claimStaleBefore`: claims older than this belong to dead requests). Checked in
+ * the statement: a cancel can never slip in between the claim and the saved invoice, which
+ * would leave a cancelled PO with an invoice nobody knows about.
+ */
+export async function markCancelled(
+  db: Db,
+  poId: number,
+  now: string,
+  claimStaleBefore: string,
+): Promise<boolean> {
   const rows = await db
     .update(purchaseOrders)
     .set({ status: "cancelled", updatedAt: now })
-    .where(and(eq(purchaseOrders.id, poId), sql`${purchaseOrders.status} <> 'cancelled'`))
+    .where(
+      and(
+        eq(purchaseOrders.id, poId),
+        ne(purchaseOrders.status, "cancelled"),
+        or(
+          isNull(purchaseOrders.qboCreateClaimedAt),
+          isNotNull(purchaseOrders.qboInvoiceId),
+          lt(purchaseOrders.qboCreateClaimedAt, claimStaleBefore),
+        ),
+      ),
+    )
     .returning({ id: purchaseOrders.id });
   return rows.length === 1;
 }
@@ -199,6 +250,8 @@ export async function addPayment(db: Db, poId: number, p: NewPayment, now: strin
           note: sql<string>`${p.note}`.as("note"),
           source: sql<string>`'manual'`.as("source"),
           createdAt: sql<string>`${now}`.as("created_at"),
+          voidedAt: sql<string | null>`NULL`.as("voided_at"),
+          voidReason: sql<string | null>`NULL`.as("void_reason"),
         })
         .from(purchaseOrders)
         .where(and(eq(purchaseOrders.id, poId), sql`${purchaseOrders.status} <> 'cancelled'`)),
@@ -223,6 +276,8 @@ export async function addCreditNote(
           amountCents: sql<number>`${c.amountCents}`.as("amount_cents"),
           reason: sql<string>`${c.reason}`.as("reason"),
           createdAt: sql<string>`${now}`.as("created_at"),
+          voidedAt: sql<string | null>`NULL`.as("voided_at"),
+          voidReason: sql<string | null>`NULL`.as("void_reason"),
         })
         .from(purchaseOrders)
         .where(and(eq(purchaseOrders.id, poId), sql`${purchaseOrders.status} <> 'cancelled'`)),
@@ -230,6 +285,42 @@ export async function addCreditNote(
     recomputeStatus(db, poId, now),
   ]);
   return insertedId(inserted);
+}
+
+export type VoidOutcome = "voided" | "not_found" | "already_voided" | "not_manual";
+
+/**
+ * Voids a manual payment or credit note of the PO and recomputes the status, in one batch. The
+ * row is kept (with when and why) and leaves every total; the guards are in the UPDATE, so two
+ * concurrent voids of one row void it once.
+ */
+export async function voidMoneyRow(
+  db: Db,
+  kind: "payment" | "credit_note",
+  poId: number,
+  rowId: number,
+  reason: string,
+  now: string,
+): Promise<VoidOutcome> {
+  const table = kind === "payment" ? payments : creditNotes;
+  const manual = kind === "payment" ? eq(payments.source, "manual") : sql`1 = 1`;
+  const [updated] = await db.batch([
+    db
+      .update(table)
+      .set({ voidedAt: now, voidReason: reason })
+      .where(and(eq(table.id, rowId), eq(table.purchaseOrderId, poId), isNull(table.voidedAt), manual))
+      .returning({ id: table.id }),
+    recomputeStatus(db, poId, now),
+  ]);
+  if (updated.length === 1) return "voided";
+  const row = await db
+    .select()
+    .from(table)
+    .where(and(eq(table.id, rowId), eq(table.purchaseOrderId, poId)))
+    .get();
+  if (!row) return "not_found";
+  if (row.voidedAt !== null) return "already_voided";
+  return "not_manual";
 }
 
 function insertedId(result: unknown): number | null {

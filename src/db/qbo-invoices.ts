@@ -7,12 +7,17 @@ import { purchaseOrders, qboCustomers } from "./schema";
 /** A claim older than this belongs to a request that died; a retry may take it over. */
 export const CLAIM_TTL_MS = 2 * 60 * 1000;
 
+/** Claims taken before this instant belong to requests that died. */
+export function claimStaleBefore(now: Date): string {
+  return new Date(now.getTime() - CLAIM_TTL_MS).toISOString();
+}
+
 /**
  * Takes the right to create the PO's QBO invoice. One conditional UPDATE: of N concurrent
  * requests exactly one gets a row back; the others see a live claim or an invoice id.
  */
 export async function claimInvoiceCreation(db: Db, poId: number, now: Date): Promise<boolean> {
-  const staleBefore = new Date(now.getTime() - CLAIM_TTL_MS).toISOString();
+  const staleBefore = claimStaleBefore(now);
   const rows = await db
     .update(purchaseOrders)
     .set({ qboCreateClaimedAt: now.toISOString() })
@@ -72,12 +77,13 @@ export async function saveInvoice(db: Db, poId: number, inv: SavedInvoice, now: 
 export async function updateInvoiceFields(
   db: Db,
   po: PoRow,
-  fields: { emailStatus?: string | null; totalCents?: number; balanceCents?: number },
+  fields: { emailStatus?: string | null; totalCents?: number; balanceCents?: number; voidedAt?: string },
   now: string,
 ): Promise<void> {
   await db
     .update(purchaseOrders)
     .set({
+      ...(fields.voidedAt !== undefined ? { qboInvoiceVoidedAt: fields.voidedAt } : {}),
       ...(fields.emailStatus !== undefined ? { qboEmailStatus: fields.emailStatus } : {}),
       ...(fields.totalCents !== undefined ? { qboTotalCents: fields.totalCents } : {}),
       ...(fields.balanceCents !== undefined ? { qboBalanceCents: fields.balanceCents } : {}),

@@ -1,9 +1,9 @@
 /** SQL of reconciliation and sync bookkeeping. */
-import { and, asc, count, eq, gt, inArray, notInArray, or, sql } from "drizzle-orm";
+import { and, asc, count, eq, gt, inArray, isNull, ne, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { ReconcileDecision } from "../domain/reconcile";
 import { chunk, type Db } from "./client";
-import { outstandingCondition, type PoRow, statusAfterMoney } from "./purchase-orders";
+import { livePaidSum, outstandingCondition, type PoRow, statusAfterMoney } from "./purchase-orders";
 import { payments, purchaseOrders, syncFailures, syncMessageErrors, syncRuns } from "./schema";
 
 export interface MoneySums {
@@ -21,7 +21,7 @@ export async function moneySums(db: Db, poIds: number[]): Promise<Map<number, Mo
         qboPaid: sql<number>`COALESCE(SUM(CASE WHEN ${payments.source} = 'qbo' THEN ${payments.amountCents} ELSE 0 END), 0)`,
       })
       .from(payments)
-      .where(inArray(payments.purchaseOrderId, part))
+      .where(and(inArray(payments.purchaseOrderId, part), isNull(payments.voidedAt)))
       .groupBy(payments.purchaseOrderId)
       .all();
     for (const r of rows) out.set(r.poId, { paidCents: Number(r.paid), qboPaidCents: Number(r.qboPaid) });
@@ -37,8 +37,9 @@ export interface InvoiceSnapshot {
 
 /**
  * Statements that apply one decision. The payment insert carries its own guard: it records
- * `qboPaid − (sum of payments now)` only while that is positive and the PO is neither paid nor
- * cancelled, so a repeated or concurrent sync of the same QBO state inserts nothing.
+ * `qboPaid − (sum of live payments now)` only while that is positive and the PO is not paid,
+ * so a repeated or concurrent sync of the same QBO state inserts nothing. (A cancelled PO whose
+ * invoice was kept is still reconciled: money that reached QBO is recorded, and flagged.)
  * Returns the statements and the index of the insert (to count what was recorded).
  */
 export function reconcileStatements(
@@ -51,7 +52,7 @@ export function reconcileStatements(
   const items: BatchItem<"sqlite">[] = [];
   let insertIndex: number | null = null;
   if (decision.paymentCents > 0) {
-    const currentPaid = sql`(SELECT COALESCE(SUM(${payments.amountCents}), 0) FROM ${payments} WHERE ${payments.purchaseOrderId} = ${po.id})`;
+    const currentPaid = livePaidSum(sql`${po.id}`);
     insertIndex = items.length;
     items.push(
       db.insert(payments).select(
@@ -66,12 +67,14 @@ export function reconcileStatements(
             note: sql<string>`'Auto-recorded from QBO invoice payment sync.'`.as("note"),
             source: sql<string>`'qbo'`.as("source"),
             createdAt: sql<string>`${now}`.as("created_at"),
+            voidedAt: sql<string | null>`NULL`.as("voided_at"),
+            voidReason: sql<string | null>`NULL`.as("void_reason"),
           })
           .from(purchaseOrders)
           .where(
             and(
               eq(purchaseOrders.id, po.id),
-              notInArray(purchaseOrders.status, ["paid", "cancelled"]),
+              ne(purchaseOrders.status, "paid"),
               sql`${decision.qboPaidCents} > ${currentPaid}`,
             ),
           ),
@@ -79,6 +82,7 @@ export function reconcileStatements(
     );
   }
   const kind = decision.discrepancy?.kind ?? null;
+  const gone = kind === "invoice_voided" || kind === "invoice_deleted";
   items.push(
     db
       .update(purchaseOrders)
@@ -97,6 +101,8 @@ export function reconcileStatements(
         qboDiscrepancyAt: kind
           ? sql`CASE WHEN ${purchaseOrders.qboDiscrepancyKind} = ${kind} THEN ${purchaseOrders.qboDiscrepancyAt} ELSE ${now} END`
           : null,
+        // A voided or deleted invoice can take no more money: it leaves the outstanding set.
+        ...(gone ? { qboInvoiceVoidedAt: sql`COALESCE(${purchaseOrders.qboInvoiceVoidedAt}, ${now})` } : {}),
         // After a payment insert (earlier in the same batch) the status follows the new sums.
         ...(insertIndex !== null ? { status: sql`${statusAfterMoney}` } : {}),
         updatedAt: now,
@@ -104,6 +110,29 @@ export function reconcileStatements(
       .where(eq(purchaseOrders.id, po.id)),
   );
   return { items, insertIndex };
+}
+
+/**
+ * Flags a PO whose invoice lives in a company the conference is no longer connected to. Only
+ * the discrepancy is written (nothing from the other company is), and only the first time.
+ */
+export function realmChangedStatement(
+  db: Db,
+  po: PoRow,
+  discrepancy: { kind: "realm_changed"; message: string },
+  now: string,
+) {
+  return db
+    .update(purchaseOrders)
+    .set({
+      qboDiscrepancyKind: discrepancy.kind,
+      qboDiscrepancyMessage: discrepancy.message,
+      qboDiscrepancyAt: now,
+      updatedAt: now,
+    })
+    .where(
+      and(eq(purchaseOrders.id, po.id), sql`${purchaseOrders.qboDiscrepancyKind} IS NOT ${discrepancy.kind}`),
+    );
 }
 
 /** POs of a realm that carry any of these QBO invoice ids. */

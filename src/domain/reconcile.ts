@@ -17,15 +17,29 @@ export interface ReconcileInput {
   totalPaidCents: number;
   /** Payments recorded from QBO. */
   qboPaidRecordedCents: number;
+  /** A cancelled PO whose invoice was kept: still reconciled, and money on it is flagged. */
+  poCancelled: boolean;
   /** null when QBO no longer has the invoice (deleted). */
   invoice: InvoiceState | null;
 }
 
-export type DiscrepancyKind =
-  | "invoice_deleted"
-  | "invoice_voided"
-  | "qbo_paid_less_than_recorded"
-  | "total_mismatch";
+export const DISCREPANCY_KINDS = [
+  "invoice_deleted",
+  "invoice_voided",
+  "qbo_paid_less_than_recorded",
+  "cancelled_po_paid",
+  "total_mismatch",
+  "realm_changed",
+] as const;
+export type DiscrepancyKind = (typeof DISCREPANCY_KINDS)[number];
+
+/** The discrepancy of a PO whose invoice lives in a company the conference is no longer connected to. */
+export function realmChangedDiscrepancy(invoiceRealmId: string, connectedRealmId: string) {
+  return {
+    kind: "realm_changed" as const,
+    message: `The QuickBooks invoice lives in company ${invoiceRealmId}, but the conference is now connected to company ${connectedRealmId}; the invoice is no longer synced, sent or voided from here.`,
+  };
+}
 
 export interface ReconcileDecision {
   /** What QBO says has been paid: TotalAmt − Balance. */
@@ -64,6 +78,11 @@ export function decideReconciliation(input: ReconcileInput): ReconcileDecision {
     discrepancy = {
       kind: "qbo_paid_less_than_recorded",
       message: `QuickBooks shows ${formatCents(qboPaidCents)} paid, but ${formatCents(input.qboPaidRecordedCents)} was recorded from QuickBooks; a payment may have been deleted or refunded there.`,
+    };
+  } else if (input.poCancelled && qboPaidCents > 0) {
+    discrepancy = {
+      kind: "cancelled_po_paid",
+      message: `QuickBooks shows ${formatCents(qboPaidCents)} paid on the invoice of this cancelled purchase order; the money was recorded here. Refund it, or void the payment in QuickBooks.`,
     };
   } else if (invoice.totalCents !== input.poTotalCents) {
     discrepancy = {

@@ -1,7 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../app";
 import { makeDb } from "../db/client";
-import { disconnect, getConference, putConference, storeTokens } from "../services/conferences";
+import {
+  type ConferenceWithConnection,
+  disconnect,
+  getConference,
+  putConference,
+  storeTokens,
+} from "../services/conferences";
 import { ConferenceParams, ConferenceView, commonErrors, jsonBody, jsonResponse } from "./schemas";
 import { conferenceView } from "./views";
 
@@ -33,10 +39,16 @@ const StoreTokensBody = z
     refreshTokenExpiresAt: Instant.optional(),
     clientId: z.string().min(1).max(512).optional(),
     clientSecret: z.string().min(1).max(512).optional(),
+    force: z.boolean().default(false).openapi({
+      description:
+        "Connect another QuickBooks company even though POs have open invoices in the current one (otherwise 409 qbo_realm_change_blocked).",
+    }),
   })
   .openapi("StoreTokens");
 
 const security = [{ bearer: [] }];
+
+const view = (c: ConferenceWithConnection) => conferenceView(c.row, c.connection, c.previousRealms);
 
 export function registerConferenceRoutes(app: App): void {
   app.openapi(
@@ -53,13 +65,13 @@ export function registerConferenceRoutes(app: App): void {
     }),
     async (c) => {
       const { slug } = c.req.valid("param");
-      const { row, created, connection } = await putConference(
+      const { created, ...conference } = await putConference(
         c.env,
         makeDb(c.env.DB),
         slug,
         c.req.valid("json"),
       );
-      return c.json(conferenceView(row, connection), created ? 201 : 200);
+      return c.json(view(conference), created ? 201 : 200);
     },
   );
 
@@ -72,8 +84,7 @@ export function registerConferenceRoutes(app: App): void {
       responses: { 200: jsonResponse(ConferenceView, "The conference"), ...commonErrors },
     }),
     async (c) => {
-      const { row, connection } = await getConference(c.env, makeDb(c.env.DB), c.req.valid("param").slug);
-      return c.json(conferenceView(row, connection), 200);
+      return c.json(view(await getConference(c.env, makeDb(c.env.DB), c.req.valid("param").slug)), 200);
     },
   );
 
@@ -83,18 +94,16 @@ export function registerConferenceRoutes(app: App): void {
       path: "/api/conferences/{slug}/qbo/tokens",
       security,
       description:
-        "Stores QuickBooks OAuth tokens in the conference's vault, encrypted. They are never returned.",
+        "Stores QuickBooks OAuth tokens in the conference's vault, encrypted. They are never returned. Tokens for another company while POs have open invoices in the current one → 409 qbo_realm_change_blocked unless `force: true`.",
       request: { params: ConferenceParams, body: jsonBody(StoreTokensBody) },
       responses: { 200: jsonResponse(ConferenceView, "The conference, connected"), ...commonErrors },
     }),
     async (c) => {
-      const { row, connection } = await storeTokens(
-        c.env,
-        makeDb(c.env.DB),
-        c.req.valid("param").slug,
-        c.req.valid("json"),
-      );
-      return c.json(conferenceView(row, connection), 200);
+      const { force, ...tokens } = c.req.valid("json");
+      const conference = await storeTokens(c.env, makeDb(c.env.DB), c.req.valid("param").slug, tokens, {
+        force,
+      });
+      return c.json(view(conference), 200);
     },
   );
 

@@ -4,7 +4,16 @@ import type { App } from "../app";
 import { makeDb } from "../db/client";
 import { ApiError } from "../lib/errors";
 import { completeConnect, OAuthCallbackError, startConnect } from "../services/oauth";
-import { ConferenceParams, commonErrors, jsonResponse } from "./schemas";
+import { ConferenceParams, commonErrors, jsonBody, jsonResponse } from "./schemas";
+
+const ConnectBody = z
+  .object({
+    force: z.boolean().default(false).openapi({
+      description:
+        "Allow connecting another QuickBooks company although POs have open invoices in the current one (otherwise the callback refuses with 409).",
+    }),
+  })
+  .openapi("ConnectQuickBooks");
 
 const CallbackQuery = z.object({
   code: z.string().max(2048).optional(),
@@ -28,11 +37,14 @@ export function registerOauthRoutes(app: App): void {
       security: [{ bearer: [] }],
       description:
         "A link to Intuit's consent page with a signed, single-use state (valid 10 minutes). Open it in a browser to connect QuickBooks.",
-      request: { params: ConferenceParams },
+      request: { params: ConferenceParams, body: jsonBody(ConnectBody, false) },
       responses: { 200: jsonResponse(z.object({ url: z.string() }), "The consent link"), ...commonErrors },
     }),
     async (c) => {
-      const url = await startConnect(c.env, makeDb(c.env.DB), c.req.valid("param").slug, c.req.url);
+      const force = c.req.valid("json")?.force ?? false;
+      const url = await startConnect(c.env, makeDb(c.env.DB), c.req.valid("param").slug, c.req.url, {
+        force,
+      });
       return c.json({ url }, 200);
     },
   );
@@ -54,7 +66,7 @@ export function registerOauthRoutes(app: App): void {
       if (err instanceof OAuthCallbackError)
         return c.html(page("Connection failed", err.message), err.status);
       if (err instanceof ApiError && err.status < 500)
-        return c.html(page("Connection failed", err.message), 400);
+        return c.html(page("Connection failed", err.message), err.status === 409 ? 409 : 400);
       if (err instanceof ApiError) return c.html(page("Connection failed", err.message), 503);
       throw err;
     }

@@ -9,6 +9,7 @@ import {
   recordCreditNote,
   recordPayment,
   sendPurchaseOrder,
+  voidMoney,
 } from "../services/purchase-orders";
 import { cancelPurchaseOrderWithInvoice } from "../services/qbo-invoice";
 import {
@@ -68,7 +69,35 @@ const CreditNoteBody = z
   .object({ amount: PositiveMoney, reason: z.string().trim().min(1).max(2000) })
   .openapi("RecordCreditNote");
 
-const CancelBody = z.object({ voidQboInvoice: z.boolean().default(false) }).openapi("CancelPurchaseOrder");
+const CancelBody = z
+  .object({
+    qboInvoice: z.enum(["keep", "void"]).optional().openapi({
+      description: "What happens to the QBO invoice (default keep). `credit` comes with the ledger.",
+    }),
+    voidQboInvoice: z.boolean().optional().openapi({ description: "Version 1 spelling: true means `void`." }),
+  })
+  .refine(
+    (b) =>
+      b.qboInvoice === undefined ||
+      b.voidQboInvoice === undefined ||
+      (b.qboInvoice === "void") === b.voidQboInvoice,
+    { message: "qboInvoice and voidQboInvoice disagree", path: ["qboInvoice"] },
+  )
+  .transform((b) => ({ qboInvoice: b.qboInvoice ?? (b.voidQboInvoice ? "void" : "keep") }))
+  .openapi("CancelPurchaseOrder");
+
+const VoidBody = z
+  .object({ reason: z.string().trim().min(1).max(2000) })
+  .openapi("VoidMoney", { description: "Why the row is voided (kept with it)." });
+
+const MoneyRowParams = PoParams.extend({
+  id: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(Number.MAX_SAFE_INTEGER)
+    .openapi({ param: { name: "id", in: "path" }, example: 42 }),
+});
 
 const security = [{ bearer: [] }];
 const stateError = {
@@ -153,20 +182,15 @@ export function registerPurchaseOrderRoutes(app: App): void {
       path: "/api/conferences/{slug}/purchase-orders/{reference}/cancel",
       security,
       description:
-        "Cancels the PO (payments and credit notes are kept); `voidQboInvoice: true` voids its QBO invoice too.",
+        'Cancels the PO (payments and credit notes are kept). `qboInvoice: "void"` (or `voidQboInvoice: true`) voids its QBO invoice too; on a PO cancelled earlier with its invoice kept, it voids the invoice now. 409 `qbo_invoice_in_progress` while the invoice is being created.',
       request: { params: PoParams, body: jsonBody(CancelBody, false) },
       responses: { 200: jsonResponse(PurchaseOrderView, "The PO, cancelled"), ...commonErrors, ...qboErrors },
     }),
     async (c) => {
       const { slug, reference } = c.req.valid("param");
-      const { voidQboInvoice } = CancelBody.parse(c.req.valid("json") ?? {});
-      const po = await cancelPurchaseOrderWithInvoice(
-        c.env,
-        makeDb(c.env.DB),
-        slug,
-        reference,
-        voidQboInvoice,
-      );
+      // Without a JSON body the validator is skipped: nothing asked for means keep.
+      const qboInvoice = c.req.valid("json")?.qboInvoice ?? "keep";
+      const po = await cancelPurchaseOrderWithInvoice(c.env, makeDb(c.env.DB), slug, reference, qboInvoice);
       return c.json(purchaseOrderView(po), 200);
     },
   );
@@ -216,4 +240,31 @@ export function registerPurchaseOrderRoutes(app: App): void {
       return c.json(purchaseOrderView(po), 201);
     },
   );
+
+  for (const kind of ["payment", "credit_note"] as const) {
+    const segment = kind === "payment" ? "payments" : "credit-notes";
+    const noun = kind === "payment" ? "payment" : "credit note";
+    app.openapi(
+      createRoute({
+        method: "post",
+        path: `/api/conferences/{slug}/purchase-orders/{reference}/${segment}/{id}/void`,
+        security,
+        description: `Voids a ${noun} recorded here by mistake: it is kept with \`voidedAt\` and the reason, leaves the totals, and the status is recomputed. ${noun === "payment" ? "Payments recorded from QuickBooks follow QuickBooks (409)." : ""}`,
+        request: { params: MoneyRowParams, body: jsonBody(VoidBody) },
+        responses: {
+          200: jsonResponse(PurchaseOrderView, `The PO without the ${noun} in its totals`),
+          ...commonErrors,
+          ...stateError,
+        },
+      }),
+      async (c) => {
+        const { slug, reference, id } = c.req.valid("param");
+        const { reason } = c.req.valid("json");
+        return c.json(
+          purchaseOrderView(await voidMoney(makeDb(c.env.DB), slug, reference, kind, id, reason)),
+          200,
+        );
+      },
+    );
+  }
 }

@@ -93,6 +93,10 @@ export const QboConnectionView = z
     accessTokenExpiresAt: z.string().nullable(),
     refreshTokenExpiresAt: z.string().nullable(),
     lastRefreshedAt: z.string().nullable(),
+    previousRealms: z.array(z.object({ realmId: z.string(), openInvoices: z.number().int() })).openapi({
+      description:
+        "Other QuickBooks companies that still hold live invoices of this conference's POs (after a forced reconnect). Those POs are not synced, sent or voided until the conference is connected to that company again.",
+    }),
   })
   .openapi("QboConnection");
 
@@ -141,10 +145,19 @@ export const PurchaseOrderView = z
         note: z.string(),
         source: z.enum(["manual", "qbo"]),
         createdAt: z.string(),
+        voidedAt: z.string().nullable(),
+        voidReason: z.string().nullable(),
       }),
     ),
     creditNotes: z.array(
-      z.object({ id: z.number(), amount: MoneyOutput, reason: z.string(), createdAt: z.string() }),
+      z.object({
+        id: z.number(),
+        amount: MoneyOutput,
+        reason: z.string(),
+        createdAt: z.string(),
+        voidedAt: z.string().nullable(),
+        voidReason: z.string().nullable(),
+      }),
     ),
     qbo: z
       .object({
@@ -157,6 +170,14 @@ export const PurchaseOrderView = z
         balance: MoneyOutput.nullable(),
         emailStatus: z.string().nullable(),
         lastSyncedAt: z.string().nullable(),
+        realmId: z
+          .string()
+          .nullable()
+          .openapi({ description: "The QuickBooks company the invoice lives in" }),
+        voidedAt: z
+          .string()
+          .nullable()
+          .openapi({ description: "When the invoice was voided (here or seen voided/deleted in QBO)" }),
         discrepancy: z.object({ kind: z.string(), message: z.string(), detectedAt: z.string() }).nullable(),
       })
       .nullable(),

@@ -6,7 +6,15 @@ import type { PoAggregate } from "../db/purchase-orders";
 import { formatCents } from "../domain/money";
 import type { ConferenceJson, PurchaseOrderJson } from "./schemas";
 
-export function conferenceView(row: ConferenceRow, status: ConnectionStatus): ConferenceJson {
+/**
+ * `previousRealms`: other companies that still hold live invoices of this conference's POs
+ * (after a forced reconnect to another company), so both realms show while they differ.
+ */
+export function conferenceView(
+  row: ConferenceRow,
+  status: ConnectionStatus,
+  previousRealms: { realmId: string; openInvoices: number }[] = [],
+): ConferenceJson {
   return {
     slug: row.slug,
     name: row.name,
@@ -20,6 +28,7 @@ export function conferenceView(row: ConferenceRow, status: ConnectionStatus): Co
       accessTokenExpiresAt: status.accessTokenExpiresAt,
       refreshTokenExpiresAt: status.refreshTokenExpiresAt,
       lastRefreshedAt: status.lastRefreshedAt,
+      previousRealms,
     },
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
@@ -28,8 +37,9 @@ export function conferenceView(row: ConferenceRow, status: ConnectionStatus): Co
 
 export function purchaseOrderView({ po, lineItems, payments, creditNotes }: PoAggregate): PurchaseOrderJson {
   // BigInt: each amount is at most MAX_CENTS, but nothing bounds how many there are.
-  const paid = payments.reduce((sum, p) => sum + BigInt(p.amountCents), 0n);
-  const credited = creditNotes.reduce((sum, c) => sum + BigInt(c.amountCents), 0n);
+  // Voided rows are shown (with why) but leave every total.
+  const paid = payments.reduce((sum, p) => (p.voidedAt ? sum : sum + BigInt(p.amountCents)), 0n);
+  const credited = creditNotes.reduce((sum, c) => (c.voidedAt ? sum : sum + BigInt(c.amountCents)), 0n);
   return {
     reference: po.reference,
     conference: po.conferenceSlug,
@@ -60,12 +70,16 @@ export function purchaseOrderView({ po, lineItems, payments, creditNotes }: PoAg
       note: p.note,
       source: p.source,
       createdAt: p.createdAt,
+      voidedAt: p.voidedAt,
+      voidReason: p.voidReason,
     })),
     creditNotes: creditNotes.map((c) => ({
       id: c.id,
       amount: formatCents(c.amountCents),
       reason: c.reason,
       createdAt: c.createdAt,
+      voidedAt: c.voidedAt,
+      voidReason: c.voidReason,
     })),
     qbo: po.qboInvoiceId
       ? {
@@ -78,6 +92,8 @@ export function purchaseOrderView({ po, lineItems, payments, creditNotes }: PoAg
           balance: po.qboBalanceCents === null ? null : formatCents(po.qboBalanceCents),
           emailStatus: po.qboEmailStatus,
           lastSyncedAt: po.qboLastSyncedAt,
+          realmId: po.qboRealmId,
+          voidedAt: po.qboInvoiceVoidedAt,
           discrepancy:
             po.qboDiscrepancyKind && po.qboDiscrepancyAt
               ? {

@@ -14,6 +14,7 @@ export const ERROR_STATUS = {
   qbo_invoice_in_progress: 409,
   qbo_not_configured: 409,
   qbo_reconnect_required: 409,
+  qbo_realm_change_blocked: 409,
   qbo_api_error: 502,
   qbo_unavailable: 503,
   not_configured: 503,

@@ -14,7 +14,7 @@ const PRODUCTION_BASE = "https://quickbooks.api.intuit.com";
 const SANDBOX_BASE = "https://sandbox-quickbooks.api.intuit.com";
 const REQUEST_TIMEOUT_MS = 30_000;
 
-export type QboErrorKind = "api" | "unavailable" | "not_configured" | "reconnect_required";
+export type QboErrorKind = "api" | "unavailable" | "not_configured" | "reconnect_required" | "realm_changed";
 
 export class QboError extends Error {
   readonly kind: QboErrorKind;
@@ -22,6 +22,8 @@ export class QboError extends Error {
   readonly faults: QboFault[];
   readonly intuitTid: string | null;
   readonly retryAfterSeconds: number | null;
+  /** For `realm_changed`: the company the work belongs to, and the one the tokens now open. */
+  readonly realms: { invoiceRealmId: string; connectedRealmId: string } | null;
 
   constructor(
     kind: QboErrorKind,
@@ -31,6 +33,7 @@ export class QboError extends Error {
       faults?: QboFault[];
       intuitTid?: string | null;
       retryAfterSeconds?: number | null;
+      realms?: { invoiceRealmId: string; connectedRealmId: string } | null;
     } = {},
   ) {
     super(message);
@@ -40,6 +43,7 @@ export class QboError extends Error {
     this.faults = extra.faults ?? [];
     this.intuitTid = extra.intuitTid ?? null;
     this.retryAfterSeconds = extra.retryAfterSeconds ?? null;
+    this.realms = extra.realms ?? null;
   }
 
   /** True for failures worth retrying later (throttling, outages). */
@@ -58,6 +62,8 @@ export class QboError extends Error {
         return new ApiError("qbo_not_configured", this.message);
       case "reconnect_required":
         return new ApiError("qbo_reconnect_required", this.message);
+      case "realm_changed":
+        return new ApiError("invalid_state", this.message, this.realms);
       case "unavailable":
         return new ApiError("qbo_unavailable", this.message, {
           status: this.status,
@@ -86,6 +92,13 @@ export interface QboClientOptions {
   environment: "sandbox" | "production" | null;
   /** Used in log lines only. */
   conference: string;
+  /**
+   * The company this client may talk to. A PO's invoice lives in the realm it was created in;
+   * after the conference reconnects to another company the same invoice id names somebody
+   * else's invoice there, so a pinned client refuses to send anything (`realm_changed`)
+   * rather than read, email or void a stranger's invoice. Unpinned: whatever the tokens open.
+   */
+  realmId?: string | null;
 }
 
 export interface QboRequest {
@@ -145,7 +158,7 @@ export class QboClient {
     let res = await this.#fetch(token, req);
     if (res.status === 401) {
       await res.body?.cancel();
-      token = unwrap(await this.#opts.tokens.refreshAfterUnauthorized(token.accessToken));
+      token = this.#checkRealm(unwrap(await this.#opts.tokens.refreshAfterUnauthorized(token.accessToken)));
       this.#token = token;
       res = await this.#fetch(token, req);
     }
@@ -154,8 +167,20 @@ export class QboClient {
   }
 
   async #currentToken(): Promise<{ accessToken: string; realmId: string }> {
-    this.#token ??= unwrap(await this.#opts.tokens.accessToken());
+    this.#token ??= this.#checkRealm(unwrap(await this.#opts.tokens.accessToken()));
     return this.#token;
+  }
+
+  #checkRealm(token: { accessToken: string; realmId: string }) {
+    const pinned = this.#opts.realmId;
+    if (pinned && token.realmId !== pinned) {
+      throw new QboError(
+        "realm_changed",
+        `This invoice lives in QuickBooks company ${pinned}, but the conference is now connected to company ${token.realmId}; nothing was sent to QuickBooks.`,
+        { realms: { invoiceRealmId: pinned, connectedRealmId: token.realmId } },
+      );
+    }
+    return token;
   }
 
   async #fetch(token: { accessToken: string; realmId: string }, req: QboRequest): Promise<Response> {

@@ -7,12 +7,25 @@ import {
   setConferenceRealm,
   upsertConference,
 } from "../db/conferences";
+import { openInvoiceRealms } from "../db/purchase-orders";
+import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { requireConference } from "./purchase-orders";
 
 export interface ConferenceWithConnection {
   row: ConferenceRow;
   connection: ConnectionStatus;
+  /** Other companies still holding live invoices of this conference's POs. */
+  previousRealms: { realmId: string; openInvoices: number }[];
+}
+
+async function withConnection(env: Env, db: Db, row: ConferenceRow): Promise<ConferenceWithConnection> {
+  const [connection, realms] = await Promise.all([
+    connectionStatus(env, row.slug),
+    openInvoiceRealms(db, row.slug),
+  ]);
+  const current = connection.realmId ?? row.qboRealmId;
+  return { row, connection, previousRealms: realms.filter((r) => r.realmId !== current) };
 }
 
 /** Connection state for display. Reading it needs no encryption key, so it never fails for lack of one. */
@@ -20,19 +33,56 @@ export async function connectionStatus(env: Env, slug: string): Promise<Connecti
   return env.QBO_CONNECTIONS.getByName(slug).status();
 }
 
+/**
+ * Creates or updates a conference. Once tokens are stored, the realm is the grant's: a
+ * different `qbo.realmId` is refused, because webhooks are matched to conferences by this
+ * realm and the tokens open another company (store tokens for the new company instead).
+ */
 export async function putConference(
   env: Env,
   db: Db,
   slug: string,
   input: ConferenceInput,
 ): Promise<ConferenceWithConnection & { created: boolean }> {
+  if (input.qbo) {
+    const { realmId: granted } = await connectionStatus(env, slug);
+    if (granted && granted !== input.qbo.realmId) {
+      throw new ApiError(
+        "invalid_state",
+        `The conference's QuickBooks tokens are for company ${granted}; qbo.realmId cannot be set to ${input.qbo.realmId}. Store tokens for that company (PUT …/qbo/tokens) or connect it through OAuth instead.`,
+        { connectedRealmId: granted, requestedRealmId: input.qbo.realmId },
+      );
+    }
+  }
   const { row, created } = await upsertConference(db, slug, input, new Date().toISOString());
-  return { row, created, connection: await connectionStatus(env, slug) };
+  return { ...(await withConnection(env, db, row)), created };
 }
 
 export async function getConference(env: Env, db: Db, slug: string): Promise<ConferenceWithConnection> {
-  const row = await requireConference(db, slug);
-  return { row, connection: await connectionStatus(env, slug) };
+  return withConnection(env, db, await requireConference(db, slug));
+}
+
+/**
+ * Refuses a grant for another company while POs have live invoices in the old one, unless
+ * `force`: those invoices would stop being synced (their ids mean other invoices in the new
+ * company), so a person must say they mean it. Called before any token is stored or exchanged.
+ */
+export async function checkRealmChange(db: Db, slug: string, realmId: string, force: boolean): Promise<void> {
+  const elsewhere = (await openInvoiceRealms(db, slug)).filter((r) => r.realmId !== realmId);
+  if (elsewhere.length === 0) return;
+  const count = elsewhere.reduce((n, r) => n + r.openInvoices, 0);
+  if (!force) {
+    throw new ApiError(
+      "qbo_realm_change_blocked",
+      `${count} open invoice(s) of this conference live in QuickBooks company ${elsewhere.map((r) => r.realmId).join(", ")}; connecting company ${realmId} would stop syncing them. Send {"force": true} to connect anyway.`,
+      { requestedRealmId: realmId, openInvoices: elsewhere },
+    );
+  }
+  log("warn", "qbo.realm_change_forced", {
+    conference: slug,
+    realmId,
+    previousRealms: elsewhere.map((r) => r.realmId),
+  });
 }
 
 /** Stores a grant in the conference's vault and records its realm on the conference. */
@@ -41,11 +91,13 @@ export async function storeTokens(
   db: Db,
   slug: string,
   tokens: Omit<StoreTokensInput, "slug">,
+  opts: { force: boolean },
 ): Promise<ConferenceWithConnection> {
   await requireConference(db, slug);
-  const connection = await connectionFor(env, slug).store({ ...tokens, slug });
+  await checkRealmChange(db, slug, tokens.realmId, opts.force);
+  await connectionFor(env, slug).store({ ...tokens, slug });
   await setConferenceRealm(db, slug, tokens.realmId, new Date().toISOString());
-  return { row: await requireConference(db, slug), connection };
+  return withConnection(env, db, await requireConference(db, slug));
 }
 
 export async function disconnect(env: Env, db: Db, slug: string): Promise<void> {

@@ -14,13 +14,19 @@ import { oauthStates } from "../db/schema";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { timingSafeEqualBytes } from "../lib/secure-compare";
-import { storeTokens } from "./conferences";
+import { checkRealmChange, storeTokens } from "./conferences";
 import { requireConference } from "./purchase-orders";
 
 export const STATE_TTL_MS = 10 * 60 * 1000;
 export const QBO_SCOPE = "com.intuit.quickbooks.accounting";
 
-const StatePayload = z.object({ n: z.string().min(16), s: z.string().min(1), e: z.number().int() });
+/** `f: 1`: the operator confirmed connecting another company despite open invoices (SPEC §15). */
+const StatePayload = z.object({
+  n: z.string().min(16),
+  s: z.string().min(1),
+  e: z.number().int(),
+  f: z.literal(1).optional(),
+});
 
 const TokenResponse = z.object({
   access_token: z.string().min(1),
@@ -59,7 +65,13 @@ const b64url = (bytes: Uint8Array) =>
 const fromB64url = (text: string) => base64ToBytes(text.replace(/-/g, "+").replace(/_/g, "/"));
 
 /** The consent URL for a conference, with a fresh signed single-use state. */
-export async function startConnect(env: Env, db: Db, slug: string, requestUrl: string): Promise<string> {
+export async function startConnect(
+  env: Env,
+  db: Db,
+  slug: string,
+  requestUrl: string,
+  opts: { force: boolean } = { force: false },
+): Promise<string> {
   await requireConference(db, slug);
   if (!env.QBO_CLIENT_ID || !env.QBO_CLIENT_SECRET) {
     throw new ApiError(
@@ -73,7 +85,11 @@ export async function startConnect(env: Env, db: Db, slug: string, requestUrl: s
   await db
     .insert(oauthStates)
     .values({ nonce, conferenceSlug: slug, expiresAt: new Date(expiresAt).toISOString() });
-  const payload = b64url(new TextEncoder().encode(JSON.stringify({ n: nonce, s: slug, e: expiresAt })));
+  const payload = b64url(
+    new TextEncoder().encode(
+      JSON.stringify({ n: nonce, s: slug, e: expiresAt, ...(opts.force ? { f: 1 } : {}) }),
+    ),
+  );
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(payload)));
   const url = new URL(env.QBO_AUTHORIZE_URL);
   url.searchParams.set("client_id", env.QBO_CLIENT_ID);
@@ -92,8 +108,8 @@ export class OAuthCallbackError extends Error {
   }
 }
 
-/** Verifies the signature and expiry, then consumes the nonce. Returns the conference slug. */
-async function consumeState(env: Env, db: Db, state: string): Promise<string> {
+/** Verifies the signature and expiry, then consumes the nonce. Returns the conference slug and the force flag. */
+async function consumeState(env: Env, db: Db, state: string): Promise<{ slug: string; force: boolean }> {
   const [payload, mac] = state.split(".");
   if (!payload || !mac) throw new OAuthCallbackError(400, "The sign-in link is not valid.");
   const key = await stateKey(env);
@@ -125,7 +141,7 @@ async function consumeState(env: Env, db: Db, state: string): Promise<string> {
     .returning({ slug: oauthStates.conferenceSlug });
   if (used.length !== 1)
     throw new OAuthCallbackError(400, "This sign-in link was already used; start again.");
-  return parsed.s;
+  return { slug: parsed.s, force: parsed.f === 1 };
 }
 
 export interface CallbackParams {
@@ -143,12 +159,14 @@ export async function completeConnect(
   requestUrl: string,
 ): Promise<{ slug: string; name: string; realmId: string }> {
   if (!params.state) throw new OAuthCallbackError(400, "The sign-in link is not valid.");
-  const slug = await consumeState(env, db, params.state);
+  const { slug, force } = await consumeState(env, db, params.state);
   if (params.error) throw new OAuthCallbackError(400, "QuickBooks access was not granted.");
   if (!params.code || !params.realmId || !/^\d{1,32}$/.test(params.realmId)) {
     throw new OAuthCallbackError(400, "QuickBooks did not send an authorization code.");
   }
   const conference = await requireConference(db, slug);
+  // Before the code is spent: a refused company change costs the operator one more click only.
+  await checkRealmChange(db, slug, params.realmId, force);
   let res: Response;
   try {
     res = await fetch(env.QBO_TOKEN_URL, {
@@ -182,15 +200,21 @@ export async function completeConnect(
   }
   const now = Date.now();
   const t = tokens.data;
-  await storeTokens(env, db, slug, {
-    realmId: params.realmId,
-    accessToken: t.access_token,
-    refreshToken: t.refresh_token,
-    accessTokenExpiresAt: new Date(now + t.expires_in * 1000).toISOString(),
-    refreshTokenExpiresAt: t.x_refresh_token_expires_in
-      ? new Date(now + t.x_refresh_token_expires_in * 1000).toISOString()
-      : undefined,
-  });
+  await storeTokens(
+    env,
+    db,
+    slug,
+    {
+      realmId: params.realmId,
+      accessToken: t.access_token,
+      refreshToken: t.refresh_token,
+      accessTokenExpiresAt: new Date(now + t.expires_in * 1000).toISOString(),
+      refreshTokenExpiresAt: t.x_refresh_token_expires_in
+        ? new Date(now + t.x_refresh_token_expires_in * 1000).toISOString()
+        : undefined,
+    },
+    { force },
+  );
   log("info", "oauth.connected", { conference: slug, realmId: params.realmId });
   return { slug, name: conference.name, realmId: params.realmId };
 }

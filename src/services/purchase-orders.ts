@@ -8,6 +8,7 @@ import {
   addCreditNote,
   addPayment,
   findPo,
+  findPoById,
   insertPurchaseOrder,
   listPos,
   loadAggregate,
@@ -18,7 +19,9 @@ import {
   type PoAggregate,
   type PoListFilter,
   type PoRow,
+  voidMoneyRow,
 } from "../db/purchase-orders";
+import { claimStaleBefore } from "../db/qbo-invoices";
 import type { PoStatus } from "../db/schema";
 import { MAX_CENTS, multiplyCents } from "../domain/money";
 import { ApiError, notFound } from "../lib/errors";
@@ -165,10 +168,65 @@ export async function sendPurchaseOrder(db: Db, slug: string, reference: string)
   return getPurchaseOrder(db, slug, reference);
 }
 
-/** Cancels the PO; payments and credit notes are kept. Voiding in QBO is the caller's step. */
+/**
+ * Cancels the PO; payments and credit notes are kept. Voiding in QBO is the caller's step.
+ * Refused while another request is creating the QBO invoice: that invoice would otherwise
+ * appear on a cancelled PO after the fact.
+ */
 export async function cancelPurchaseOrder(db: Db, po: PoRow): Promise<void> {
-  if (!(await markCancelled(db, po.id, new Date().toISOString()))) {
-    throw new ApiError("invalid_state", `Purchase order ${po.reference} is already cancelled.`);
+  const now = new Date();
+  if (await markCancelled(db, po.id, now.toISOString(), claimStaleBefore(now))) return;
+  const current = await findPoById(db, po.id);
+  if (current && current.status !== "cancelled" && isCreationInProgress(current, now)) {
+    throw invoiceInProgress(po.reference);
+  }
+  throw new ApiError("invalid_state", `Purchase order ${po.reference} is already cancelled.`);
+}
+
+/** True while a live request holds the claim to create the PO's QBO invoice. */
+export function isCreationInProgress(po: PoRow, now = new Date()): boolean {
+  return (
+    po.qboInvoiceId === null &&
+    po.qboCreateClaimedAt !== null &&
+    po.qboCreateClaimedAt >= claimStaleBefore(now)
+  );
+}
+
+export function invoiceInProgress(reference: string): ApiError {
+  return new ApiError(
+    "qbo_invoice_in_progress",
+    `The QuickBooks invoice of ${reference} is being created by another request; try again in a moment.`,
+  );
+}
+
+/**
+ * Voids a manual payment or credit note recorded by mistake (a wire entered twice): the row is
+ * kept with when and why, leaves every total, and the status is recomputed. Rows that came
+ * from QuickBooks follow QuickBooks and cannot be voided here.
+ */
+export async function voidMoney(
+  db: Db,
+  slug: string,
+  reference: string,
+  kind: "payment" | "credit_note",
+  rowId: number,
+  reason: string,
+): Promise<PoAggregate> {
+  const po = await requirePo(db, slug, reference);
+  const noun = kind === "payment" ? "Payment" : "Credit note";
+  const outcome = await voidMoneyRow(db, kind, po.id, rowId, reason, new Date().toISOString());
+  switch (outcome) {
+    case "voided":
+      return getPurchaseOrder(db, slug, reference);
+    case "not_found":
+      throw notFound(`${noun} ${rowId} of ${reference}`);
+    case "already_voided":
+      throw new ApiError("invalid_state", `${noun} ${rowId} of ${reference} is already voided.`);
+    case "not_manual":
+      throw new ApiError(
+        "invalid_state",
+        `${noun} ${rowId} of ${reference} was recorded from QuickBooks; void or delete it in QuickBooks and it follows.`,
+      );
   }
 }
 

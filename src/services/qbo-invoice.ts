@@ -7,6 +7,7 @@ import type { Db } from "../db/client";
 import type { ConferenceRow } from "../db/conferences";
 import {
   findPoById,
+  isOutstanding,
   type LineItemRow,
   loadAggregate,
   type PoAggregate,
@@ -26,7 +27,13 @@ import { log } from "../lib/log";
 import { type QboClient, QboError } from "../qbo/client";
 import { customerByDisplayName } from "../qbo/query";
 import { CustomerEnvelope, CustomerQuery, InvoiceEnvelope } from "../qbo/schemas";
-import { cancelPurchaseOrder, requireConference, requirePo } from "./purchase-orders";
+import {
+  cancelPurchaseOrder,
+  invoiceInProgress,
+  isCreationInProgress,
+  requireConference,
+  requirePo,
+} from "./purchase-orders";
 import { reconcilePurchaseOrders, syncBatchSize } from "./reconcile";
 
 /** Runs QBO work, turning QBO failures into API errors. */
@@ -74,10 +81,7 @@ export async function createQboInvoice(
     if (now && now.status !== "draft" && now.status !== "sent") {
       throw new ApiError("invalid_state", `${reference} is ${now.status}.`);
     }
-    throw new ApiError(
-      "qbo_invoice_in_progress",
-      `The QuickBooks invoice of ${reference} is being created by another request.`,
-    );
+    throw invoiceInProgress(reference);
   }
   const client = qboClientFor(env, conference);
   const aggregate = await loadAggregate(db, po);
@@ -235,6 +239,11 @@ function requireInvoice(po: PoRow, action: string): string {
   return po.qboInvoiceId;
 }
 
+/** A client that only talks to the company the PO's invoice was created in (see QboClientOptions.realmId). */
+function invoiceClient(env: Env, conference: ConferenceRow, po: PoRow) {
+  return qboClientFor(env, conference, po.qboRealmId);
+}
+
 export async function sendQboInvoice(
   env: Env,
   db: Db,
@@ -244,7 +253,7 @@ export async function sendQboInvoice(
   const conference = await requireConference(db, slug);
   const po = await requirePo(db, slug, reference);
   const invoiceId = requireInvoice(po, "send");
-  const client = qboClientFor(env, conference);
+  const client = invoiceClient(env, conference, po);
   const { Invoice: inv } = await withQbo(() =>
     client.json(InvoiceEnvelope, {
       method: "POST",
@@ -266,7 +275,7 @@ export async function qboInvoicePdf(env: Env, db: Db, slug: string, reference: s
   const conference = await requireConference(db, slug);
   const po = await requirePo(db, slug, reference);
   const invoiceId = requireInvoice(po, "download");
-  const client = qboClientFor(env, conference);
+  const client = invoiceClient(env, conference, po);
   const { body, contentType } = await withQbo(() =>
     client.bytes({ method: "GET", path: `invoice/${encodeURIComponent(invoiceId)}/pdf` }),
   );
@@ -284,12 +293,16 @@ export async function syncQboInvoice(
   const conference = await requireConference(db, slug);
   const po = await requirePo(db, slug, reference);
   requireInvoice(po, "sync");
-  if (po.status === "paid" || po.status === "cancelled") {
+  if (!isOutstanding(po)) {
     throw new ApiError(
       "invalid_state",
-      `${reference} is ${po.status}; paid and cancelled purchase orders are not synced.`,
+      po.status === "paid"
+        ? `${reference} is paid; paid purchase orders are not synced.`
+        : `The QuickBooks invoice of ${reference} is voided or deleted; there is nothing left to sync.`,
     );
   }
+  // Unpinned on purpose: reconciliation itself notices an invoice of another company and
+  // records a `realm_changed` discrepancy instead of reading the other company's invoice.
   const client = qboClientFor(env, conference);
   await withQbo(() => reconcilePurchaseOrders(db, client, [po], syncBatchSize(env)));
   return loadAggregate(db, await requirePo(db, slug, reference));
@@ -298,7 +311,7 @@ export async function syncQboInvoice(
 /** Voids the PO's QBO invoice (read for its SyncToken, then `operation=void` with a stable requestid). */
 export async function voidQboInvoice(env: Env, db: Db, conference: ConferenceRow, po: PoRow): Promise<void> {
   const invoiceId = requireInvoice(po, "void");
-  const client = qboClientFor(env, conference);
+  const client = invoiceClient(env, conference, po);
   await withQbo(async () => {
     const { Invoice: current } = await client.json(InvoiceEnvelope, {
       method: "GET",
@@ -316,6 +329,7 @@ export async function voidQboInvoice(env: Env, db: Db, conference: ConferenceRow
       {
         totalCents: qboAmountToCents(voided.TotalAmt) ?? 0,
         balanceCents: qboAmountToCents(voided.Balance) ?? 0,
+        voidedAt: new Date().toISOString(),
       },
       new Date().toISOString(),
     );
@@ -323,19 +337,33 @@ export async function voidQboInvoice(env: Env, db: Db, conference: ConferenceRow
   log("info", "qbo.invoice_voided", { conference: conference.slug, reference: po.reference, invoiceId });
 }
 
-/** Cancels a PO; with `voidQbo` its QBO invoice is voided first (a void failure leaves the PO as it was). */
+/**
+ * Cancels a PO; with `void` its QBO invoice is voided first (a void failure leaves the PO as
+ * it was). A PO cancelled earlier with its invoice kept can have the invoice voided later by
+ * asking again with `void`: no invoice is ever stranded on a cancelled PO.
+ */
 export async function cancelPurchaseOrderWithInvoice(
   env: Env,
   db: Db,
   slug: string,
   reference: string,
-  voidQbo: boolean,
+  qboInvoice: "keep" | "void",
 ): Promise<PoAggregate> {
   const conference = await requireConference(db, slug);
   const po = await requirePo(db, slug, reference);
-  if (po.status === "cancelled")
-    throw new ApiError("invalid_state", `Purchase order ${reference} is already cancelled.`);
-  if (voidQbo && po.qboInvoiceId) await voidQboInvoice(env, db, conference, po);
-  await cancelPurchaseOrder(db, po);
+  const liveInvoice = po.qboInvoiceId !== null && po.qboInvoiceVoidedAt === null;
+  if (po.status === "cancelled") {
+    if (qboInvoice !== "void" || !liveInvoice) {
+      throw new ApiError(
+        "invalid_state",
+        `Purchase order ${reference} is already cancelled${liveInvoice ? "" : " and has no QuickBooks invoice left to void"}.`,
+      );
+    }
+    await voidQboInvoice(env, db, conference, po);
+  } else {
+    if (isCreationInProgress(po)) throw invoiceInProgress(reference);
+    if (qboInvoice === "void" && liveInvoice) await voidQboInvoice(env, db, conference, po);
+    await cancelPurchaseOrder(db, po);
+  }
   return loadAggregate(db, await requirePo(db, slug, reference));
 }

@@ -7,10 +7,10 @@
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { chunk } from "../db/client";
-import type { PoRow } from "../db/purchase-orders";
-import { moneySums, reconcileStatements } from "../db/reconcile";
+import { isOutstanding, type PoRow } from "../db/purchase-orders";
+import { moneySums, realmChangedStatement, reconcileStatements } from "../db/reconcile";
 import { qboAmountToCents } from "../domain/money";
-import { decideReconciliation, type InvoiceState } from "../domain/reconcile";
+import { decideReconciliation, type InvoiceState, realmChangedDiscrepancy } from "../domain/reconcile";
 import type { QboClient } from "../qbo/client";
 import { invoicesByIds } from "../qbo/query";
 import { type Invoice, InvoiceQuery } from "../qbo/schemas";
@@ -29,11 +29,11 @@ export function syncBatchSize(env: Pick<Env, "SYNC_BATCH_SIZE">): number {
   return Number.isFinite(n) && n > 0 ? Math.min(n, 1000) : 500;
 }
 
-/** Only POs with an invoice that are neither paid nor cancelled are synced (SPEC §3). */
-export function isSyncable(po: PoRow): boolean {
-  return po.qboInvoiceId !== null && po.status !== "paid" && po.status !== "cancelled";
-}
-
+/**
+ * Reconciles `pos` (those still outstanding) against the company `client` is connected to.
+ * A PO whose invoice was created in another company is not read there (the same invoice id
+ * names somebody else's invoice): it gets a `realm_changed` discrepancy, once, and nothing else.
+ */
 export async function reconcilePurchaseOrders(
   db: Db,
   client: QboClient,
@@ -41,8 +41,28 @@ export async function reconcilePurchaseOrders(
   batchSize: number,
   now = new Date().toISOString(),
 ): Promise<ReconcileOutcome> {
-  const syncable = pos.filter(isSyncable);
+  const outstanding = pos.filter(isOutstanding);
   const outcome: ReconcileOutcome = { invoicesChecked: 0, paymentsRecorded: 0, qboQueries: 0 };
+  if (outstanding.length === 0) return outcome;
+  const connectedRealmId = await client.realmId();
+  const syncable = outstanding.filter((po) => po.qboRealmId === connectedRealmId);
+  const elsewhere = outstanding.filter((po) => po.qboRealmId !== connectedRealmId);
+  if (elsewhere.length > 0) {
+    await runInBatches(
+      db,
+      elsewhere.map((po) => ({
+        items: [
+          realmChangedStatement(
+            db,
+            po,
+            realmChangedDiscrepancy(po.qboRealmId ?? "unknown", connectedRealmId),
+            now,
+          ),
+        ],
+        insertIndex: null,
+      })),
+    );
+  }
   for (const group of chunk(syncable, batchSize)) {
     const ids = group.map((po) => po.qboInvoiceId as string);
     const response = await client.json(InvoiceQuery, {
@@ -66,6 +86,7 @@ export async function reconcilePurchaseOrders(
         poTotalCents: po.totalCents,
         totalPaidCents: sum.paidCents,
         qboPaidRecordedCents: sum.qboPaidCents,
+        poCancelled: po.status === "cancelled",
         invoice: state,
       });
       const snapshot = state
@@ -95,7 +116,10 @@ function invoiceState(invoice: Invoice): InvoiceState | null {
  * Runs the statements of many POs in D1 batches (one PO's statements always share a batch)
  * and returns how many payment inserts added a row.
  */
-async function runInBatches(db: Db, groups: ReturnType<typeof reconcileStatements>[]): Promise<number> {
+async function runInBatches(
+  db: Db,
+  groups: { items: BatchItem<"sqlite">[]; insertIndex: number | null }[],
+): Promise<number> {
   let recorded = 0;
   let items: BatchItem<"sqlite">[] = [];
   let inserts: number[] = [];

@@ -133,7 +133,9 @@ export async function syncRealmEvents(
   const [first] = conferences;
   let paymentReads = 0;
   if (paymentIds.length > 0 && first) {
-    const client = qboClientFor(env, first);
+    // Pinned to the webhook's realm: a conference whose tokens now open another company must
+    // not read that company's payments with these ids.
+    const client = qboClientFor(env, first, realmId);
     for (const part of chunk(paymentIds, 1000)) {
       const res = await client.json(PaymentQuery, {
         method: "POST",

@@ -83,6 +83,7 @@ export function registerNaiveBaselineRoute(app: App): void {
         poTotalCents: po.totalCents,
         totalPaidCents: sums.paidCents,
         qboPaidRecordedCents: sums.qboPaidCents,
+        poCancelled: po.status === "cancelled",
         invoice: { totalCents, balanceCents, voided: false },
       });
       const { items, insertIndex } = reconcileStatements(

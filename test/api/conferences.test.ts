@@ -14,6 +14,7 @@ const disconnected = {
   accessTokenExpiresAt: null,
   refreshTokenExpiresAt: null,
   lastRefreshedAt: null,
+  previousRealms: [],
 };
 
 describe("creating and updating a conference", () => {

@@ -532,6 +532,8 @@ describe("recording payments and credit notes", () => {
         note: "",
         source: "manual",
         createdAt: expect.stringMatching(ISO_INSTANT),
+        voidedAt: null,
+        voidReason: null,
       },
     ]);
     expect(res.body).toMatchObject({ totalPaid: "300.00", balanceDue: "900.00" });
@@ -599,6 +601,8 @@ describe("recording payments and credit notes", () => {
         amount: "200.00",
         reason: "Sponsor downgraded",
         createdAt: expect.stringMatching(ISO_INSTANT),
+        voidedAt: null,
+        voidReason: null,
       },
     ]);
     expect(res.body).toMatchObject({ totalCredited: "200.00", totalPaid: "0.00", balanceDue: "1000.00" });
