@@ -74,7 +74,7 @@ export async function checkRealmChange(db: Db, slug: string, realmId: string, fo
   if (!force) {
     throw new ApiError(
       "qbo_realm_change_blocked",
-      `${count} open invoice(s) of this conference live in QuickBooks company ${elsewhere.map((r) => r.realmId).join(", ")}; connecting company ${realmId} would stop syncing them. Send {"force": true} to connect anyway.`,
+      `${count} open invoice(s) of this conference live in QuickBooks company ${elsewhere.map((r) => r.realmId).join(", ")}; connecting company ${realmId} would stop syncing them. Send {"force": true} with the tokens (or when asking for the connect link) to connect anyway.`,
       { requestedRealmId: realmId, openInvoices: elsewhere },
     );
   }

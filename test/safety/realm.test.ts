@@ -224,3 +224,50 @@ describe("the conference's realm", () => {
     expect(same.body).toMatchObject({ name: "Renamed", qbo: { realmId } });
   });
 });
+
+describe("completing OAuth for another company", () => {
+  /** What Intuit's consent page does when a person picks `realmId` and clicks Connect. */
+  async function consent(consentUrl: string, realmId: string): Promise<string> {
+    const params = new URL(consentUrl).searchParams;
+    const form = new URLSearchParams({
+      client_id: params.get("client_id") ?? "",
+      redirect_uri: params.get("redirect_uri") ?? "",
+      scope: params.get("scope") ?? "",
+      response_type: "code",
+      state: params.get("state") ?? "",
+      realm_id: realmId,
+      decision: "connect",
+    });
+    const res = await fetch(`${env.QBO_EMULATOR_URL}/connect/oauth2/decision`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: form.toString(),
+      redirect: "manual",
+    });
+    const location = new URL(res.headers.get("location") ?? "");
+    return `${location.pathname}${location.search}`;
+  }
+
+  it("refuses with a 409 page and no code exchange while invoices are open, and connects when the link was asked with force", async () => {
+    const po = await invoicedPo("100.00");
+    const other = await collidingCompany(po.invoiceId);
+
+    const plain = (await call("POST", `/api/conferences/${po.slug}/qbo/connect`)).body.url;
+    const refused = await call("GET", await consent(plain, other.realmId), undefined, { token: null });
+
+    expect(refused.status).toBe(409);
+    expect(refused.body).toContain("force");
+    expect((await emulator().stats(other.realmId)).tokenCalls.authorization_code).toBe(0);
+    expect((await call("GET", `/api/conferences/${po.slug}`)).body.qbo.realmId).toBe(po.realmId);
+
+    const forced = (await call("POST", `/api/conferences/${po.slug}/qbo/connect`, { force: true })).body.url;
+    const connected = await call("GET", await consent(forced, other.realmId), undefined, { token: null });
+
+    expect(connected.status).toBe(200);
+    const conference = (await call("GET", `/api/conferences/${po.slug}`)).body;
+    expect(conference.qbo).toMatchObject({
+      realmId: other.realmId,
+      previousRealms: [{ realmId: po.realmId, openInvoices: 1 }],
+    });
+  });
+});
