@@ -7,7 +7,10 @@
  *   1. exactly one QBO invoice per PO;
  *   2. for every PO, the QBO-sourced payments equal TotalAmt − Balance in QBO;
  *   3. no PO lost, none stuck without a recorded failure;
- *   4. no 5xx to the API caller except qbo_api_error (502) / qbo_unavailable (503).
+ *   4. no 5xx to the API caller except qbo_api_error (502) / qbo_unavailable (503);
+ *   5. a third conference is reconnected mid-run to another company whose invoice ids collide
+ *      with its own (each a stranger's 5,000.00, paid): nothing is recorded from that company,
+ *      no request reaches it, and every one of its POs shows a `realm_changed` discrepancy.
  * The seed is printed first; `CHAOS_SEED=<n> npm run test:chaos` replays a run.
  */
 import { createHmac } from "node:crypto";
@@ -192,6 +195,55 @@ try {
   const invoiced = pos.filter((p) => p.invoiceId);
   console.log(`• ${invoiced.length} invoices created and sent`);
 
+  // A third conference, invoiced in its own company (also failing 20% of the time)…
+  const moved = { slug: "chaos-moved", pos: [] };
+  await api("PUT", `/api/conferences/${moved.slug}`, { name: moved.slug });
+  const movedGrant = await control("POST", "/realms", { companyName: moved.slug });
+  moved.realmId = movedGrant.realmId;
+  await api("PUT", `/api/conferences/${moved.slug}/qbo/tokens`, movedGrant);
+  await control("PUT", `/realms/${moved.realmId}/faults`, {
+    rules: [],
+    random: {
+      rate: FAULT_RATE,
+      seed: SEED + 1,
+      kinds: ["throttle", "status", "latency"],
+      retryAfterSeconds: 1,
+    },
+  });
+  await pool(
+    Array.from({ length: 20 }, (_, i) => i),
+    4,
+    async (i) => {
+      const created = await api("POST", `/api/conferences/${moved.slug}/purchase-orders`, {
+        organizationName: `Moved ${i % 5}`,
+        contactName: "Chaos",
+        contactEmail: `moved${i}@chaos.example`,
+        lineItems: [{ description: "Sponsorship", quantity: 1, unitPrice: "100.00" }],
+      });
+      const base = `/api/conferences/${moved.slug}/purchase-orders/${created.body.reference}`;
+      const done = await withRetries(
+        `invoice ${created.body.reference}`,
+        () => api("POST", `${base}/qbo-invoice`, {}),
+        (r) => r.status === 201 || r.body?.error?.code === "qbo_invoice_exists",
+      );
+      if (done)
+        moved.pos.push({
+          reference: created.body.reference,
+          base,
+          invoiceId: (await api("GET", base)).body.qbo?.invoiceId,
+        });
+    },
+  );
+  // …and a company whose invoice ids collide with it, every one a stranger's 5,000.00, paid.
+  const intruder = await control("POST", "/realms", { companyName: "intruder" });
+  const maxId = Math.max(...moved.pos.map((p) => Number(p.invoiceId)));
+  await control("POST", `/realms/${intruder.realmId}/seed-invoices`, {
+    customerName: "Stranger Industries",
+    invoices: Array.from({ length: maxId + 5 }, () => ({ amount: "5000.00", paid: "5000.00" })),
+  });
+  await control("POST", `/realms/${intruder.realmId}/stats/reset`);
+  console.log(`• ${moved.pos.length} POs invoiced in ${moved.slug}; a colliding company is ready`);
+
   // Customers pay in QuickBooks: a partial payment for all, the rest for about 70%.
   const events = [];
   for (const po of invoiced) {
@@ -230,6 +282,41 @@ try {
     if (rand() < 0.2) deliveries.push(body);
   }
   const replays = deliveries.filter(() => rand() < 0.1);
+  // Mid-run, the third conference is reconnected to the colliding company: refused without
+  // force, then forced; QuickBooks then reports changes to the colliding invoices.
+  const reconnect = (async () => {
+    await sleep(200 + Math.floor(rand() * 500));
+    const blocked = await api("PUT", `/api/conferences/${moved.slug}/qbo/tokens`, intruder);
+    if (blocked.body?.error?.code !== "qbo_realm_change_blocked")
+      violations.push(
+        `realm change without force answered ${blocked.status} ${JSON.stringify(blocked.body)}`,
+      );
+    const forced = await api("PUT", `/api/conferences/${moved.slug}/qbo/tokens`, {
+      ...intruder,
+      force: true,
+    });
+    if (forced.status !== 200) violations.push(`forced realm change answered ${forced.status}`);
+    const body = JSON.stringify({
+      eventNotifications: [
+        {
+          realmId: intruder.realmId,
+          dataChangeEvent: {
+            entities: moved.pos.map((p) => ({
+              name: "Invoice",
+              id: p.invoiceId,
+              operation: "Update",
+              lastUpdated: new Date().toISOString(),
+            })),
+          },
+        },
+      ],
+    });
+    await fetch(`${sandbox.workerUrl}/webhooks/qbo`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "intuit-signature": sign(body) },
+      body,
+    }).then((r) => r.body?.cancel());
+  })();
   let webhookNon200 = 0;
   await pool([...shuffle(deliveries), ...replays], 4, async (body) => {
     const res = await fetch(`${sandbox.workerUrl}/webhooks/qbo`, {
@@ -240,6 +327,7 @@ try {
     if (res.status !== 200) webhookNon200++;
     await res.body?.cancel();
   });
+  await reconnect;
   if (webhookNon200) violations.push(`${webhookNon200} webhook deliveries were not answered 200`);
   console.log(
     `• ${deliveries.length + replays.length} webhook deliveries posted (out of order, duplicated, replayed)`,
@@ -274,6 +362,14 @@ try {
     console.log(`• settle round ${round}: ${stuck.length} POs not yet reconciled`);
     if (stuck.length === 0 || Date.now() > deadline) break;
     await fetch(`${sandbox.workerUrl}/__scheduled?cron=${encodeURIComponent("*/15 * * * *")}`);
+  }
+
+  // The moved conference's POs are planned by the cron like any outstanding invoice.
+  await fetch(`${sandbox.workerUrl}/__scheduled?cron=${encodeURIComponent("*/15 * * * *")}`);
+  for (let i = 0; i < 30; i++) {
+    await sleep(1_000);
+    const views = await Promise.all(moved.pos.map((p) => api("GET", p.base)));
+    if (views.every((v) => v.body.qbo?.discrepancy?.kind === "realm_changed")) break;
   }
 
   // Invariant 1: exactly one QBO invoice per PO, and no stray invoices.
@@ -313,6 +409,19 @@ try {
     violations.push(`${pos.length - invoiced.length} POs without an invoice`);
   // Invariant 4.
   violations.push(...unexpected5xx.map((u) => `unexpected 5xx: ${u}`));
+  // Invariant 5: nothing from the colliding company, not even a request.
+  for (const po of moved.pos) {
+    const view = (await api("GET", po.base)).body;
+    const recorded = view.payments.filter((p) => p.source === "qbo").reduce((s, p) => s + cents(p.amount), 0);
+    if (recorded > 0) violations.push(`${po.reference}: ${money(recorded)} recorded after the reconnect`);
+    if (view.qbo?.discrepancy?.kind !== "realm_changed")
+      violations.push(
+        `${po.reference}: discrepancy ${view.qbo?.discrepancy?.kind ?? "none"}, not realm_changed`,
+      );
+  }
+  const intruderStats = await control("GET", `/realms/${intruder.realmId}/stats`);
+  if (intruderStats.requests.total !== 0)
+    violations.push(`the colliding company got ${intruderStats.requests.total} requests`);
 
   const stats = await Promise.all(
     conferences.map(({ realmId }) => control("GET", `/realms/${realmId}/stats`)),
