@@ -1,4 +1,5 @@
 import { and, eq, gt, isNotNull } from "drizzle-orm";
+import type { QboEnvironment } from "../domain/payments";
 import type { Db } from "./client";
 import { conferences } from "./schema";
 
@@ -7,7 +8,7 @@ export type ConferenceRow = typeof conferences.$inferSelect;
 export interface ConferenceInput {
   name: string;
   currency: string;
-  qbo?: { realmId: string; environment: "sandbox" | "production"; itemId?: string | undefined } | undefined;
+  qbo?: { realmId: string; environment: QboEnvironment; itemId?: string | undefined } | undefined;
 }
 
 export async function findConference(db: Db, slug: string): Promise<ConferenceRow | undefined> {

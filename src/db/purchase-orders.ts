@@ -4,8 +4,10 @@
  * statement itself, so two concurrent requests can never both pass a check made in JS.
  */
 import { and, asc, desc, eq, inArray, isNotNull, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
+import type { PaymentMethod } from "../domain/payments";
+import type { PoStatus } from "../domain/po-status";
 import { chunk, type Db } from "./client";
-import { creditNotes, lineItems, type PoStatus, payments, purchaseOrders } from "./schema";
+import { creditNotes, lineItems, payments, purchaseOrders } from "./schema";
 
 export type PoRow = typeof purchaseOrders.$inferSelect;
 export type LineItemRow = typeof lineItems.$inferSelect;
@@ -226,7 +228,7 @@ export async function markCancelled(
 
 export interface NewPayment {
   amountCents: number;
-  method: "wire" | "ach" | "check" | "stripe" | "other";
+  method: PaymentMethod;
   reference: string;
   paymentDate: string;
   note: string;

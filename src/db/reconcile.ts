@@ -1,7 +1,7 @@
 /** SQL of reconciliation and sync bookkeeping. */
 import { and, asc, count, eq, gt, inArray, isNull, ne, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import type { ReconcileDecision } from "../domain/reconcile";
+import type { ReconcileDecision, SyncTrigger } from "../domain/reconcile";
 import { chunk, type Db } from "./client";
 import { livePaidSum, outstandingCondition, type PoRow, statusAfterMoney } from "./purchase-orders";
 import { payments, purchaseOrders, syncFailures, syncMessageErrors, syncRuns } from "./schema";
@@ -185,7 +185,7 @@ export async function recordSyncRun(
   db: Db,
   run: {
     conferenceSlug: string;
-    trigger: string;
+    trigger: SyncTrigger;
     startedAt: string;
     finishedAt: string;
     invoicesChecked: number;

@@ -3,6 +3,9 @@
  * dates are `YYYY-MM-DD`. See docs/storage.md for what each table is for.
  */
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { PAYMENT_METHODS, PAYMENT_SOURCES, QBO_ENVIRONMENTS } from "../domain/payments";
+import { PO_STATUSES } from "../domain/po-status";
+import { DISCREPANCY_KINDS, SYNC_TRIGGERS } from "../domain/reconcile";
 
 export const conferences = sqliteTable(
   "conferences",
@@ -11,16 +14,13 @@ export const conferences = sqliteTable(
     name: text("name").notNull(),
     currency: text("currency").notNull().default("USD"),
     qboRealmId: text("qbo_realm_id"),
-    qboEnvironment: text("qbo_environment", { enum: ["sandbox", "production"] }),
+    qboEnvironment: text("qbo_environment", { enum: QBO_ENVIRONMENTS }),
     qboItemId: text("qbo_item_id"),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
   },
   (t) => [index("conferences_realm_idx").on(t.qboRealmId)],
 );
-
-export const PO_STATUSES = ["draft", "sent", "partially_paid", "paid", "overpaid", "cancelled"] as const;
-export type PoStatus = (typeof PO_STATUSES)[number];
 
 export const purchaseOrders = sqliteTable(
   "purchase_orders",
@@ -50,7 +50,7 @@ export const purchaseOrders = sqliteTable(
     qboBalanceCents: integer("qbo_balance_cents"),
     qboEmailStatus: text("qbo_email_status"),
     qboLastSyncedAt: text("qbo_last_synced_at"),
-    qboDiscrepancyKind: text("qbo_discrepancy_kind"),
+    qboDiscrepancyKind: text("qbo_discrepancy_kind", { enum: DISCREPANCY_KINDS }),
     qboDiscrepancyMessage: text("qbo_discrepancy_message"),
     qboDiscrepancyAt: text("qbo_discrepancy_at"),
     /** Set when we voided the invoice, or a sync saw it voided or deleted in QBO: no money can reach it. */
@@ -80,9 +80,6 @@ export const lineItems = sqliteTable(
   },
   (t) => [index("po_line_items_po_idx").on(t.purchaseOrderId, t.position)],
 );
-
-export const PAYMENT_METHODS = ["wire", "ach", "check", "stripe", "other"] as const;
-export const PAYMENT_SOURCES = ["manual", "qbo"] as const;
 
 export const payments = sqliteTable(
   "payments",
@@ -150,7 +147,7 @@ export const syncRuns = sqliteTable(
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
     conferenceSlug: text("conference_slug").notNull(),
-    trigger: text("trigger").notNull(),
+    trigger: text("trigger", { enum: SYNC_TRIGGERS }).notNull(),
     startedAt: text("started_at").notNull(),
     finishedAt: text("finished_at"),
     invoicesChecked: integer("invoices_checked").notNull().default(0),

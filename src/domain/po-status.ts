@@ -3,7 +3,9 @@
  * The same rule is written once more as SQL in db/purchase-orders.ts so that a payment
  * and the status change land in one atomic D1 batch; tests hold the two to each other.
  */
-import type { PoStatus } from "../db/schema";
+
+export const PO_STATUSES = ["draft", "sent", "partially_paid", "paid", "overpaid", "cancelled"] as const;
+export type PoStatus = (typeof PO_STATUSES)[number];
 
 export interface PoAmounts {
   status: PoStatus;

@@ -23,6 +23,10 @@ export interface ReconcileInput {
   invoice: InvoiceState | null;
 }
 
+/** What started a sync run: the 15-minute cron, the sync route, or a webhook. */
+export const SYNC_TRIGGERS = ["cron", "manual", "webhook"] as const;
+export type SyncTrigger = (typeof SYNC_TRIGGERS)[number];
+
 export const DISCREPANCY_KINDS = [
   "invoice_deleted",
   "invoice_voided",

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../app";
 import { makeDb } from "../db/client";
+import { QBO_ENVIRONMENTS } from "../domain/payments";
 import {
   type ConferenceWithConnection,
   disconnect,
@@ -23,7 +24,7 @@ const PutConferenceBody = z
     qbo: z
       .object({
         realmId: z.string().regex(/^\d{1,32}$/, "Expected the numeric QuickBooks company id"),
-        environment: z.enum(["sandbox", "production"]),
+        environment: z.enum(QBO_ENVIRONMENTS),
         itemId: z.string().min(1).max(64).optional(),
       })
       .optional(),

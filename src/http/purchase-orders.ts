@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../app";
 import { makeDb } from "../db/client";
-import { PAYMENT_METHODS, PO_STATUSES } from "../db/schema";
+import { PAYMENT_METHODS } from "../domain/payments";
+import { PO_STATUSES } from "../domain/po-status";
 import {
   createPurchaseOrder,
   getPurchaseOrder,
@@ -16,6 +17,7 @@ import {
   ConferenceParams,
   commonErrors,
   DateString,
+  errorResponse,
   jsonBody,
   jsonResponse,
   MoneyInput,
@@ -100,12 +102,7 @@ const MoneyRowParams = PoParams.extend({
 });
 
 const security = [{ bearer: [] }];
-const stateError = {
-  409: jsonResponse(
-    z.object({ error: z.object({ code: z.string(), message: z.string() }) }),
-    "invalid_state",
-  ),
-};
+const stateError = { 409: errorResponse("invalid_state") };
 
 export function registerPurchaseOrderRoutes(app: App): void {
   app.openapi(

@@ -3,6 +3,10 @@
  */
 import { z } from "@hono/zod-openapi";
 import { parseCents } from "../domain/money";
+import { PAYMENT_METHODS, PAYMENT_SOURCES, QBO_ENVIRONMENTS } from "../domain/payments";
+import { PO_STATUSES } from "../domain/po-status";
+import { DISCREPANCY_KINDS } from "../domain/reconcile";
+import { ERROR_CODES } from "../lib/errors";
 
 /** A request amount: "12.34" or 12.34, at most two places, parsed to integer cents. */
 export const MoneyInput = z
@@ -46,14 +50,14 @@ export const PoParams = z.object({
 export const ErrorBody = z
   .object({
     error: z.object({
-      code: z.string().openapi({ example: "validation_failed" }),
+      code: z.enum(ERROR_CODES).openapi({ example: "validation_failed" }),
       message: z.string(),
       details: z.unknown().optional(),
     }),
   })
   .openapi("Error");
 
-const errorResponse = (description: string) => ({
+export const errorResponse = (description: string) => ({
   content: { "application/json": { schema: ErrorBody } },
   description,
 });
@@ -86,7 +90,7 @@ export const jsonResponse = <T extends z.ZodType>(schema: T, description: string
 export const QboConnectionView = z
   .object({
     realmId: z.string().nullable(),
-    environment: z.enum(["sandbox", "production"]).nullable(),
+    environment: z.enum(QBO_ENVIRONMENTS).nullable(),
     itemId: z.string().nullable(),
     connected: z.boolean(),
     needsReconnect: z.boolean(),
@@ -115,7 +119,7 @@ export const PurchaseOrderView = z
   .object({
     reference: z.string(),
     conference: z.string(),
-    status: z.enum(["draft", "sent", "partially_paid", "paid", "overpaid", "cancelled"]),
+    status: z.enum(PO_STATUSES),
     organizationName: z.string(),
     contactName: z.string(),
     contactEmail: z.string(),
@@ -139,11 +143,11 @@ export const PurchaseOrderView = z
       z.object({
         id: z.number(),
         amount: MoneyOutput,
-        method: z.string(),
+        method: z.enum(PAYMENT_METHODS),
         reference: z.string(),
         paymentDate: z.string(),
         note: z.string(),
-        source: z.enum(["manual", "qbo"]),
+        source: z.enum(PAYMENT_SOURCES),
         createdAt: z.string(),
         voidedAt: z.string().nullable(),
         voidReason: z.string().nullable(),
@@ -178,7 +182,9 @@ export const PurchaseOrderView = z
           .string()
           .nullable()
           .openapi({ description: "When the invoice was voided (here or seen voided/deleted in QBO)" }),
-        discrepancy: z.object({ kind: z.string(), message: z.string(), detectedAt: z.string() }).nullable(),
+        discrepancy: z
+          .object({ kind: z.enum(DISCREPANCY_KINDS), message: z.string(), detectedAt: z.string() })
+          .nullable(),
       })
       .nullable(),
     createdAt: z.string(),

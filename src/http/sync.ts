@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../app";
 import { makeDb } from "../db/client";
 import { countOutstanding, recentSyncFailures, recentSyncRuns } from "../db/reconcile";
+import { SYNC_TRIGGERS } from "../domain/reconcile";
 import { requireConference } from "../services/purchase-orders";
 import { planConferenceSync } from "../sync/planner";
 import { ConferenceParams, commonErrors, jsonResponse } from "./schemas";
@@ -13,7 +14,7 @@ const SyncStatus = z
     outstanding: z.number(),
     lastRuns: z.array(
       z.object({
-        trigger: z.string(),
+        trigger: z.enum(SYNC_TRIGGERS),
         startedAt: z.string(),
         finishedAt: z.string().nullable(),
         invoicesChecked: z.number(),

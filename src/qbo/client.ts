@@ -6,6 +6,7 @@
  */
 import type { z } from "zod";
 import type { AccessTokenResult } from "../connections/types";
+import type { QboEnvironment } from "../domain/payments";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { faultsOf, type QboFault } from "./schemas";
@@ -89,7 +90,7 @@ export interface TokenSource {
 export interface QboClientOptions {
   env: Pick<Env, "QBO_API_BASE_URL" | "QBO_MINOR_VERSION">;
   tokens: TokenSource;
-  environment: "sandbox" | "production" | null;
+  environment: QboEnvironment | null;
   /** Used in log lines only. */
   conference: string;
   /**

@@ -22,8 +22,8 @@ import {
   voidMoneyRow,
 } from "../db/purchase-orders";
 import { claimStaleBefore } from "../db/qbo-invoices";
-import type { PoStatus } from "../db/schema";
 import { MAX_CENTS, multiplyCents } from "../domain/money";
+import type { PoStatus } from "../domain/po-status";
 import { ApiError, notFound } from "../lib/errors";
 
 const REFERENCE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";

@@ -3,6 +3,7 @@
  * enqueued) so its failures can be recorded once, even across retries and the dead-letter queue.
  */
 import { z } from "zod";
+import { SYNC_TRIGGERS } from "../domain/reconcile";
 
 const InvoiceId = z.string().min(1).max(64);
 
@@ -18,7 +19,7 @@ export const InvoicesMessage = z.object({
   type: z.literal("invoices"),
   key: z.string().min(1).max(64),
   conference: z.string().min(1).max(63),
-  trigger: z.enum(["cron", "manual"]),
+  trigger: z.enum(SYNC_TRIGGERS).exclude(["webhook"]),
   invoiceIds: z.array(InvoiceId).min(1).max(1000),
 });
 
