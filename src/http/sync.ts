@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../app";
 import { makeDb } from "../db/client";
-import { countOutstanding, recentSyncFailures, recentSyncRuns } from "../db/reconcile";
+import { countOutstanding, recentSyncFailures, recentSyncRuns } from "../db/sync-bookkeeping";
 import { SYNC_TRIGGERS } from "../domain/reconcile";
 import { requireConference } from "../services/purchase-orders";
 import { planConferenceSync } from "../sync/planner";

@@ -4,11 +4,10 @@
  * `SELECT * FROM Invoice WHERE Id IN (...)` per batch, never one request per PO, and the
  * writes for a whole batch go to D1 in a few `batch` calls.
  */
-import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { chunk } from "../db/client";
 import { isOutstanding, type PoRow } from "../db/purchase-orders";
-import { moneySums, realmChangedStatement, reconcileStatements } from "../db/reconcile";
+import { applyReconciliation, moneySums, type ReconcileWrite } from "../db/reconciliation";
 import { qboAmountToCents } from "../domain/money";
 import { decideReconciliation, type InvoiceState, realmChangedDiscrepancy } from "../domain/reconcile";
 import type { QboClient } from "../qbo/client";
@@ -20,9 +19,6 @@ export interface ReconcileOutcome {
   paymentsRecorded: number;
   qboQueries: number;
 }
-
-/** Statements per D1 batch call; each is a transaction, and we keep them modest. */
-const STATEMENTS_PER_BATCH = 150;
 
 export function syncBatchSize(env: Pick<Env, "SYNC_BATCH_SIZE">): number {
   const n = Number.parseInt(env.SYNC_BATCH_SIZE ?? "", 10);
@@ -48,19 +44,14 @@ export async function reconcilePurchaseOrders(
   const syncable = outstanding.filter((po) => po.qboRealmId === connectedRealmId);
   const elsewhere = outstanding.filter((po) => po.qboRealmId !== connectedRealmId);
   if (elsewhere.length > 0) {
-    await runInBatches(
+    await applyReconciliation(
       db,
       elsewhere.map((po) => ({
-        items: [
-          realmChangedStatement(
-            db,
-            po,
-            realmChangedDiscrepancy(po.qboRealmId ?? "unknown", connectedRealmId),
-            now,
-          ),
-        ],
-        insertIndex: null,
+        kind: "realm_changed",
+        po,
+        discrepancy: realmChangedDiscrepancy(po.qboRealmId ?? "unknown", connectedRealmId),
       })),
+      now,
     );
   }
   for (const group of chunk(syncable, batchSize)) {
@@ -76,7 +67,7 @@ export async function reconcilePurchaseOrders(
       db,
       group.map((po) => po.id),
     );
-    const groups: ReturnType<typeof reconcileStatements>[] = [];
+    const writes: ReconcileWrite[] = [];
     for (const po of group) {
       const invoice = invoices.get(po.qboInvoiceId as string);
       const state = invoice ? invoiceState(invoice) : null;
@@ -96,10 +87,10 @@ export async function reconcilePurchaseOrders(
             emailStatus: invoice?.EmailStatus ?? null,
           }
         : null;
-      groups.push(reconcileStatements(db, po, decision, snapshot, now));
+      writes.push({ kind: "reconciled", po, decision, invoice: snapshot });
       outcome.invoicesChecked++;
     }
-    outcome.paymentsRecorded += await runInBatches(db, groups);
+    outcome.paymentsRecorded += await applyReconciliation(db, writes, now);
   }
   return outcome;
 }
@@ -110,31 +101,4 @@ function invoiceState(invoice: Invoice): InvoiceState | null {
   if (totalCents === null || balanceCents === null) return null;
   const voided = (invoice.PrivateNote ?? "").startsWith("Voided") && totalCents === 0;
   return { totalCents, balanceCents, voided };
-}
-
-/**
- * Runs the statements of many POs in D1 batches (one PO's statements always share a batch)
- * and returns how many payment inserts added a row.
- */
-async function runInBatches(
-  db: Db,
-  groups: { items: BatchItem<"sqlite">[]; insertIndex: number | null }[],
-): Promise<number> {
-  let recorded = 0;
-  let items: BatchItem<"sqlite">[] = [];
-  let inserts: number[] = [];
-  const flush = async () => {
-    if (items.length === 0) return;
-    const results = (await db.batch(items as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]])) as unknown[];
-    for (const i of inserts) if ((results[i] as D1Result | undefined)?.meta?.changes === 1) recorded++;
-    items = [];
-    inserts = [];
-  };
-  for (const group of groups) {
-    if (items.length + group.items.length > STATEMENTS_PER_BATCH) await flush();
-    if (group.insertIndex !== null) inserts.push(items.length + group.insertIndex);
-    items.push(...group.items);
-  }
-  await flush();
-  return recorded;
 }

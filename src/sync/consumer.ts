@@ -4,19 +4,17 @@
  * Each group is reconciled through the same `reconcilePurchaseOrders` as the API route.
  * Every message is acked or retried on its own; nothing throws out of the handler.
  */
-import { and, eq, inArray } from "drizzle-orm";
 import { qboClientFor } from "../connections";
 import { chunk, type D1Counter, type Db, makeDb } from "../db/client";
 import { findConference, findConferencesByRealm } from "../db/conferences";
-import type { PoRow } from "../db/purchase-orders";
 import {
+  findConferencePosByInvoiceIds,
   findPosByInvoiceIds,
   forgetMessageError,
   recordDeadLetter,
   recordSyncRun,
   rememberMessageError,
-} from "../db/reconcile";
-import { purchaseOrders } from "../db/schema";
+} from "../db/sync-bookkeeping";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { QboError } from "../qbo/client";
@@ -186,17 +184,11 @@ export async function syncConferenceInvoices(
     log("info", "sync.conference_gone", { conference: slug });
     return;
   }
-  const ids = [...new Set(messages.flatMap((m) => m.invoiceIds))];
-  const pos: PoRow[] = [];
-  for (const part of chunk(ids, 90)) {
-    pos.push(
-      ...(await db
-        .select()
-        .from(purchaseOrders)
-        .where(and(eq(purchaseOrders.conferenceSlug, slug), inArray(purchaseOrders.qboInvoiceId, part)))
-        .all()),
-    );
-  }
+  const pos = await findConferencePosByInvoiceIds(
+    db,
+    slug,
+    messages.flatMap((m) => m.invoiceIds),
+  );
   const client = qboClientFor(env, conference);
   const outcome = await reconcilePurchaseOrders(db, client, pos, syncBatchSize(env));
   await recordSyncRun(db, {

@@ -18,7 +18,7 @@ import type { App, AppEnv } from "../app";
 import { qboClientFor } from "../connections";
 import { chunk, type D1Counter, makeDb } from "../db/client";
 import { outstandingCondition } from "../db/purchase-orders";
-import { moneySums, reconcileStatements } from "../db/reconcile";
+import { applyReconciliation, moneySums } from "../db/reconciliation";
 import { purchaseOrders } from "../db/schema";
 import { qboAmountToCents } from "../domain/money";
 import { decideReconciliation } from "../domain/reconcile";
@@ -86,15 +86,18 @@ export function registerNaiveBaselineRoute(app: App): void {
         poCancelled: po.status === "cancelled",
         invoice: { totalCents, balanceCents, voided: false },
       });
-      const { items, insertIndex } = reconcileStatements(
+      recorded += await applyReconciliation(
         db,
-        po,
-        decision,
-        { totalCents, balanceCents, emailStatus: inv.EmailStatus ?? null },
+        [
+          {
+            kind: "reconciled",
+            po,
+            decision,
+            invoice: { totalCents, balanceCents, emailStatus: inv.EmailStatus ?? null },
+          },
+        ],
         new Date().toISOString(),
       );
-      const results = (await db.batch(items as [(typeof items)[0], ...typeof items])) as unknown[];
-      if (insertIndex !== null && (results[insertIndex] as D1Result).meta.changes === 1) recorded++;
     }
     return c.json({
       invoicesChecked: pos.length,

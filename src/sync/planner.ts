@@ -6,7 +6,7 @@
 import { connectionFor } from "../connections";
 import { chunk, type Db } from "../db/client";
 import { type ConferenceRow, listConnectedConferences } from "../db/conferences";
-import { outstandingPage } from "../db/reconcile";
+import { outstandingPage } from "../db/sync-bookkeeping";
 import { log } from "../lib/log";
 import { syncBatchSize } from "../services/reconcile";
 import { enqueueAll, type InvoicesMessage } from "./messages";

@@ -1,10 +1,50 @@
-/** SQL of reconciliation and sync bookkeeping. */
-import { and, asc, count, eq, gt, inArray, isNull, ne, or, sql } from "drizzle-orm";
+/**
+ * The writes of reconciliation. Services decide (domain/reconcile.ts) and hand the decisions
+ * down; this module turns them into statements and runs them in D1 batches, so no statement
+ * building or batching lives outside db/.
+ */
+import { and, eq, inArray, isNull, ne, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import type { ReconcileDecision, SyncTrigger } from "../domain/reconcile";
+import type { ReconcileDecision } from "../domain/reconcile";
 import { chunk, type Db } from "./client";
-import { livePaidSum, outstandingCondition, type PoRow, statusAfterMoney } from "./purchase-orders";
-import { payments, purchaseOrders, syncFailures, syncMessageErrors, syncRuns } from "./schema";
+import { livePaidSum, type PoRow, statusAfterMoney } from "./purchase-orders";
+import { payments, purchaseOrders } from "./schema";
+
+/** Statements per D1 batch call; each is a transaction, and we keep them modest. */
+const STATEMENTS_PER_BATCH = 150;
+
+/** What reconciliation decided for one PO. */
+export type ReconcileWrite =
+  | { kind: "reconciled"; po: PoRow; decision: ReconcileDecision; invoice: InvoiceSnapshot | null }
+  | { kind: "realm_changed"; po: PoRow; discrepancy: { kind: "realm_changed"; message: string } };
+
+/**
+ * Applies the decisions of a batch of POs (one PO's statements always share a D1 batch, which
+ * is a transaction) and returns how many payments were recorded.
+ */
+export async function applyReconciliation(db: Db, writes: ReconcileWrite[], now: string): Promise<number> {
+  let recorded = 0;
+  let items: BatchItem<"sqlite">[] = [];
+  let inserts: number[] = [];
+  const flush = async () => {
+    if (items.length === 0) return;
+    const results = (await db.batch(items as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]])) as unknown[];
+    for (const i of inserts) if ((results[i] as D1Result | undefined)?.meta?.changes === 1) recorded++;
+    items = [];
+    inserts = [];
+  };
+  for (const write of writes) {
+    const group =
+      write.kind === "reconciled"
+        ? reconcileStatements(db, write.po, write.decision, write.invoice, now)
+        : { items: [realmChangedStatement(db, write.po, write.discrepancy, now)], insertIndex: null };
+    if (items.length + group.items.length > STATEMENTS_PER_BATCH) await flush();
+    if (group.insertIndex !== null) inserts.push(items.length + group.insertIndex);
+    items.push(...group.items);
+  }
+  await flush();
+  return recorded;
+}
 
 export interface MoneySums {
   paidCents: number;
@@ -42,7 +82,7 @@ export interface InvoiceSnapshot {
  * invoice was kept is still reconciled: money that reached QBO is recorded, and flagged.)
  * Returns the statements and the index of the insert (to count what was recorded).
  */
-export function reconcileStatements(
+function reconcileStatements(
   db: Db,
   po: PoRow,
   decision: ReconcileDecision,
@@ -116,7 +156,7 @@ export function reconcileStatements(
  * Flags a PO whose invoice lives in a company the conference is no longer connected to. Only
  * the discrepancy is written (nothing from the other company is), and only the first time.
  */
-export function realmChangedStatement(
+function realmChangedStatement(
   db: Db,
   po: PoRow,
   discrepancy: { kind: "realm_changed"; message: string },
@@ -133,142 +173,4 @@ export function realmChangedStatement(
     .where(
       and(eq(purchaseOrders.id, po.id), sql`${purchaseOrders.qboDiscrepancyKind} IS NOT ${discrepancy.kind}`),
     );
-}
-
-/** POs of a realm that carry any of these QBO invoice ids. */
-export async function findPosByInvoiceIds(db: Db, realmId: string, invoiceIds: string[]): Promise<PoRow[]> {
-  const out: PoRow[] = [];
-  for (const part of chunk([...new Set(invoiceIds)], 90)) {
-    out.push(
-      ...(await db
-        .select()
-        .from(purchaseOrders)
-        .where(and(eq(purchaseOrders.qboRealmId, realmId), inArray(purchaseOrders.qboInvoiceId, part)))
-        .all()),
-    );
-  }
-  return out;
-}
-
-/** A page of a conference's outstanding invoices, by ascending PO id (keyset paging). */
-export async function outstandingPage(
-  db: Db,
-  slug: string,
-  afterId: number,
-  limit: number,
-): Promise<{ id: number; invoiceId: string; realmId: string | null }[]> {
-  const rows = await db
-    .select({
-      id: purchaseOrders.id,
-      invoiceId: purchaseOrders.qboInvoiceId,
-      realmId: purchaseOrders.qboRealmId,
-    })
-    .from(purchaseOrders)
-    .where(
-      and(eq(purchaseOrders.conferenceSlug, slug), outstandingCondition(), gt(purchaseOrders.id, afterId)),
-    )
-    .orderBy(asc(purchaseOrders.id))
-    .limit(limit)
-    .all();
-  return rows.flatMap((r) => (r.invoiceId ? [{ id: r.id, invoiceId: r.invoiceId, realmId: r.realmId }] : []));
-}
-
-export async function countOutstanding(db: Db, slug: string): Promise<number> {
-  const [row] = await db
-    .select({ n: count() })
-    .from(purchaseOrders)
-    .where(and(eq(purchaseOrders.conferenceSlug, slug), outstandingCondition()));
-  return row?.n ?? 0;
-}
-
-export async function recordSyncRun(
-  db: Db,
-  run: {
-    conferenceSlug: string;
-    trigger: SyncTrigger;
-    startedAt: string;
-    finishedAt: string;
-    invoicesChecked: number;
-    paymentsRecorded: number;
-    qboRequests: number;
-    d1Statements: number;
-  },
-): Promise<void> {
-  await db.insert(syncRuns).values(run);
-}
-
-export async function recentSyncRuns(db: Db, slug: string, limit: number) {
-  return db
-    .select()
-    .from(syncRuns)
-    .where(eq(syncRuns.conferenceSlug, slug))
-    .orderBy(sql`${syncRuns.id} DESC`)
-    .limit(limit)
-    .all();
-}
-
-/** Failures of the conference's own batches and of webhook work for its realm. */
-export async function recentSyncFailures(db: Db, slug: string, realmId: string | null, limit: number) {
-  return db
-    .select()
-    .from(syncFailures)
-    .where(
-      realmId
-        ? or(eq(syncFailures.conferenceSlug, slug), eq(syncFailures.realmId, realmId))
-        : eq(syncFailures.conferenceSlug, slug),
-    )
-    .orderBy(sql`${syncFailures.id} DESC`)
-    .limit(limit)
-    .all();
-}
-
-export async function rememberMessageError(
-  db: Db,
-  key: string,
-  error: string,
-  attempts: number,
-  now: string,
-) {
-  await db
-    .insert(syncMessageErrors)
-    .values({ messageKey: key, error, attempts, updatedAt: now })
-    .onConflictDoUpdate({ target: syncMessageErrors.messageKey, set: { error, attempts, updatedAt: now } });
-}
-
-export async function forgetMessageError(db: Db, key: string) {
-  await db.delete(syncMessageErrors).where(eq(syncMessageErrors.messageKey, key));
-}
-
-/** Moves a dead-lettered message into sync_failures, once per message key. */
-export async function recordDeadLetter(
-  db: Db,
-  failure: {
-    messageKey: string;
-    conferenceSlug: string | null;
-    realmId: string | null;
-    invoiceIds: string[];
-    attempts: number;
-  },
-  now: string,
-): Promise<void> {
-  const last = await db
-    .select()
-    .from(syncMessageErrors)
-    .where(eq(syncMessageErrors.messageKey, failure.messageKey))
-    .get();
-  await db.batch([
-    db
-      .insert(syncFailures)
-      .values({
-        messageKey: failure.messageKey,
-        conferenceSlug: failure.conferenceSlug,
-        realmId: failure.realmId,
-        invoiceIds: JSON.stringify(failure.invoiceIds),
-        error: last?.error ?? "Delivery failed after the last retry.",
-        attempts: Math.max(last?.attempts ?? 0, failure.attempts),
-        failedAt: now,
-      })
-      .onConflictDoNothing(),
-    db.delete(syncMessageErrors).where(eq(syncMessageErrors.messageKey, failure.messageKey)),
-  ]);
 }

@@ -1,0 +1,167 @@
+/**
+ * Sync bookkeeping: which POs a sync covers (outstanding pages, look-ups by invoice id), the
+ * runs it made, and the failures an operator must see. The reconciliation writes themselves
+ * are in reconciliation.ts.
+ */
+import { and, asc, count, eq, gt, inArray, or, sql } from "drizzle-orm";
+import type { SyncTrigger } from "../domain/reconcile";
+import { chunk, type Db } from "./client";
+import { outstandingCondition, type PoRow } from "./purchase-orders";
+import { purchaseOrders, syncFailures, syncMessageErrors, syncRuns } from "./schema";
+
+/** POs of a conference that carry any of these QBO invoice ids (any realm: reconciliation sorts them). */
+export async function findConferencePosByInvoiceIds(
+  db: Db,
+  slug: string,
+  invoiceIds: string[],
+): Promise<PoRow[]> {
+  const out: PoRow[] = [];
+  for (const part of chunk([...new Set(invoiceIds)], 90)) {
+    out.push(
+      ...(await db
+        .select()
+        .from(purchaseOrders)
+        .where(and(eq(purchaseOrders.conferenceSlug, slug), inArray(purchaseOrders.qboInvoiceId, part)))
+        .all()),
+    );
+  }
+  return out;
+}
+
+/** POs of a realm that carry any of these QBO invoice ids. */
+export async function findPosByInvoiceIds(db: Db, realmId: string, invoiceIds: string[]): Promise<PoRow[]> {
+  const out: PoRow[] = [];
+  for (const part of chunk([...new Set(invoiceIds)], 90)) {
+    out.push(
+      ...(await db
+        .select()
+        .from(purchaseOrders)
+        .where(and(eq(purchaseOrders.qboRealmId, realmId), inArray(purchaseOrders.qboInvoiceId, part)))
+        .all()),
+    );
+  }
+  return out;
+}
+
+/** A page of a conference's outstanding invoices, by ascending PO id (keyset paging). */
+export async function outstandingPage(
+  db: Db,
+  slug: string,
+  afterId: number,
+  limit: number,
+): Promise<{ id: number; invoiceId: string; realmId: string | null }[]> {
+  const rows = await db
+    .select({
+      id: purchaseOrders.id,
+      invoiceId: purchaseOrders.qboInvoiceId,
+      realmId: purchaseOrders.qboRealmId,
+    })
+    .from(purchaseOrders)
+    .where(
+      and(eq(purchaseOrders.conferenceSlug, slug), outstandingCondition(), gt(purchaseOrders.id, afterId)),
+    )
+    .orderBy(asc(purchaseOrders.id))
+    .limit(limit)
+    .all();
+  return rows.flatMap((r) => (r.invoiceId ? [{ id: r.id, invoiceId: r.invoiceId, realmId: r.realmId }] : []));
+}
+
+export async function countOutstanding(db: Db, slug: string): Promise<number> {
+  const [row] = await db
+    .select({ n: count() })
+    .from(purchaseOrders)
+    .where(and(eq(purchaseOrders.conferenceSlug, slug), outstandingCondition()));
+  return row?.n ?? 0;
+}
+
+export async function recordSyncRun(
+  db: Db,
+  run: {
+    conferenceSlug: string;
+    trigger: SyncTrigger;
+    startedAt: string;
+    finishedAt: string;
+    invoicesChecked: number;
+    paymentsRecorded: number;
+    qboRequests: number;
+    d1Statements: number;
+  },
+): Promise<void> {
+  await db.insert(syncRuns).values(run);
+}
+
+export async function recentSyncRuns(db: Db, slug: string, limit: number) {
+  return db
+    .select()
+    .from(syncRuns)
+    .where(eq(syncRuns.conferenceSlug, slug))
+    .orderBy(sql`${syncRuns.id} DESC`)
+    .limit(limit)
+    .all();
+}
+
+/** Failures of the conference's own batches and of webhook work for its realm. */
+export async function recentSyncFailures(db: Db, slug: string, realmId: string | null, limit: number) {
+  return db
+    .select()
+    .from(syncFailures)
+    .where(
+      realmId
+        ? or(eq(syncFailures.conferenceSlug, slug), eq(syncFailures.realmId, realmId))
+        : eq(syncFailures.conferenceSlug, slug),
+    )
+    .orderBy(sql`${syncFailures.id} DESC`)
+    .limit(limit)
+    .all();
+}
+
+export async function rememberMessageError(
+  db: Db,
+  key: string,
+  error: string,
+  attempts: number,
+  now: string,
+) {
+  await db
+    .insert(syncMessageErrors)
+    .values({ messageKey: key, error, attempts, updatedAt: now })
+    .onConflictDoUpdate({ target: syncMessageErrors.messageKey, set: { error, attempts, updatedAt: now } });
+}
+
+export async function forgetMessageError(db: Db, key: string) {
+  await db.delete(syncMessageErrors).where(eq(syncMessageErrors.messageKey, key));
+}
+
+/** Moves a dead-lettered message into sync_failures, once per message key. */
+export async function recordDeadLetter(
+  db: Db,
+  failure: {
+    messageKey: string;
+    conferenceSlug: string | null;
+    realmId: string | null;
+    invoiceIds: string[];
+    attempts: number;
+  },
+  now: string,
+): Promise<void> {
+  const last = await db
+    .select()
+    .from(syncMessageErrors)
+    .where(eq(syncMessageErrors.messageKey, failure.messageKey))
+    .get();
+  await db.batch([
+    db
+      .insert(syncFailures)
+      .values({
+        messageKey: failure.messageKey,
+        conferenceSlug: failure.conferenceSlug,
+        realmId: failure.realmId,
+        invoiceIds: JSON.stringify(failure.invoiceIds),
+        error: last?.error ?? "Delivery failed after the last retry.",
+        attempts: Math.max(last?.attempts ?? 0, failure.attempts),
+        failedAt: now,
+      })
+      .onConflictDoNothing(),
+    db.delete(syncMessageErrors).where(eq(syncMessageErrors.messageKey, failure.messageKey)),
+  ]);
+}
