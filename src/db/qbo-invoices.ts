@@ -52,9 +52,9 @@ export interface SavedInvoice {
   emailStatus: string | null;
 }
 
-/** Stores the created invoice, releases the claim and moves a draft to sent, in one statement. */
-export async function saveInvoice(db: Db, poId: number, inv: SavedInvoice, now: string): Promise<void> {
-  await db
+/** Stores the created invoice, releases the claim and moves a draft to sent, in one statement; returns the PO. */
+export async function saveInvoice(db: Db, poId: number, inv: SavedInvoice, now: string): Promise<PoRow> {
+  const [row] = await db
     .update(purchaseOrders)
     .set({
       qboRealmId: inv.realmId,
@@ -71,16 +71,20 @@ export async function saveInvoice(db: Db, poId: number, inv: SavedInvoice, now: 
       status: sql`CASE WHEN ${purchaseOrders.status} = 'draft' THEN 'sent' ELSE ${purchaseOrders.status} END`,
       updatedAt: now,
     })
-    .where(eq(purchaseOrders.id, poId));
+    .where(eq(purchaseOrders.id, poId))
+    .returning();
+  if (!row) throw new Error("purchase order vanished while its invoice was saved");
+  return row;
 }
 
+/** Updates the remembered invoice fields; returns the PO as it now is. */
 export async function updateInvoiceFields(
   db: Db,
   po: PoRow,
   fields: { emailStatus?: string | null; totalCents?: number; balanceCents?: number; voidedAt?: string },
   now: string,
-): Promise<void> {
-  await db
+): Promise<PoRow> {
+  const [row] = await db
     .update(purchaseOrders)
     .set({
       ...(fields.voidedAt !== undefined ? { qboInvoiceVoidedAt: fields.voidedAt } : {}),
@@ -89,7 +93,10 @@ export async function updateInvoiceFields(
       ...(fields.balanceCents !== undefined ? { qboBalanceCents: fields.balanceCents } : {}),
       updatedAt: now,
     })
-    .where(eq(purchaseOrders.id, po.id));
+    .where(eq(purchaseOrders.id, po.id))
+    .returning();
+  if (!row) throw new Error("purchase order vanished while its invoice was updated");
+  return row;
 }
 
 /** QBO DisplayName is unique case-insensitively, so the memory is keyed the same way. */

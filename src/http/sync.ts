@@ -3,7 +3,7 @@ import type { App } from "../app";
 import { makeDb } from "../db/client";
 import { countOutstanding, recentSyncFailures, recentSyncRuns } from "../db/sync-bookkeeping";
 import { SYNC_TRIGGERS } from "../domain/reconcile";
-import { requireConference } from "../services/purchase-orders";
+import { requireConference } from "../services/conferences";
 import { planConferenceSync } from "../sync/planner";
 import { ConferenceParams, commonErrors, jsonResponse } from "./schemas";
 

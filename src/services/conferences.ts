@@ -4,13 +4,37 @@ import type { Db } from "../db/client";
 import {
   type ConferenceInput,
   type ConferenceRow,
+  findConference,
   setConferenceRealm,
   upsertConference,
 } from "../db/conferences";
-import { openInvoiceRealms } from "../db/purchase-orders";
-import { ApiError } from "../lib/errors";
+import { findPo, openInvoiceRealms, type PoRow } from "../db/purchase-orders";
+import { ApiError, notFound } from "../lib/errors";
 import { log } from "../lib/log";
-import { requireConference } from "./purchase-orders";
+
+export async function requireConference(db: Db, slug: string) {
+  const conference = await findConference(db, slug);
+  if (!conference) throw notFound(`Conference '${slug}'`);
+  return conference;
+}
+
+/** The PO under this conference; a PO of another conference is reported as absent. */
+export async function requirePo(db: Db, slug: string, reference: string): Promise<PoRow> {
+  const po = await findPo(db, slug, reference);
+  if (!po) throw notFound(`Purchase order ${reference}`);
+  return po;
+}
+
+/** The conference and one of its POs, each read once per request. */
+export async function requireConferencePo(
+  db: Db,
+  slug: string,
+  reference: string,
+): Promise<{ conference: ConferenceRow; po: PoRow }> {
+  const [conference, po] = await Promise.all([requireConference(db, slug), findPo(db, slug, reference)]);
+  if (!po) throw notFound(`Purchase order ${reference}`);
+  return { conference, po };
+}
 
 export interface ConferenceWithConnection {
   row: ConferenceRow;

@@ -14,8 +14,7 @@ import { oauthStates } from "../db/schema";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { timingSafeEqualBytes } from "../lib/secure-compare";
-import { checkRealmChange, storeTokens } from "./conferences";
-import { requireConference } from "./purchase-orders";
+import { checkRealmChange, requireConference, storeTokens } from "./conferences";
 
 export const STATE_TTL_MS = 10 * 60 * 1000;
 export const QBO_SCOPE = "com.intuit.quickbooks.accounting";

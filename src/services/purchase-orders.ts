@@ -3,11 +3,9 @@
  * SPEC §3 and returns the aggregate to render. Route handlers call exactly one of these.
  */
 import type { Db } from "../db/client";
-import { findConference } from "../db/conferences";
 import {
   addCreditNote,
   addPayment,
-  findPo,
   findPoById,
   insertPurchaseOrder,
   listPos,
@@ -25,6 +23,7 @@ import { claimStaleBefore } from "../db/qbo-invoices";
 import { MAX_CENTS, multiplyCents } from "../domain/money";
 import type { PoStatus } from "../domain/po-status";
 import { ApiError, notFound } from "../lib/errors";
+import { requireConference, requirePo } from "./conferences";
 
 const REFERENCE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
@@ -36,19 +35,6 @@ export function newReference(): string {
     if (byte !== undefined && byte < 252) out += REFERENCE_ALPHABET[byte % 36];
   }
   return out;
-}
-
-export async function requireConference(db: Db, slug: string) {
-  const conference = await findConference(db, slug);
-  if (!conference) throw notFound(`Conference '${slug}'`);
-  return conference;
-}
-
-/** The PO under this conference; a PO of another conference is reported as absent. */
-export async function requirePo(db: Db, slug: string, reference: string): Promise<PoRow> {
-  const po = await findPo(db, slug, reference);
-  if (!po) throw notFound(`Purchase order ${reference}`);
-  return po;
 }
 
 export interface CreatePoInput {

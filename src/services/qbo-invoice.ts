@@ -27,13 +27,8 @@ import { log } from "../lib/log";
 import { type QboClient, QboError } from "../qbo/client";
 import { customerByDisplayName } from "../qbo/query";
 import { CustomerEnvelope, CustomerQuery, InvoiceEnvelope } from "../qbo/schemas";
-import {
-  cancelPurchaseOrder,
-  invoiceInProgress,
-  isCreationInProgress,
-  requireConference,
-  requirePo,
-} from "./purchase-orders";
+import { requireConferencePo, requirePo } from "./conferences";
+import { cancelPurchaseOrder, invoiceInProgress, isCreationInProgress } from "./purchase-orders";
 import { reconcilePurchaseOrders, syncBatchSize } from "./reconcile";
 
 /** Runs QBO work, turning QBO failures into API errors. */
@@ -59,6 +54,10 @@ export function invoiceRequestId(reference: string): string {
   return `po-invoice-${reference}`;
 }
 
+/**
+ * POST …/qbo-invoice: the PO and conference are read once, one client serves the create and
+ * the optional email.
+ */
 export async function createQboInvoice(
   env: Env,
   db: Db,
@@ -66,8 +65,21 @@ export async function createQboInvoice(
   reference: string,
   opts: { send: boolean },
 ): Promise<PoAggregate> {
-  const conference = await requireConference(db, slug);
-  const po = await requirePo(db, slug, reference);
+  const { conference, po } = await requireConferencePo(db, slug, reference);
+  const client = qboClientFor(env, conference);
+  let current = await createInvoice(db, client, conference, po);
+  if (opts.send) current = await emailInvoice(db, client, current);
+  return loadAggregate(db, current);
+}
+
+/** Creates the PO's invoice exactly once (claim, customer, create with a stable requestid); returns the PO with it. */
+async function createInvoice(
+  db: Db,
+  client: QboClient,
+  conference: ConferenceRow,
+  po: PoRow,
+): Promise<PoRow> {
+  const { reference } = po;
   if (po.qboInvoiceId) throw invoiceExists(po);
   if (po.status !== "draft" && po.status !== "sent") {
     throw new ApiError(
@@ -83,9 +95,8 @@ export async function createQboInvoice(
     }
     throw invoiceInProgress(reference);
   }
-  const client = qboClientFor(env, conference);
   const aggregate = await loadAggregate(db, po);
-  let saved = false;
+  let saved: PoRow | null = null;
   try {
     await withQbo(async () => {
       const realmId = await client.realmId();
@@ -102,7 +113,7 @@ export async function createQboInvoice(
         throw new QboError("api", "QuickBooks answered with amounts that are not whole cents.");
       }
       const now = new Date().toISOString();
-      await saveInvoice(
+      saved = await saveInvoice(
         db,
         po.id,
         {
@@ -118,14 +129,18 @@ export async function createQboInvoice(
         },
         now,
       );
-      saved = true;
-      log("info", "qbo.invoice_created", { conference: slug, reference, invoiceId: inv.Id, realmId });
+      log("info", "qbo.invoice_created", {
+        conference: conference.slug,
+        reference,
+        invoiceId: inv.Id,
+        realmId,
+      });
     });
   } finally {
     if (!saved) await releaseInvoiceClaim(db, po.id);
   }
-  if (opts.send) return sendQboInvoice(env, db, slug, reference);
-  return loadAggregate(db, await requirePo(db, slug, reference));
+  if (!saved) throw new Error("invoice creation ended without an invoice");
+  return saved;
 }
 
 function invoiceExists(po: PoRow): ApiError {
@@ -250,10 +265,14 @@ export async function sendQboInvoice(
   slug: string,
   reference: string,
 ): Promise<PoAggregate> {
-  const conference = await requireConference(db, slug);
-  const po = await requirePo(db, slug, reference);
+  const { conference, po } = await requireConferencePo(db, slug, reference);
+  requireInvoice(po, "send");
+  return loadAggregate(db, await emailInvoice(db, invoiceClient(env, conference, po), po));
+}
+
+/** Emails the PO's invoice to its contact through QBO; returns the PO with the new email status. */
+async function emailInvoice(db: Db, client: QboClient, po: PoRow): Promise<PoRow> {
   const invoiceId = requireInvoice(po, "send");
-  const client = invoiceClient(env, conference, po);
   const { Invoice: inv } = await withQbo(() =>
     client.json(InvoiceEnvelope, {
       method: "POST",
@@ -261,19 +280,18 @@ export async function sendQboInvoice(
       query: { sendTo: po.contactEmail },
     }),
   );
-  await updateInvoiceFields(
+  const updated = await updateInvoiceFields(
     db,
     po,
     { emailStatus: inv.EmailStatus ?? "EmailSent" },
     new Date().toISOString(),
   );
-  log("info", "qbo.invoice_sent", { conference: slug, reference, invoiceId });
-  return loadAggregate(db, await requirePo(db, slug, reference));
+  log("info", "qbo.invoice_sent", { conference: po.conferenceSlug, reference: po.reference, invoiceId });
+  return updated;
 }
 
 export async function qboInvoicePdf(env: Env, db: Db, slug: string, reference: string): Promise<ArrayBuffer> {
-  const conference = await requireConference(db, slug);
-  const po = await requirePo(db, slug, reference);
+  const { conference, po } = await requireConferencePo(db, slug, reference);
   const invoiceId = requireInvoice(po, "download");
   const client = invoiceClient(env, conference, po);
   const { body, contentType } = await withQbo(() =>
@@ -290,8 +308,7 @@ export async function syncQboInvoice(
   slug: string,
   reference: string,
 ): Promise<PoAggregate> {
-  const conference = await requireConference(db, slug);
-  const po = await requirePo(db, slug, reference);
+  const { conference, po } = await requireConferencePo(db, slug, reference);
   requireInvoice(po, "sync");
   if (!isOutstanding(po)) {
     throw new ApiError(
@@ -349,8 +366,7 @@ export async function cancelPurchaseOrderWithInvoice(
   reference: string,
   qboInvoice: "keep" | "void",
 ): Promise<PoAggregate> {
-  const conference = await requireConference(db, slug);
-  const po = await requirePo(db, slug, reference);
+  const { conference, po } = await requireConferencePo(db, slug, reference);
   const liveInvoice = po.qboInvoiceId !== null && po.qboInvoiceVoidedAt === null;
   if (po.status === "cancelled") {
     if (qboInvoice !== "void" || !liveInvoice) {

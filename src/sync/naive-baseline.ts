@@ -25,7 +25,7 @@ import { decideReconciliation } from "../domain/reconcile";
 import { ApiError } from "../lib/errors";
 import { timingSafeEqualStrings } from "../lib/secure-compare";
 import { InvoiceEnvelope } from "../qbo/schemas";
-import { requireConference } from "../services/purchase-orders";
+import { requireConference } from "../services/conferences";
 
 /** Rows per INSERT: the rows travel as one JSON parameter, so each statement binds 6 values. */
 const SEED_ROWS_PER_STATEMENT = 500;
