@@ -751,10 +751,12 @@ function checkBenchConfig() {
   );
   const bench = lines(BENCH_CONFIG, (l) => l);
   for (let i = 0; i < Math.max(production.length, bench.length); i++) {
-    if (production[i] !== bench[i])
-      throw new Error(
-        `${BENCH_CONFIG} differs from wrangler.toml: expected ${JSON.stringify(production[i] ?? "(end)")}, found ${JSON.stringify(bench[i] ?? "(end)")}; copy the change over`,
+    if (production[i] !== bench[i]) {
+      console.error(
+        `✖ ${BENCH_CONFIG} differs from wrangler.toml: expected ${JSON.stringify(production[i] ?? "(end)")}, found ${JSON.stringify(bench[i] ?? "(end)")}; copy the change over.`,
       );
+      process.exit(1);
+    }
   }
 }
 
