@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
  * `npm run bench`: the benchmarks of the Worker, against the local sandbox (QBO emulator +
- * `wrangler dev`, wired together by scripts/lib/sandbox.mjs). Every figure is measured side by
- * side in one run and reported as counts or ratios, because the machine is noisy; nothing here
- * is a timed unit test. Prints every figure with PASS/MISS per target and writes
+ * `wrangler dev`, wired together by scripts/lib/sandbox.mjs). The Worker is the bench Worker
+ * (bench/worker/, bench/wrangler.bench.toml): the production app plus the `/__bench/*` routes.
+ * Every figure is measured side by side in one run and reported as counts or ratios, because
+ * the machine is noisy; nothing here is a timed unit test. Prints every figure with PASS/MISS per target and writes
  * bench/results.md.
  *
  *   1. Sync cost: the real cron → queue → reconcile path vs the seed's one-GET-per-PO baseline.
@@ -47,6 +48,7 @@ const SINGLE_PAIRS = 10;
 const RECONCILE_CRON = "*/15 * * * *";
 const COMMAND = `npm run bench${QUICK ? " -- --quick" : ""}`;
 
+const BENCH_CONFIG = "bench/wrangler.bench.toml";
 const stateDir = join(root, "bench", ".state");
 const persistTo = join(root, ".wrangler", "bench-state");
 const resultsPath = join(root, "bench", "results.md");
@@ -726,6 +728,38 @@ async function benchInvoiceCreation() {
   check(2, "with send: true: +1 round trip");
 }
 
+/**
+ * The figures only speak for production if the bench Worker runs production's configuration
+ * (batch sizes, retries, compatibility date): every line of wrangler.toml must be in the bench
+ * config, in order, except the Worker's name, `main`, and `migrations_dir` (one level up).
+ */
+function checkBenchConfig() {
+  const lines = (file, rewrite) => {
+    const out = [];
+    let topLevel = true;
+    for (const raw of readFileSync(join(root, file), "utf8").split("\n")) {
+      const line = raw.trim();
+      if (line === "" || line.startsWith("#")) continue;
+      if (line.startsWith("[")) topLevel = false;
+      if (topLevel && /^(name|main)\s*=/.test(line)) continue;
+      out.push(rewrite(line));
+    }
+    return out;
+  };
+  const production = lines("wrangler.toml", (l) =>
+    l.replace(/^migrations_dir\s*=\s*"/, 'migrations_dir = "../'),
+  );
+  const bench = lines(BENCH_CONFIG, (l) => l);
+  for (let i = 0; i < Math.max(production.length, bench.length); i++) {
+    if (production[i] !== bench[i]) {
+      console.error(
+        `✖ ${BENCH_CONFIG} differs from wrangler.toml: expected ${JSON.stringify(production[i] ?? "(end)")}, found ${JSON.stringify(bench[i] ?? "(end)")}; copy the change over.`,
+      );
+      process.exit(1);
+    }
+  }
+}
+
 // ── main ─────────────────────────────────────────────────────────────────────────────────────
 
 let logPath;
@@ -782,6 +816,7 @@ async function withOneRetry(bench) {
 // ── run ─────────────────────────────────────────────────────────────────────────────────────
 
 async function main() {
+  checkBenchConfig();
   const started = new Date();
   const t0 = performance.now();
   mkdirSync(stateDir, { recursive: true });
@@ -800,7 +835,8 @@ async function main() {
       secrets,
       secretsAsVars: true,
       persistTo,
-      vars: { ENABLE_BENCH_ROUTES: "true", SYNC_BATCH_SIZE: "500" },
+      config: BENCH_CONFIG,
+      vars: { SYNC_BATCH_SIZE: "500" },
       stdio: logFd,
     });
     workerUrl = sandbox.workerUrl;

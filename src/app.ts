@@ -15,7 +15,6 @@ import { registerWebhookRoutes } from "./http/webhooks";
 import { ApiError } from "./lib/errors";
 import { log } from "./lib/log";
 import { timingSafeEqualStrings } from "./lib/secure-compare";
-import { registerNaiveBaselineRoute } from "./sync/naive-baseline";
 
 export type AppEnv = { Bindings: Env; Variables: { requestId: string } };
 export type App = OpenAPIHono<AppEnv>;
@@ -71,7 +70,6 @@ export function createApp(): App {
   registerSyncRoutes(app);
   registerWebhookRoutes(app);
   registerOauthRoutes(app);
-  registerNaiveBaselineRoute(app);
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

@@ -51,6 +51,7 @@ export async function waitForHttp(url, what, timeoutMs = 60_000) {
  * @param {number} o.emulatorPort
  * @param {Record<string,string>} o.secrets   API_TOKEN, QBO_WEBHOOK_VERIFIER_TOKEN, TOKEN_ENCRYPTION_KEY, QBO_CLIENT_ID, QBO_CLIENT_SECRET
  * @param {string} [o.persistTo]              wrangler state dir (default: wrangler's own .wrangler/state)
+ * @param {string} [o.config]                wrangler config, relative to the repository root (default: wrangler.toml)
  * @param {boolean} [o.secretsAsVars]         pass secrets with --var (tests) instead of relying on .dev.vars
  * @param {Record<string,string>} [o.vars]    extra --var overrides
  * @param {"inherit"|"ignore"} [o.stdio]
@@ -61,6 +62,7 @@ export async function startSandbox(o) {
   const stdio = o.stdio ?? "inherit";
   const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" };
   const persist = o.persistTo ? ["--persist-to", o.persistTo] : [];
+  const config = o.config ? ["--config", o.config] : [];
   const children = [];
   const stop = () => {
     for (const child of children) {
@@ -74,11 +76,15 @@ export async function startSandbox(o) {
     }
   };
 
-  const migrate = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", ...persist], {
-    cwd: root,
-    stdio: ["ignore", "ignore", stdio === "inherit" ? "inherit" : "pipe"],
-    env,
-  });
+  const migrate = spawnSync(
+    "npx",
+    ["wrangler", "d1", "migrations", "apply", "DB", "--local", ...config, ...persist],
+    {
+      cwd: root,
+      stdio: ["ignore", "ignore", stdio === "inherit" ? "inherit" : "pipe"],
+      env,
+    },
+  );
   if (migrate.status !== 0) throw new Error(`applying D1 migrations failed: ${migrate.stderr ?? ""}`);
 
   const emulator = spawn(
@@ -113,6 +119,7 @@ export async function startSandbox(o) {
     [
       "wrangler",
       "dev",
+      ...config,
       "--port",
       String(o.workerPort),
       "--ip",

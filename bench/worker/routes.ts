@@ -1,7 +1,7 @@
 /**
- * Benchmark-only routes, used by `npm run bench` (bench/run.mjs) and nothing else. They answer
- * only when the variable ENABLE_BENCH_ROUTES is "true" (never set in wrangler.toml) and, like
- * /api/*, only with `Authorization: Bearer <API_TOKEN>`; otherwise they are "not found".
+ * Benchmark-only routes, used by `npm run bench` (bench/run.mjs) and nothing else. They exist
+ * only in the bench Worker (bench/worker/index.ts), never in the production bundle, and like
+ * /api/* they answer only with `Authorization: Bearer <API_TOKEN>`.
  *
  * - `POST /__bench/naive-sync/{slug}`: the baseline. Reconciles a conference the way the seed
  *   module did, with one `GET invoice/{id}` and one D1 write batch per PO, so the real path can
@@ -14,18 +14,18 @@
 import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { z } from "zod";
-import type { App, AppEnv } from "../app";
-import { qboClientFor } from "../connections";
-import { chunk, type D1Counter, makeDb } from "../db/client";
-import { outstandingCondition } from "../db/purchase-orders";
-import { applyReconciliation, moneySums } from "../db/reconciliation";
-import { purchaseOrders } from "../db/schema";
-import { qboAmountToCents } from "../domain/money";
-import { decideReconciliation } from "../domain/reconcile";
-import { ApiError } from "../lib/errors";
-import { timingSafeEqualStrings } from "../lib/secure-compare";
-import { InvoiceEnvelope } from "../qbo/schemas";
-import { requireConference } from "../services/conferences";
+import type { App, AppEnv } from "../../src/app";
+import { qboClientFor } from "../../src/connections";
+import { chunk, type D1Counter, makeDb } from "../../src/db/client";
+import { outstandingCondition } from "../../src/db/purchase-orders";
+import { applyReconciliation, moneySums } from "../../src/db/reconciliation";
+import { purchaseOrders } from "../../src/db/schema";
+import { qboAmountToCents } from "../../src/domain/money";
+import { decideReconciliation } from "../../src/domain/reconcile";
+import { ApiError } from "../../src/lib/errors";
+import { timingSafeEqualStrings } from "../../src/lib/secure-compare";
+import { InvoiceEnvelope } from "../../src/qbo/schemas";
+import { requireConference } from "../../src/services/conferences";
 
 /** Rows per INSERT: the rows travel as one JSON parameter, so each statement binds 6 values. */
 const SEED_ROWS_PER_STATEMENT = 500;
@@ -38,11 +38,8 @@ const SeedBody = z.object({
   organizationName: z.string().min(1).max(100).default("Bench Sponsor Inc"),
 });
 
-/** Throws "not found" unless bench routes are enabled and the caller holds the API token. */
-async function requireBench(c: Context<AppEnv>): Promise<void> {
-  if ((c.env as { ENABLE_BENCH_ROUTES?: string }).ENABLE_BENCH_ROUTES !== "true") {
-    throw new ApiError("not_found", "No such route.");
-  }
+/** Throws "unauthorized" unless the caller holds the API token, as /api/* does. */
+async function requireApiToken(c: Context<AppEnv>): Promise<void> {
   const expected = c.env.API_TOKEN;
   const match = /^Bearer (.+)$/i.exec(c.req.header("authorization") ?? "");
   if (!expected || !match?.[1] || !(await timingSafeEqualStrings(match[1], expected))) {
@@ -57,9 +54,9 @@ function randomReference(): string {
   return out;
 }
 
-export function registerNaiveBaselineRoute(app: App): void {
+export function registerBenchRoutes(app: App): void {
   app.post("/__bench/naive-sync/:slug", async (c) => {
-    await requireBench(c);
+    await requireApiToken(c);
     const counter: D1Counter = { statements: 0 };
     const db = makeDb(c.env.DB, counter);
     const conference = await requireConference(db, c.req.param("slug"));
@@ -109,7 +106,7 @@ export function registerNaiveBaselineRoute(app: App): void {
   });
 
   app.post("/__bench/seed-pos/:slug", async (c) => {
-    await requireBench(c);
+    await requireApiToken(c);
     const parsed = SeedBody.safeParse(await c.req.json().catch(() => null));
     if (!parsed.success) {
       throw new ApiError(
@@ -167,7 +164,7 @@ export function registerNaiveBaselineRoute(app: App): void {
   });
 
   app.get("/__bench/summary/:slug", async (c) => {
-    await requireBench(c);
+    await requireApiToken(c);
     const slug = (await requireConference(makeDb(c.env.DB), c.req.param("slug"))).slug;
     const [pos, pays, runs] = await c.env.DB.batch<Record<string, number | null>>([
       c.env.DB.prepare(
