@@ -1,14 +1,6 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-
-/** Fixed test secrets; they only ever protect the local emulator. */
-export const TEST_SECRETS = {
-  API_TOKEN: "test-api-token",
-  QBO_WEBHOOK_VERIFIER_TOKEN: "test-webhook-verifier",
-  TOKEN_ENCRYPTION_KEY: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-  QBO_CLIENT_ID: "test-client-id",
-  QBO_CLIENT_SECRET: "test-client-secret",
-};
+import { TEST_SECRETS } from "./test/secrets.ts";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");

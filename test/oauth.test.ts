@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { call, createConference, emulator } from "./helpers";
+import { TEST_SECRETS } from "./secrets";
 
 /** What Intuit's consent page does when a person clicks Connect (or Cancel). */
 async function decide(consentUrl: string, decision: "connect" | "cancel", realmId: string): Promise<URL> {
@@ -46,7 +47,7 @@ describe("connecting QuickBooks with OAuth", () => {
     const link = new URL(url);
     expect(`${link.origin}${link.pathname}`).toBe(`${env.QBO_EMULATOR_URL}/connect/oauth2`);
     expect(Object.fromEntries(link.searchParams)).toMatchObject({
-      client_id: "test-client-id",
+      client_id: TEST_SECRETS.QBO_CLIENT_ID,
       response_type: "code",
       scope: "com.intuit.quickbooks.accounting",
       redirect_uri: "http://worker.test/oauth/qbo/callback",

@@ -3,7 +3,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
-import { call, createConference, poBody, unique } from "../helpers";
+import { API_TOKEN, call, createConference, poBody, unique } from "../helpers";
 
 const poPath = (slug: string) => `/api/conferences/${slug}/purchase-orders`;
 
@@ -144,7 +144,7 @@ describe("bearer authentication on /api/*", () => {
   });
 
   it("answers 401 unauthorized for a prefix of the right token", async () => {
-    const res = await call("GET", "/api/conferences/anything", undefined, { token: "test-api-tok" });
+    const res = await call("GET", "/api/conferences/anything", undefined, { token: API_TOKEN.slice(0, -2) });
 
     expectError(res, 401, "unauthorized");
   });
@@ -152,7 +152,7 @@ describe("bearer authentication on /api/*", () => {
   it("answers 401 unauthorized for the right token under a non-Bearer scheme", async () => {
     const res = await call("GET", "/api/conferences/anything", undefined, {
       token: null,
-      headers: { authorization: "Basic test-api-token" },
+      headers: { authorization: `Basic ${API_TOKEN}` },
     });
 
     expectError(res, 401, "unauthorized");
@@ -161,7 +161,7 @@ describe("bearer authentication on /api/*", () => {
   it("answers 401 unauthorized for a bare token with no scheme", async () => {
     const res = await call("GET", "/api/conferences/anything", undefined, {
       token: null,
-      headers: { authorization: "test-api-token" },
+      headers: { authorization: API_TOKEN },
     });
 
     expectError(res, 401, "unauthorized");

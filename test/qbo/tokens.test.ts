@@ -3,7 +3,8 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app";
 import type { QboConnection } from "../../src/connections/qbo-connection";
-import { call, connectedConference, createConference, createPo, emulator } from "../helpers";
+import { API_TOKEN, call, connectedConference, createConference, createPo, emulator } from "../helpers";
+import { TEST_SECRETS } from "../secrets";
 
 const past = () => new Date(Date.now() - 60_000).toISOString();
 const invoicePath = (slug: string, ref: string) =>
@@ -23,8 +24,8 @@ describe("the conference's token vault", () => {
       refreshToken: grant.refreshToken,
       accessTokenExpiresAt: grant.accessTokenExpiresAt,
       refreshTokenExpiresAt: grant.refreshTokenExpiresAt,
-      clientId: "test-client-id",
-      clientSecret: "test-client-secret",
+      clientId: TEST_SECRETS.QBO_CLIENT_ID,
+      clientSecret: TEST_SECRETS.QBO_CLIENT_SECRET,
     });
     expect(res.status).toBe(200);
     expect(res.body.qbo).toMatchObject({
@@ -35,7 +36,7 @@ describe("the conference's token vault", () => {
     });
     const text =
       JSON.stringify(res.body) + JSON.stringify((await call("GET", `/api/conferences/${slug}`)).body);
-    for (const secret of [grant.accessToken, grant.refreshToken, "test-client-secret"])
+    for (const secret of [grant.accessToken, grant.refreshToken, TEST_SECRETS.QBO_CLIENT_SECRET])
       expect(text).not.toContain(secret);
   });
 
@@ -136,8 +137,8 @@ describe("the conference's token vault", () => {
     } finally {
       await runInDurableObject(stub, (instance: QboConnection) => {
         Object.assign((instance as unknown as { env: Env }).env, {
-          QBO_CLIENT_ID: "test-client-id",
-          QBO_CLIENT_SECRET: "test-client-secret",
+          QBO_CLIENT_ID: TEST_SECRETS.QBO_CLIENT_ID,
+          QBO_CLIENT_SECRET: TEST_SECRETS.QBO_CLIENT_SECRET,
         });
       });
     }
@@ -150,7 +151,7 @@ describe("the conference's token vault", () => {
       const res = await createApp().fetch(
         new Request(`http://worker.test/api/conferences/${slug}/qbo/tokens`, {
           method: "PUT",
-          headers: { authorization: "Bearer test-api-token", "content-type": "application/json" },
+          headers: { authorization: `Bearer ${API_TOKEN}`, "content-type": "application/json" },
           body: JSON.stringify({
             realmId: "123",
             accessToken: "a",
@@ -200,8 +201,8 @@ describe("the conference's token vault", () => {
     for (const secret of [
       grant.accessToken,
       grant.refreshToken,
-      "test-client-secret",
-      env.TOKEN_ENCRYPTION_KEY,
+      TEST_SECRETS.QBO_CLIENT_SECRET,
+      TEST_SECRETS.TOKEN_ENCRYPTION_KEY,
     ]) {
       expect(all).not.toContain(secret);
     }
