@@ -1,19 +1,27 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { TEST_SECRETS } from "./test/secrets.ts";
 
-/** Fixed test secrets; they only ever protect the local emulator. */
-export const TEST_SECRETS = {
-  API_TOKEN: "test-api-token",
-  QBO_WEBHOOK_VERIFIER_TOKEN: "test-webhook-verifier",
-  TOKEN_ENCRYPTION_KEY: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-  QBO_CLIENT_ID: "test-client-id",
-  QBO_CLIENT_SECRET: "test-client-secret",
-};
+/** Node's environment (the project typechecks without @types/node; see emulator/node.ts). */
+const processEnv = (globalThis as unknown as { process: { env: Record<string, string | undefined> } }).process
+  .env;
+
+// wrangler reads wrangler.toml's required secrets from process.env and warns about each one
+// missing (the Worker gets them from the bindings below either way); give it the same values.
+for (const [name, value] of Object.entries(TEST_SECRETS)) processEnv[name] ??= value;
+// ...and then says "Using secrets defined in process.env" once per test file: keep wrangler's
+// warnings and errors only (WRANGLER_LOG=log or debug in the shell brings the rest back).
+processEnv.WRANGLER_LOG ??= "warn";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
   return {
     test: {
+      // Console output (the Worker's structured log lines) is shown for failing tests only. The
+      // reporter reads this from the root config, not from a project's.
+      silent: "passed-only" as const,
+      // Most worker tests take a few hundred ms of emulator round trips; list only the slow ones.
+      slowTestThreshold: 1000,
       projects: [
         {
           plugins: [
@@ -43,8 +51,6 @@ export default defineConfig(async () => {
           ],
           test: {
             name: "worker",
-            // Log lines (structured JSON) are shown for failing tests only.
-            silent: "passed-only",
             include: ["test/**/*.test.ts"],
             globalSetup: ["./test/global-setup.ts"],
             setupFiles: ["./test/setup.ts"],

@@ -1,14 +1,25 @@
 /** A small harness: authenticated JSON calls to the Worker, and fixtures built through the API. */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
 import { EmulatorControl } from "../emulator/control-client.ts";
+import { createApp } from "../src/app";
+import { paths } from "./paths";
+import { API_TOKEN, VERIFIER } from "./secrets";
 
-export const API_TOKEN = "test-api-token";
+export { paths } from "./paths";
+export { API_TOKEN, VERIFIER } from "./secrets";
 
 export interface CallOptions {
+  /** The bearer token; `null` sends no Authorization header. Defaults to the test API token. */
   token?: string | null;
   headers?: Record<string, string>;
   rawBody?: string;
+  /**
+   * Bindings to replace for this one request (e.g. `{ API_TOKEN: undefined }`): the request then
+   * goes to a fresh app with that env instead of the Worker's own fetch handler.
+   */
+  env?: Partial<Record<keyof Env, unknown>>;
 }
 
 export interface JsonResponse<T = any> {
@@ -32,10 +43,10 @@ export async function call<T = any>(
   } else if (payload !== undefined) {
     headers["content-type"] ??= "application/json";
   }
-  const res = await exports.default.fetch(
-    new Request(`http://worker.test${path}`, { method, headers, body: payload }),
-  );
-  const text = await res.text();
+  const request = new Request(`http://worker.test${path}`, { method, headers, body: payload });
+  const res = opts.env ? await fetchWithEnv(request, opts.env) : await exports.default.fetch(request);
+  // Decoded by hand: Response.text() on a PDF makes workerd print a warning.
+  const text = new TextDecoder().decode(await res.arrayBuffer());
   let parsed: unknown = text;
   try {
     parsed = text ? JSON.parse(text) : null;
@@ -43,6 +54,23 @@ export async function call<T = any>(
     // not JSON (PDF, HTML): keep the text
   }
   return { status: res.status, body: parsed as T, headers: res.headers };
+}
+
+async function fetchWithEnv(request: Request, overrides: NonNullable<CallOptions["env"]>) {
+  const ctx = createExecutionContext();
+  const res = await createApp().fetch(request, { ...env, ...overrides } as Env, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+/** SPEC §3's error body, and nothing else: `{error: {code, message, details?}}` with a message. */
+export function expectError(res: { status: number; body: any }, status: number, code: string) {
+  expect(res.status, JSON.stringify(res.body)).toBe(status);
+  expect(res.body).toEqual({
+    error: expect.objectContaining({ code, message: expect.any(String) }),
+  });
+  expect(Object.keys(res.body.error).every((k) => ["code", "message", "details"].includes(k))).toBe(true);
+  expect(res.body.error.message.length).toBeGreaterThan(0);
 }
 
 let counter = 0;
@@ -56,7 +84,7 @@ export async function createConference(
   slug = unique("conf"),
   body: Record<string, unknown> = { name: "Test Conf" },
 ) {
-  const res = await call("PUT", `/api/conferences/${slug}`, body);
+  const res = await call("PUT", paths.conference(slug), body);
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return slug;
 }
@@ -71,7 +99,7 @@ export const poBody = (overrides: Record<string, unknown> = {}) => ({
 });
 
 export async function createPo(slug: string, overrides: Record<string, unknown> = {}) {
-  const res = await call("POST", `/api/conferences/${slug}/purchase-orders`, poBody(overrides));
+  const res = await call("POST", paths.pos(slug), poBody(overrides));
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body as { reference: string; [k: string]: any };
 }
@@ -84,7 +112,7 @@ export function emulator(): EmulatorControl {
 export async function connectedConference(opts: { accessTokenExpiresAt?: string; slug?: string } = {}) {
   const slug = await createConference(opts.slug ?? unique("conf"));
   const grant = await emulator().createRealm({});
-  const res = await call("PUT", `/api/conferences/${slug}/qbo/tokens`, {
+  const res = await call("PUT", paths.qboTokens(slug), {
     realmId: grant.realmId,
     accessToken: grant.accessToken,
     refreshToken: grant.refreshToken,
@@ -95,10 +123,7 @@ export async function connectedConference(opts: { accessTokenExpiresAt?: string;
   return { slug, realmId: grant.realmId, grant };
 }
 
-/** The verifier token the tests run with (vitest.config.ts). */
-export const VERIFIER = "test-webhook-verifier";
-
-export async function sign(body: string, token = VERIFIER): Promise<string> {
+export async function sign(body: string, token: string = VERIFIER): Promise<string> {
   const key = await crypto.subtle.importKey(
     "raw",
     new TextEncoder().encode(token),
@@ -114,7 +139,7 @@ export async function postWebhook(body: string, signature?: string | null) {
   const headers: Record<string, string> = { "content-type": "application/json" };
   const sig = signature === undefined ? await sign(body) : signature;
   if (sig !== null) headers["intuit-signature"] = sig;
-  return call("POST", "/webhooks/qbo", undefined, { token: null, headers, rawBody: body });
+  return call("POST", paths.webhook, undefined, { token: null, headers, rawBody: body });
 }
 
 /** A connected conference with one PO of `total` whose QBO invoice exists. */
@@ -123,7 +148,7 @@ export async function invoicedPo(total = "1200.00") {
   const po = await createPo(slug, {
     lineItems: [{ description: "Sponsorship", quantity: 1, unitPrice: total }],
   });
-  const res = await call("POST", `/api/conferences/${slug}/purchase-orders/${po.reference}/qbo-invoice`, {});
+  const res = await call("POST", paths.qboInvoice(slug, po.reference), {});
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return { slug, realmId, reference: po.reference, invoiceId: res.body.qbo.invoiceId as string };
 }

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { call, createConference, emulator } from "./helpers";
+import { call, createConference, emulator, expectError, paths } from "./helpers";
+import { TEST_SECRETS } from "./secrets";
 
 /** What Intuit's consent page does when a person clicks Connect (or Cancel). */
 async function decide(consentUrl: string, decision: "connect" | "cancel", realmId: string): Promise<URL> {
@@ -31,7 +32,7 @@ async function callback(url: URL) {
 async function startConnect() {
   const slug = await createConference();
   const realm = await emulator().createRealm({});
-  const res = await call("POST", `/api/conferences/${slug}/qbo/connect`);
+  const res = await call("POST", paths.qboConnect(slug));
   expect(res.status).toBe(200);
   return { slug, realmId: realm.realmId, url: res.body.url as string };
 }
@@ -46,7 +47,7 @@ describe("connecting QuickBooks with OAuth", () => {
     const link = new URL(url);
     expect(`${link.origin}${link.pathname}`).toBe(`${env.QBO_EMULATOR_URL}/connect/oauth2`);
     expect(Object.fromEntries(link.searchParams)).toMatchObject({
-      client_id: "test-client-id",
+      client_id: TEST_SECRETS.QBO_CLIENT_ID,
       response_type: "code",
       scope: "com.intuit.quickbooks.accounting",
       redirect_uri: "http://worker.test/oauth/qbo/callback",
@@ -60,7 +61,7 @@ describe("connecting QuickBooks with OAuth", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/html");
     expect(res.body).toContain("QuickBooks connected");
-    const conference = await call("GET", `/api/conferences/${slug}`);
+    const conference = await call("GET", paths.conference(slug));
     expect(conference.body.qbo).toMatchObject({ realmId, connected: true, needsReconnect: false });
     expect((await emulator().stats(realmId)).tokenCalls.authorization_code).toBe(1);
   });
@@ -103,7 +104,7 @@ describe("connecting QuickBooks with OAuth", () => {
     expect(res.status).toBe(400);
     expect(res.body).toContain("expired");
     expect((await emulator().stats(realmId)).tokenCalls.authorization_code ?? 0).toBe(0);
-    expect((await call("GET", `/api/conferences/${slug}`)).body.qbo.connected).toBe(false);
+    expect((await call("GET", paths.conference(slug))).body.qbo.connected).toBe(false);
   });
 
   it("reports a denied consent and stores nothing", async () => {
@@ -111,12 +112,11 @@ describe("connecting QuickBooks with OAuth", () => {
     const res = await callback(await decide(url, "cancel", realmId));
     expect(res.status).toBe(400);
     expect(res.body).toContain("not granted");
-    expect((await call("GET", `/api/conferences/${slug}`)).body.qbo.connected).toBe(false);
+    expect((await call("GET", paths.conference(slug))).body.qbo.connected).toBe(false);
   });
 
   it("answers 404 for the connect link of an unknown conference", async () => {
-    const res = await call("POST", "/api/conferences/no-such-conf/qbo/connect");
-    expect(res.status).toBe(404);
-    expect(res.body.error.code).toBe("not_found");
+    const res = await call("POST", paths.qboConnect("no-such-conf"));
+    expectError(res, 404, "not_found");
   });
 });

@@ -1,8 +1,7 @@
 /** PUT/GET /api/conferences/{slug}: create, update, read, and validation. */
 import { describe, expect, it } from "vitest";
-import { call, unique } from "../helpers";
+import { call, expectError, paths, unique } from "../helpers";
 
-const path = (slug: string) => `/api/conferences/${slug}`;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
 const disconnected = {
@@ -21,7 +20,7 @@ describe("creating and updating a conference", () => {
   it("creates a conference with 201 and returns it with a disconnected qbo block", async () => {
     const slug = unique("pycon");
 
-    const res = await call("PUT", path(slug), { name: "PyCon US 2027" });
+    const res = await call("PUT", paths.conference(slug), { name: "PyCon US 2027" });
 
     expect(res.status).toBe(201);
     expect(res.body).toEqual({
@@ -37,10 +36,10 @@ describe("creating and updating a conference", () => {
 
   it("updates an existing conference with 200, keeping createdAt and moving updatedAt", async () => {
     const slug = unique("pycon");
-    const created = await call("PUT", path(slug), { name: "First name" });
+    const created = await call("PUT", paths.conference(slug), { name: "First name" });
     await new Promise((r) => setTimeout(r, 5));
 
-    const updated = await call("PUT", path(slug), { name: "Second name", currency: "EUR" });
+    const updated = await call("PUT", paths.conference(slug), { name: "Second name", currency: "EUR" });
 
     expect(created.status).toBe(201);
     expect(updated.status).toBe(200);
@@ -53,8 +52,8 @@ describe("creating and updating a conference", () => {
     // Repeated to catch a created/updated decision that depends on the clock's resolution.
     for (let i = 0; i < 10; i++) {
       const slug = unique("fast");
-      const created = await call("PUT", path(slug), { name: "Fast" });
-      const updated = await call("PUT", path(slug), { name: "Faster" });
+      const created = await call("PUT", paths.conference(slug), { name: "Fast" });
+      const updated = await call("PUT", paths.conference(slug), { name: "Faster" });
 
       expect(created.status).toBe(201);
       expect(updated.status, `attempt ${i}`).toBe(200);
@@ -67,8 +66,8 @@ describe("creating and updating a conference", () => {
       const slug = unique("race");
 
       const results = await Promise.all([
-        call("PUT", path(slug), { name: "One" }),
-        call("PUT", path(slug), { name: "Two" }),
+        call("PUT", paths.conference(slug), { name: "One" }),
+        call("PUT", paths.conference(slug), { name: "Two" }),
       ]);
 
       expect(results.map((r) => r.status).sort(), `attempt ${i}`).toEqual([200, 201]);
@@ -78,7 +77,7 @@ describe("creating and updating a conference", () => {
   it("stores the QuickBooks company and environment given on PUT, still not connected", async () => {
     const slug = unique("conf");
 
-    const res = await call("PUT", path(slug), {
+    const res = await call("PUT", paths.conference(slug), {
       name: "DjangoCon",
       qbo: { realmId: "9130354321", environment: "sandbox", itemId: "42" },
     });
@@ -94,16 +93,19 @@ describe("creating and updating a conference", () => {
 
   it("keeps the QuickBooks settings when an update does not mention them", async () => {
     const slug = unique("conf");
-    await call("PUT", path(slug), { name: "A", qbo: { realmId: "123", environment: "production" } });
+    await call("PUT", paths.conference(slug), {
+      name: "A",
+      qbo: { realmId: "123", environment: "production" },
+    });
 
-    const res = await call("PUT", path(slug), { name: "B" });
+    const res = await call("PUT", paths.conference(slug), { name: "B" });
 
     expect(res.status).toBe(200);
     expect(res.body.qbo).toMatchObject({ realmId: "123", environment: "production", connected: false });
   });
 
   it("trims the name", async () => {
-    const res = await call("PUT", path(unique("conf")), { name: "  Spaced Out  " });
+    const res = await call("PUT", paths.conference(unique("conf")), { name: "  Spaced Out  " });
 
     expect(res.status).toBe(201);
     expect(res.body.name).toBe("Spaced Out");
@@ -113,16 +115,16 @@ describe("creating and updating a conference", () => {
 describe("reading a conference", () => {
   it("returns the stored conference", async () => {
     const slug = unique("conf");
-    const created = await call("PUT", path(slug), { name: "EuroPython", currency: "EUR" });
+    const created = await call("PUT", paths.conference(slug), { name: "EuroPython", currency: "EUR" });
 
-    const res = await call("GET", path(slug));
+    const res = await call("GET", paths.conference(slug));
 
     expect(res.status).toBe(200);
     expect(res.body).toEqual(created.body);
   });
 
   it("answers 404 not_found for an unknown slug", async () => {
-    const res = await call("GET", path(unique("missing")));
+    const res = await call("GET", paths.conference(unique("missing")));
 
     expect(res.status).toBe(404);
     expect(res.body).toEqual({ error: { code: "not_found", message: expect.stringContaining("missing") } });
@@ -130,8 +132,8 @@ describe("reading a conference", () => {
 
   it("never returns a stored token or client secret", async () => {
     const slug = unique("conf");
-    await call("PUT", path(slug), { name: "Vault" });
-    const stored = await call("PUT", `${path(slug)}/qbo/tokens`, {
+    await call("PUT", paths.conference(slug), { name: "Vault" });
+    const stored = await call("PUT", paths.qboTokens(slug), {
       realmId: "4620816365",
       accessToken: "AT-very-private-value",
       refreshToken: "RT-very-private-value",
@@ -140,7 +142,7 @@ describe("reading a conference", () => {
       clientSecret: "CS-very-private-value",
     });
 
-    const res = await call("GET", path(slug));
+    const res = await call("GET", paths.conference(slug));
 
     expect(stored.status, JSON.stringify(stored.body)).toBe(200);
     expect(res.status).toBe(200);
@@ -155,8 +157,8 @@ describe("conference validation", () => {
   it("rejects a missing name with validation_failed naming the field", async () => {
     const slug = unique("conf");
 
-    const res = await call("PUT", path(slug), { currency: "USD" });
-    const after = await call("GET", path(slug));
+    const res = await call("PUT", paths.conference(slug), { currency: "USD" });
+    const after = await call("GET", paths.conference(slug));
 
     expect(res.status).toBe(400);
     expect(res.body).toEqual({
@@ -170,47 +172,43 @@ describe("conference validation", () => {
   });
 
   it("rejects a blank name", async () => {
-    const res = await call("PUT", path(unique("conf")), { name: "   " });
+    const res = await call("PUT", paths.conference(unique("conf")), { name: "   " });
 
-    expect(res.status).toBe(400);
-    expect(res.body.error.code).toBe("validation_failed");
+    expectError(res, 400, "validation_failed");
     expect(res.body.error.details).toEqual([{ path: "name", message: expect.any(String) }]);
   });
 
   it.each([["usd"], ["US"], ["USDX"], ["12$"]])("rejects the currency %j", async (currency) => {
-    const res = await call("PUT", path(unique("conf")), { name: "X", currency });
+    const res = await call("PUT", paths.conference(unique("conf")), { name: "X", currency });
 
-    expect(res.status).toBe(400);
-    expect(res.body.error.code).toBe("validation_failed");
+    expectError(res, 400, "validation_failed");
     expect(res.body.error.details).toEqual([{ path: "currency", message: expect.any(String) }]);
   });
 
   it.each([["Upper-Case"], ["under_score"], ["-leading-dash"], ["a".repeat(64)], ["sp%20ace"]])(
     "rejects the slug %j",
     async (slug) => {
-      const res = await call("PUT", path(slug), { name: "X" });
+      const res = await call("PUT", paths.conference(slug), { name: "X" });
 
-      expect(res.status).toBe(400);
-      expect(res.body.error.code).toBe("validation_failed");
+      expectError(res, 400, "validation_failed");
       expect(res.body.error.details).toEqual([{ path: "slug", message: expect.any(String) }]);
     },
   );
 
   it("rejects a bad slug on GET with validation_failed", async () => {
-    const res = await call("GET", path("Not_A_Slug"));
+    const res = await call("GET", paths.conference("Not_A_Slug"));
 
     expect(res.status).toBe(400);
     expect(res.body.error.details).toEqual([{ path: "slug", message: expect.any(String) }]);
   });
 
   it("rejects a non-numeric realm id and an unknown environment, naming both fields", async () => {
-    const res = await call("PUT", path(unique("conf")), {
+    const res = await call("PUT", paths.conference(unique("conf")), {
       name: "X",
       qbo: { realmId: "abc", environment: "staging" },
     });
 
-    expect(res.status).toBe(400);
-    expect(res.body.error.code).toBe("validation_failed");
+    expectError(res, 400, "validation_failed");
     expect(res.body.error.details).toEqual(
       expect.arrayContaining([
         { path: "qbo.realmId", message: expect.any(String) },
@@ -220,7 +218,7 @@ describe("conference validation", () => {
   });
 
   it("reports every offending field at once", async () => {
-    const res = await call("PUT", path(unique("conf")), { name: 7, currency: "dollars" });
+    const res = await call("PUT", paths.conference(unique("conf")), { name: 7, currency: "dollars" });
 
     expect(res.status).toBe(400);
     expect(res.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(["currency", "name"]);

@@ -1,14 +1,12 @@
 /** Money on the wire: exact decimal strings out, strings or numbers with at most two places in. */
 import { describe, expect, it } from "vitest";
-import { call, createConference, createPo, poBody } from "../helpers";
+import { call, createConference, createPo, expectError, paths, poBody } from "../helpers";
 
-const posPath = (slug: string) => `/api/conferences/${slug}/purchase-orders`;
-const poPath = (slug: string, ref: string) => `${posPath(slug)}/${ref}`;
 const MONEY = /^-?\d+\.\d{2}$/;
 
 const line = (unitPrice: unknown, quantity: unknown = 1) => ({ description: "Item", quantity, unitPrice });
 const pay = (slug: string, ref: string, amount: unknown) =>
-  call("POST", `${poPath(slug, ref)}/payments`, { amount, method: "wire", paymentDate: "2026-03-01" });
+  call("POST", paths.payments(slug, ref), { amount, method: "wire", paymentDate: "2026-03-01" });
 
 describe("exact arithmetic", () => {
   it('multiplies "0.10" by 3 to exactly "0.30"', async () => {
@@ -79,7 +77,7 @@ describe("accepted amounts", () => {
   ])("accepts the unit price %j as %s", async (unitPrice, expected) => {
     const slug = await createConference();
 
-    const res = await call("POST", posPath(slug), poBody({ lineItems: [line(unitPrice)] }));
+    const res = await call("POST", paths.pos(slug), poBody({ lineItems: [line(unitPrice)] }));
 
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.body.lineItems[0].unitPrice).toBe(expected);
@@ -105,7 +103,7 @@ describe("accepted amounts", () => {
     const slug = await createConference();
     const po = await createPo(slug);
 
-    const res = await call("POST", `${poPath(slug, po.reference)}/credit-notes`, {
+    const res = await call("POST", paths.creditNotes(slug, po.reference), {
       amount: 0.3,
       reason: "x",
     });
@@ -139,11 +137,10 @@ describe("rejected amounts", () => {
   ])("rejects the unit price %j with validation_failed on lineItems.0.unitPrice", async (unitPrice) => {
     const slug = await createConference();
 
-    const res = await call("POST", posPath(slug), poBody({ lineItems: [line(unitPrice)] }));
-    const list = await call("GET", posPath(slug));
+    const res = await call("POST", paths.pos(slug), poBody({ lineItems: [line(unitPrice)] }));
+    const list = await call("GET", paths.pos(slug));
 
-    expect(res.status, JSON.stringify(res.body)).toBe(400);
-    expect(res.body.error.code).toBe("validation_failed");
+    expectError(res, 400, "validation_failed");
     expect(res.body.error.details).toContainEqual({
       path: "lineItems.0.unitPrice",
       message: expect.any(String),
@@ -156,10 +153,9 @@ describe("rejected amounts", () => {
     async (quantity) => {
       const slug = await createConference();
 
-      const res = await call("POST", posPath(slug), poBody({ lineItems: [line("1.00", quantity)] }));
+      const res = await call("POST", paths.pos(slug), poBody({ lineItems: [line("1.00", quantity)] }));
 
-      expect(res.status, JSON.stringify(res.body)).toBe(400);
-      expect(res.body.error.code).toBe("validation_failed");
+      expectError(res, 400, "validation_failed");
       expect(res.body.error.details).toContainEqual({
         path: "lineItems.0.quantity",
         message: expect.any(String),
@@ -174,10 +170,9 @@ describe("rejected amounts", () => {
       const po = await createPo(slug);
 
       const res = await pay(slug, po.reference, amount);
-      const after = await call("GET", poPath(slug, po.reference));
+      const after = await call("GET", paths.po(slug, po.reference));
 
-      expect(res.status, JSON.stringify(res.body)).toBe(400);
-      expect(res.body.error.code).toBe("validation_failed");
+      expectError(res, 400, "validation_failed");
       expect(res.body.error.details).toEqual([{ path: "amount", message: expect.any(String) }]);
       expect(after.body).toMatchObject({ payments: [], totalPaid: "0.00", status: "draft" });
     },
@@ -187,7 +182,7 @@ describe("rejected amounts", () => {
     const slug = await createConference();
     const po = await createPo(slug);
 
-    const res = await call("POST", `${poPath(slug, po.reference)}/credit-notes`, { amount, reason: "x" });
+    const res = await call("POST", paths.creditNotes(slug, po.reference), { amount, reason: "x" });
 
     expect(res.status).toBe(400);
     expect(res.body.error.details).toEqual([{ path: "amount", message: expect.any(String) }]);
@@ -237,11 +232,10 @@ describe("very large amounts", () => {
   ])("rejects %s with 400 validation_failed, not 500", async (_, lineItems, path) => {
     const slug = await createConference();
 
-    const res = await call("POST", posPath(slug), poBody({ lineItems }));
-    const list = await call("GET", posPath(slug));
+    const res = await call("POST", paths.pos(slug), poBody({ lineItems }));
+    const list = await call("GET", paths.pos(slug));
 
-    expect(res.status, JSON.stringify(res.body)).toBe(400);
-    expect(res.body.error.code).toBe("validation_failed");
+    expectError(res, 400, "validation_failed");
     expect(res.body.error.details).toContainEqual({ path, message: expect.any(String) });
     expect(list.body.items).toEqual([]);
   });

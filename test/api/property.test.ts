@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { call, createConference, createPo, poBody } from "../helpers";
+import { call, createConference, createPo, paths, poBody } from "../helpers";
 
 const NUM_RUNS = 150;
 const ERROR_CODES = [
@@ -151,7 +151,7 @@ describe("random request bodies never produce a 5xx", () => {
   it("holds for create-PO bodies, and an accepted body is a draft PO", async () => {
     await postAnything(
       "POST",
-      `/api/conferences/${slug}/purchase-orders`,
+      paths.pos(slug),
       bodies(poBody(), [
         "lineItems.0",
         "lineItems.0.quantity",
@@ -171,7 +171,7 @@ describe("random request bodies never produce a 5xx", () => {
   it("holds for payment bodies, and an accepted payment is in the PO", async () => {
     await postAnything(
       "POST",
-      `/api/conferences/${slug}/purchase-orders/${reference}/payments`,
+      paths.payments(slug, reference),
       bodies({ amount: "0.01", method: "wire", reference: "r", paymentDate: "2026-03-01", note: "n" }),
       (res) => {
         if (res.status === 201) expect(res.body.payments.length).toBeGreaterThan(0);
@@ -183,7 +183,7 @@ describe("random request bodies never produce a 5xx", () => {
   it("holds for credit-note bodies", async () => {
     await postAnything(
       "POST",
-      `/api/conferences/${slug}/purchase-orders/${reference}/credit-notes`,
+      paths.creditNotes(slug, reference),
       bodies({ amount: "0.01", reason: "Discount" }),
       (res) => expect([201, 400]).toContain(res.status),
     );
@@ -192,7 +192,7 @@ describe("random request bodies never produce a 5xx", () => {
   it("holds for PUT conference bodies", async () => {
     await postAnything(
       "PUT",
-      `/api/conferences/${slug}`,
+      paths.conference(slug),
       bodies(
         { name: "Conf", currency: "USD", qbo: { realmId: "123", environment: "sandbox", itemId: "1" } },
         ["qbo.realmId", "qbo.environment", "qbo.itemId"],
@@ -206,14 +206,9 @@ describe("random request bodies never produce a 5xx", () => {
       fc.asyncProperty(bodies({ voidQboInvoice: false }), async (value) => {
         const po = await createPo(slug);
         const raw = encode(value);
-        const res = await call(
-          "POST",
-          `/api/conferences/${slug}/purchase-orders/${po.reference}/cancel`,
-          undefined,
-          {
-            rawBody: raw,
-          },
-        );
+        const res = await call("POST", paths.cancel(slug, po.reference), undefined, {
+          rawBody: raw,
+        });
         expectWellFormed(res, raw);
         expect([200, 400]).toContain(res.status);
       }),
@@ -229,7 +224,7 @@ describe("random request bodies never produce a 5xx", () => {
     );
     await fc.assert(
       fc.asyncProperty(raw, async (text) => {
-        const res = await call("POST", `/api/conferences/${slug}/purchase-orders`, undefined, {
+        const res = await call("POST", paths.pos(slug), undefined, {
           rawBody: text,
         });
         expectWellFormed(res, text);

@@ -1,12 +1,18 @@
 /** Purchase orders over HTTP: create, read, list and page, send, cancel, payments and credit notes. */
 import { describe, expect, it } from "vitest";
-import { call, createConference, createPo, poBody, unique } from "../helpers";
+import {
+  call,
+  createConference,
+  createPo,
+  expectError,
+  type JsonResponse,
+  paths,
+  poBody,
+  unique,
+} from "../helpers";
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const REFERENCE = /^PO-[A-Z0-9]{6}$/;
-
-const posPath = (slug: string) => `/api/conferences/${slug}/purchase-orders`;
-const poPath = (slug: string, ref: string) => `${posPath(slug)}/${ref}`;
 
 const payment = (amount: string | number = "100.00", extra: Record<string, unknown> = {}) => ({
   amount,
@@ -15,16 +21,11 @@ const payment = (amount: string | number = "100.00", extra: Record<string, unkno
   ...extra,
 });
 
-function expectError(res: { status: number; body: any }, status: number, code: string) {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(res.body).toEqual({ error: expect.objectContaining({ code, message: expect.any(String) }) });
-}
-
 describe("creating a purchase order", () => {
   it("creates the PO in draft with 201 and renders every field of SPEC §3", async () => {
     const slug = await createConference();
 
-    const res = await call("POST", posPath(slug), {
+    const res = await call("POST", paths.pos(slug), {
       organizationName: "Acme Corp",
       contactName: "Ada Lovelace",
       contactEmail: "ada@acme.test",
@@ -92,7 +93,7 @@ describe("creating a purchase order", () => {
     const slug = await createConference();
     const { billingAddress: _omit, ...body } = poBody();
 
-    const res = await call("POST", posPath(slug), body);
+    const res = await call("POST", paths.pos(slug), body);
 
     expect(res.status).toBe(201);
     expect(res.body.billingAddress).toBe("");
@@ -131,7 +132,7 @@ describe("creating a purchase order", () => {
   it("answers 404 not_found for an unknown conference and creates nothing", async () => {
     const slug = unique("ghost");
 
-    const res = await call("POST", posPath(slug), poBody());
+    const res = await call("POST", paths.pos(slug), poBody());
 
     expectError(res, 404, "not_found");
   });
@@ -164,8 +165,8 @@ describe("creating a purchase order", () => {
   ])("rejects %s with validation_failed naming the field, creating nothing", async (_, overrides, field) => {
     const slug = await createConference();
 
-    const res = await call("POST", posPath(slug), poBody(overrides));
-    const list = await call("GET", posPath(slug));
+    const res = await call("POST", paths.pos(slug), poBody(overrides));
+    const list = await call("GET", paths.pos(slug));
 
     expectError(res, 400, "validation_failed");
     expect(res.body.error.details).toContainEqual({ path: field, message: expect.any(String) });
@@ -178,7 +179,7 @@ describe("reading purchase orders", () => {
     const slug = await createConference();
     const po = await createPo(slug);
 
-    const res = await call("GET", poPath(slug, po.reference));
+    const res = await call("GET", paths.po(slug, po.reference));
 
     expect(res.status).toBe(200);
     expect(res.body).toEqual(po);
@@ -187,7 +188,7 @@ describe("reading purchase orders", () => {
   it("answers 404 not_found for a well-formed reference that does not exist", async () => {
     const slug = await createConference();
 
-    const res = await call("GET", poPath(slug, "PO-ZZZZZZ"));
+    const res = await call("GET", paths.po(slug, "PO-ZZZZZZ"));
 
     expectError(res, 404, "not_found");
   });
@@ -195,7 +196,7 @@ describe("reading purchase orders", () => {
   it("answers a malformed reference with a 4xx error body", async () => {
     const slug = await createConference();
 
-    const res = await call("GET", poPath(slug, "po-abc"));
+    const res = await call("GET", paths.po(slug, "po-abc"));
 
     expect([400, 404]).toContain(res.status);
     expect(res.body.error.code).toMatch(/^(validation_failed|not_found)$/);
@@ -208,7 +209,7 @@ describe("listing purchase orders", () => {
     const a = await createPo(slug, { organizationName: "First" });
     const b = await createPo(slug, { organizationName: "Second" });
 
-    const res = await call("GET", posPath(slug));
+    const res = await call("GET", paths.pos(slug));
 
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ items: [b, a], nextCursor: null });
@@ -222,8 +223,7 @@ describe("listing purchase orders", () => {
     const pages: string[][] = [];
     let cursor: string | null = null;
     do {
-      const query: string = cursor ? `?limit=2&cursor=${encodeURIComponent(cursor)}` : "?limit=2";
-      const res = await call("GET", `${posPath(slug)}${query}`);
+      const res: JsonResponse = await call("GET", paths.pos(slug, { limit: 2, cursor: cursor ?? undefined }));
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       pages.push(res.body.items.map((p: any) => p.reference));
       cursor = res.body.nextCursor;
@@ -238,8 +238,8 @@ describe("listing purchase orders", () => {
     const slug = await createConference();
     for (let i = 0; i < 4; i++) await createPo(slug);
 
-    const first = await call("GET", `${posPath(slug)}?limit=2`);
-    const second = await call("GET", `${posPath(slug)}?limit=2&cursor=${first.body.nextCursor}`);
+    const first = await call("GET", paths.pos(slug, { limit: 2 }));
+    const second = await call("GET", paths.pos(slug, { limit: 2, cursor: first.body.nextCursor }));
 
     expect(first.body.nextCursor).toEqual(expect.any(String));
     expect(second.status).toBe(200);
@@ -251,14 +251,14 @@ describe("listing purchase orders", () => {
     const slug = await createConference();
     const draft = await createPo(slug);
     const sent = await createPo(slug);
-    await call("POST", `${poPath(slug, sent.reference)}/send`);
+    await call("POST", paths.send(slug, sent.reference));
     const cancelled = await createPo(slug);
-    await call("POST", `${poPath(slug, cancelled.reference)}/cancel`);
+    await call("POST", paths.cancel(slug, cancelled.reference));
 
-    const drafts = await call("GET", `${posPath(slug)}?status=draft`);
-    const sents = await call("GET", `${posPath(slug)}?status=sent`);
-    const cancels = await call("GET", `${posPath(slug)}?status=cancelled`);
-    const paid = await call("GET", `${posPath(slug)}?status=paid`);
+    const drafts = await call("GET", paths.pos(slug, { status: "draft" }));
+    const sents = await call("GET", paths.pos(slug, { status: "sent" }));
+    const cancels = await call("GET", paths.pos(slug, { status: "cancelled" }));
+    const paid = await call("GET", paths.pos(slug, { status: "paid" }));
 
     expect(drafts.body.items.map((p: any) => p.reference)).toEqual([draft.reference]);
     expect(sents.body.items.map((p: any) => [p.reference, p.status])).toEqual([[sent.reference, "sent"]]);
@@ -272,12 +272,15 @@ describe("listing purchase orders", () => {
     for (let i = 0; i < 3; i++) {
       const po = await createPo(slug);
       await createPo(slug); // a draft between each sent PO
-      await call("POST", `${poPath(slug, po.reference)}/send`);
+      await call("POST", paths.send(slug, po.reference));
       sent.push(po.reference);
     }
 
-    const first = await call("GET", `${posPath(slug)}?status=sent&limit=2`);
-    const second = await call("GET", `${posPath(slug)}?status=sent&limit=2&cursor=${first.body.nextCursor}`);
+    const first = await call("GET", paths.pos(slug, { status: "sent", limit: 2 }));
+    const second = await call(
+      "GET",
+      paths.pos(slug, { status: "sent", limit: 2, cursor: first.body.nextCursor }),
+    );
 
     expect([...first.body.items, ...second.body.items].map((p: any) => p.reference)).toEqual(sent.reverse());
     expect(second.body.nextCursor).toBeNull();
@@ -289,7 +292,7 @@ describe("listing purchase orders", () => {
     const own = await createPo(mine);
     await createPo(theirs);
 
-    const res = await call("GET", posPath(mine));
+    const res = await call("GET", paths.pos(mine));
 
     expect(res.body.items.map((p: any) => p.reference)).toEqual([own.reference]);
   });
@@ -298,8 +301,8 @@ describe("listing purchase orders", () => {
     const slug = await createConference();
     await createPo(slug);
 
-    const outstanding = await call("GET", `${posPath(slug)}?qbo=outstanding`);
-    const discrepancy = await call("GET", `${posPath(slug)}?qbo=discrepancy`);
+    const outstanding = await call("GET", paths.pos(slug, { qbo: "outstanding" }));
+    const discrepancy = await call("GET", paths.pos(slug, { qbo: "discrepancy" }));
 
     expect(outstanding.body).toEqual({ items: [], nextCursor: null });
     expect(discrepancy.body).toEqual({ items: [], nextCursor: null });
@@ -308,7 +311,7 @@ describe("listing purchase orders", () => {
   it("answers an unknown status with 400 validation_failed on the status field", async () => {
     const slug = await createConference();
 
-    const res = await call("GET", `${posPath(slug)}?status=shipped`);
+    const res = await call("GET", paths.pos(slug, { status: "shipped" }));
 
     expectError(res, 400, "validation_failed");
     expect(res.body.error.details).toEqual([{ path: "status", message: expect.any(String) }]);
@@ -319,7 +322,7 @@ describe("listing purchase orders", () => {
     async (cursor) => {
       const slug = await createConference();
 
-      const res = await call("GET", `${posPath(slug)}?cursor=${encodeURIComponent(cursor)}`);
+      const res = await call("GET", paths.pos(slug, { cursor }));
 
       expectError(res, 400, "validation_failed");
       expect(res.body.error.details).toEqual([{ path: "cursor", message: expect.any(String) }]);
@@ -331,7 +334,7 @@ describe("listing purchase orders", () => {
     async (limit) => {
       const slug = await createConference();
 
-      const res = await call("GET", `${posPath(slug)}?limit=${limit}`);
+      const res = await call("GET", paths.pos(slug, { limit }));
 
       expectError(res, 400, "validation_failed");
       expect(res.body.error.details).toEqual([{ path: "limit", message: expect.any(String) }]);
@@ -339,7 +342,7 @@ describe("listing purchase orders", () => {
   );
 
   it("answers 404 not_found for the POs of an unknown conference", async () => {
-    const res = await call("GET", posPath(unique("ghost")));
+    const res = await call("GET", paths.pos(unique("ghost")));
 
     expectError(res, 404, "not_found");
   });
@@ -352,13 +355,13 @@ describe("a PO asked for under another conference", () => {
     const po = await createPo(owner);
 
     const responses = await Promise.all([
-      call("GET", poPath(other, po.reference)),
-      call("POST", `${poPath(other, po.reference)}/send`),
-      call("POST", `${poPath(other, po.reference)}/cancel`),
-      call("POST", `${poPath(other, po.reference)}/payments`, payment("1200.00")),
-      call("POST", `${poPath(other, po.reference)}/credit-notes`, { amount: "1.00", reason: "x" }),
+      call("GET", paths.po(other, po.reference)),
+      call("POST", paths.send(other, po.reference)),
+      call("POST", paths.cancel(other, po.reference)),
+      call("POST", paths.payments(other, po.reference), payment("1200.00")),
+      call("POST", paths.creditNotes(other, po.reference), { amount: "1.00", reason: "x" }),
     ]);
-    const after = await call("GET", poPath(owner, po.reference));
+    const after = await call("GET", paths.po(owner, po.reference));
 
     for (const res of responses) expectError(res, 404, "not_found");
     expect(after.body).toEqual(po);
@@ -368,7 +371,7 @@ describe("a PO asked for under another conference", () => {
     const owner = await createConference();
     const po = await createPo(owner);
 
-    const res = await call("GET", poPath(unique("ghost"), po.reference));
+    const res = await call("GET", paths.po(unique("ghost"), po.reference));
 
     expectError(res, 404, "not_found");
   });
@@ -379,7 +382,7 @@ describe("sending a purchase order", () => {
     const slug = await createConference();
     const po = await createPo(slug);
 
-    const res = await call("POST", `${poPath(slug, po.reference)}/send`);
+    const res = await call("POST", paths.send(slug, po.reference));
 
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ reference: po.reference, status: "sent", balanceDue: "1200.00" });
@@ -388,10 +391,10 @@ describe("sending a purchase order", () => {
   it("answers 409 invalid_state when the PO was already sent, and stays sent", async () => {
     const slug = await createConference();
     const po = await createPo(slug);
-    await call("POST", `${poPath(slug, po.reference)}/send`);
+    await call("POST", paths.send(slug, po.reference));
 
-    const res = await call("POST", `${poPath(slug, po.reference)}/send`);
-    const after = await call("GET", poPath(slug, po.reference));
+    const res = await call("POST", paths.send(slug, po.reference));
+    const after = await call("GET", paths.po(slug, po.reference));
 
     expectError(res, 409, "invalid_state");
     expect(after.body.status).toBe("sent");
@@ -400,16 +403,16 @@ describe("sending a purchase order", () => {
   it("answers 409 invalid_state for a cancelled or partially paid PO", async () => {
     const slug = await createConference();
     const cancelled = await createPo(slug);
-    await call("POST", `${poPath(slug, cancelled.reference)}/cancel`);
+    await call("POST", paths.cancel(slug, cancelled.reference));
     const partial = await createPo(slug);
-    await call("POST", `${poPath(slug, partial.reference)}/payments`, payment("1.00"));
+    await call("POST", paths.payments(slug, partial.reference), payment("1.00"));
 
-    const a = await call("POST", `${poPath(slug, cancelled.reference)}/send`);
-    const b = await call("POST", `${poPath(slug, partial.reference)}/send`);
+    const a = await call("POST", paths.send(slug, cancelled.reference));
+    const b = await call("POST", paths.send(slug, partial.reference));
 
     expectError(a, 409, "invalid_state");
     expectError(b, 409, "invalid_state");
-    expect((await call("GET", poPath(slug, partial.reference))).body.status).toBe("partially_paid");
+    expect((await call("GET", paths.po(slug, partial.reference))).body.status).toBe("partially_paid");
   });
 
   it("lets exactly one of two concurrent sends succeed", async () => {
@@ -417,8 +420,8 @@ describe("sending a purchase order", () => {
     const po = await createPo(slug);
 
     const results = await Promise.all([
-      call("POST", `${poPath(slug, po.reference)}/send`),
-      call("POST", `${poPath(slug, po.reference)}/send`),
+      call("POST", paths.send(slug, po.reference)),
+      call("POST", paths.send(slug, po.reference)),
     ]);
 
     expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
@@ -429,10 +432,10 @@ describe("cancelling a purchase order", () => {
   it("cancels with 200 and keeps its payments and credit notes", async () => {
     const slug = await createConference();
     const po = await createPo(slug);
-    await call("POST", `${poPath(slug, po.reference)}/payments`, payment("200.00"));
-    await call("POST", `${poPath(slug, po.reference)}/credit-notes`, { amount: "50.00", reason: "Discount" });
+    await call("POST", paths.payments(slug, po.reference), payment("200.00"));
+    await call("POST", paths.creditNotes(slug, po.reference), { amount: "50.00", reason: "Discount" });
 
-    const res = await call("POST", `${poPath(slug, po.reference)}/cancel`, {});
+    const res = await call("POST", paths.cancel(slug, po.reference), {});
 
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
@@ -449,7 +452,7 @@ describe("cancelling a purchase order", () => {
     const slug = await createConference();
     const po = await createPo(slug);
 
-    const res = await call("POST", `${poPath(slug, po.reference)}/cancel`);
+    const res = await call("POST", paths.cancel(slug, po.reference));
 
     expect(res.status).toBe(200);
     expect(res.body.status).toBe("cancelled");
@@ -459,7 +462,7 @@ describe("cancelling a purchase order", () => {
     const slug = await createConference();
     const po = await createPo(slug);
 
-    const res = await call("POST", `${poPath(slug, po.reference)}/cancel`, { voidQboInvoice: true });
+    const res = await call("POST", paths.cancel(slug, po.reference), { voidQboInvoice: true });
 
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: "cancelled", qbo: null });
@@ -468,9 +471,9 @@ describe("cancelling a purchase order", () => {
   it("answers 409 invalid_state when cancelling twice", async () => {
     const slug = await createConference();
     const po = await createPo(slug);
-    await call("POST", `${poPath(slug, po.reference)}/cancel`);
+    await call("POST", paths.cancel(slug, po.reference));
 
-    const res = await call("POST", `${poPath(slug, po.reference)}/cancel`);
+    const res = await call("POST", paths.cancel(slug, po.reference));
 
     expectError(res, 409, "invalid_state");
   });
@@ -479,8 +482,8 @@ describe("cancelling a purchase order", () => {
     const slug = await createConference();
     const po = await createPo(slug);
 
-    const res = await call("POST", `${poPath(slug, po.reference)}/cancel`, { voidQboInvoice: "yes" });
-    const after = await call("GET", poPath(slug, po.reference));
+    const res = await call("POST", paths.cancel(slug, po.reference), { voidQboInvoice: "yes" });
+    const after = await call("GET", paths.po(slug, po.reference));
 
     expectError(res, 400, "validation_failed");
     expect(res.body.error.details).toEqual([{ path: "voidQboInvoice", message: expect.any(String) }]);
@@ -490,14 +493,14 @@ describe("cancelling a purchase order", () => {
   it("answers 409 invalid_state to payments and credit notes on a cancelled PO and records nothing", async () => {
     const slug = await createConference();
     const po = await createPo(slug);
-    await call("POST", `${poPath(slug, po.reference)}/cancel`);
+    await call("POST", paths.cancel(slug, po.reference));
 
-    const pay = await call("POST", `${poPath(slug, po.reference)}/payments`, payment("10.00"));
-    const credit = await call("POST", `${poPath(slug, po.reference)}/credit-notes`, {
+    const pay = await call("POST", paths.payments(slug, po.reference), payment("10.00"));
+    const credit = await call("POST", paths.creditNotes(slug, po.reference), {
       amount: "10.00",
       reason: "Late",
     });
-    const after = await call("GET", poPath(slug, po.reference));
+    const after = await call("GET", paths.po(slug, po.reference));
 
     expectError(pay, 409, "invalid_state");
     expectError(credit, 409, "invalid_state");
@@ -515,7 +518,7 @@ describe("recording payments and credit notes", () => {
     const slug = await createConference();
     const po = await createPo(slug);
 
-    const res = await call("POST", `${poPath(slug, po.reference)}/payments`, {
+    const res = await call("POST", paths.payments(slug, po.reference), {
       amount: "300.00",
       method: "check",
       paymentDate: "2026-02-28",
@@ -545,7 +548,7 @@ describe("recording payments and credit notes", () => {
 
     const res = await call(
       "POST",
-      `${poPath(slug, po.reference)}/payments`,
+      paths.payments(slug, po.reference),
       payment("1.00", { method: "ach", reference: "WIRE-7731", note: "First instalment" }),
     );
 
@@ -561,7 +564,7 @@ describe("recording payments and credit notes", () => {
     const slug = await createConference();
     const po = await createPo(slug);
 
-    const res = await call("POST", `${poPath(slug, po.reference)}/payments`, payment("1.00", { method }));
+    const res = await call("POST", paths.payments(slug, po.reference), payment("1.00", { method }));
 
     expect(res.status).toBe(201);
     expect(res.body.payments[0].method).toBe(method);
@@ -577,8 +580,8 @@ describe("recording payments and credit notes", () => {
     const slug = await createConference();
     const po = await createPo(slug);
 
-    const res = await call("POST", `${poPath(slug, po.reference)}/payments`, { ...payment(), ...overrides });
-    const after = await call("GET", poPath(slug, po.reference));
+    const res = await call("POST", paths.payments(slug, po.reference), { ...payment(), ...overrides });
+    const after = await call("GET", paths.po(slug, po.reference));
 
     expectError(res, 400, "validation_failed");
     expect(res.body.error.details).toContainEqual({ path: field, message: expect.any(String) });
@@ -589,7 +592,7 @@ describe("recording payments and credit notes", () => {
     const slug = await createConference();
     const po = await createPo(slug);
 
-    const res = await call("POST", `${poPath(slug, po.reference)}/credit-notes`, {
+    const res = await call("POST", paths.creditNotes(slug, po.reference), {
       amount: "200.00",
       reason: "Sponsor downgraded",
     });
@@ -612,11 +615,11 @@ describe("recording payments and credit notes", () => {
     const slug = await createConference();
     const po = await createPo(slug);
 
-    const res = await call("POST", `${poPath(slug, po.reference)}/credit-notes`, {
+    const res = await call("POST", paths.creditNotes(slug, po.reference), {
       amount: "1.00",
       reason: " ",
     });
-    const after = await call("GET", poPath(slug, po.reference));
+    const after = await call("GET", paths.po(slug, po.reference));
 
     expectError(res, 400, "validation_failed");
     expect(res.body.error.details).toEqual([{ path: "reason", message: expect.any(String) }]);
@@ -626,7 +629,7 @@ describe("recording payments and credit notes", () => {
   it("answers 404 for a payment on an unknown reference", async () => {
     const slug = await createConference();
 
-    const res = await call("POST", `${poPath(slug, "PO-AAAAAA")}/payments`, payment());
+    const res = await call("POST", paths.payments(slug, "PO-AAAAAA"), payment());
 
     expectError(res, 404, "not_found");
   });

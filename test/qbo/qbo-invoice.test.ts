@@ -1,8 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { call, connectedConference, createConference, createPo, emulator, unique } from "../helpers";
-
-const invoicePath = (slug: string, ref: string) =>
-  `/api/conferences/${slug}/purchase-orders/${ref}/qbo-invoice`;
+import {
+  call,
+  connectedConference,
+  createConference,
+  createPo,
+  emulator,
+  expectError,
+  paths,
+  unique,
+} from "../helpers";
 
 async function realmStats(realmId: string) {
   return emulator().stats(realmId);
@@ -20,7 +26,7 @@ describe("creating the QuickBooks invoice of a PO", () => {
       ],
     });
 
-    const res = await call("POST", invoicePath(slug, po.reference), {});
+    const res = await call("POST", paths.qboInvoice(slug, po.reference), {});
 
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.body.status).toBe("sent");
@@ -73,11 +79,11 @@ describe("creating the QuickBooks invoice of a PO", () => {
     const { slug, realmId } = await connectedConference();
     const org = unique("Initech");
     const first = await createPo(slug, { organizationName: org });
-    expect((await call("POST", invoicePath(slug, first.reference), {})).status).toBe(201);
+    expect((await call("POST", paths.qboInvoice(slug, first.reference), {})).status).toBe(201);
     // A second conference on the same company finds the customer by name instead of creating it.
     const other = await createConference();
     const grant = await emulator().issueTokens(realmId);
-    await call("PUT", `/api/conferences/${other}/qbo/tokens`, {
+    await call("PUT", paths.qboTokens(other), {
       realmId,
       accessToken: grant.accessToken,
       refreshToken: grant.refreshToken,
@@ -85,14 +91,14 @@ describe("creating the QuickBooks invoice of a PO", () => {
     });
     await emulator().resetStats(realmId);
     const second = await createPo(other, { organizationName: org.toUpperCase() });
-    expect((await call("POST", invoicePath(other, second.reference), {})).status).toBe(201);
+    expect((await call("POST", paths.qboInvoice(other, second.reference), {})).status).toBe(201);
     let stats = await realmStats(realmId);
     expect(stats.requests.byOperation["query:Customer"]).toBe(1);
     expect(stats.requests.byOperation["create:customer"] ?? 0).toBe(0);
 
     await emulator().resetStats(realmId);
     const third = await createPo(other, { organizationName: org });
-    expect((await call("POST", invoicePath(other, third.reference), {})).status).toBe(201);
+    expect((await call("POST", paths.qboInvoice(other, third.reference), {})).status).toBe(201);
     stats = await realmStats(realmId);
     expect(stats.requests.byOperation["query:Customer"] ?? 0).toBe(0);
     expect(stats.requests.total).toBe(1);
@@ -103,10 +109,10 @@ describe("creating the QuickBooks invoice of a PO", () => {
     const { slug, realmId } = await connectedConference();
     const org = `O'Brien \\ Sons "Ltd" ${unique("x")}`;
     const po = await createPo(slug, { organizationName: org });
-    expect((await call("POST", invoicePath(slug, po.reference), {})).status).toBe(201);
+    expect((await call("POST", paths.qboInvoice(slug, po.reference), {})).status).toBe(201);
     const other = await connectedConferenceOnRealm(realmId);
     const po2 = await createPo(other, { organizationName: org });
-    expect((await call("POST", invoicePath(other, po2.reference), {})).status).toBe(201);
+    expect((await call("POST", paths.qboInvoice(other, po2.reference), {})).status).toBe(201);
     const { customers } = await emulator().customers(realmId);
     expect(customers.map((c: any) => c.DisplayName)).toEqual([org]);
   });
@@ -114,30 +120,25 @@ describe("creating the QuickBooks invoice of a PO", () => {
   it("answers 409 qbo_not_configured when the conference has no tokens", async () => {
     const slug = await createConference();
     const po = await createPo(slug);
-    const res = await call("POST", invoicePath(slug, po.reference), {});
-    expect(res.status).toBe(409);
-    expect(res.body.error.code).toBe("qbo_not_configured");
-    expect(
-      (await call("GET", `/api/conferences/${slug}/purchase-orders/${po.reference}`)).body.qbo,
-    ).toBeNull();
+    const res = await call("POST", paths.qboInvoice(slug, po.reference), {});
+    expectError(res, 409, "qbo_not_configured");
+    expect((await call("GET", paths.po(slug, po.reference))).body.qbo).toBeNull();
   });
 
   it("answers 409 qbo_invoice_exists for a PO that already has one", async () => {
     const { slug } = await connectedConference();
     const po = await createPo(slug);
-    expect((await call("POST", invoicePath(slug, po.reference), {})).status).toBe(201);
-    const again = await call("POST", invoicePath(slug, po.reference), {});
-    expect(again.status).toBe(409);
-    expect(again.body.error.code).toBe("qbo_invoice_exists");
+    expect((await call("POST", paths.qboInvoice(slug, po.reference), {})).status).toBe(201);
+    const again = await call("POST", paths.qboInvoice(slug, po.reference), {});
+    expectError(again, 409, "qbo_invoice_exists");
   });
 
   it("answers 409 invalid_state for a cancelled PO", async () => {
     const { slug } = await connectedConference();
     const po = await createPo(slug);
-    await call("POST", `/api/conferences/${slug}/purchase-orders/${po.reference}/cancel`, {});
-    const res = await call("POST", invoicePath(slug, po.reference), {});
-    expect(res.status).toBe(409);
-    expect(res.body.error.code).toBe("invalid_state");
+    await call("POST", paths.cancel(slug, po.reference), {});
+    const res = await call("POST", paths.qboInvoice(slug, po.reference), {});
+    expectError(res, 409, "invalid_state");
   });
 
   it("answers 502 qbo_api_error when QBO returns a customer without an Id, and keeps the PO without invoice", async () => {
@@ -154,10 +155,9 @@ describe("creating the QuickBooks invoice of a PO", () => {
       ],
     });
     const po = await createPo(slug, { organizationName: unique("NoId") });
-    const res = await call("POST", invoicePath(slug, po.reference), {});
-    expect(res.status).toBe(502);
-    expect(res.body.error.code).toBe("qbo_api_error");
-    const after = await call("GET", `/api/conferences/${slug}/purchase-orders/${po.reference}`);
+    const res = await call("POST", paths.qboInvoice(slug, po.reference), {});
+    expectError(res, 502, "qbo_api_error");
+    const after = await call("GET", paths.po(slug, po.reference));
     expect(after.body.qbo).toBeNull();
     expect(after.body.status).toBe("draft");
   });
@@ -176,12 +176,9 @@ describe("creating the QuickBooks invoice of a PO", () => {
       ],
     });
     const po = await createPo(slug);
-    const res = await call("POST", invoicePath(slug, po.reference), {});
-    expect(res.status).toBe(502);
-    expect(res.body.error.code).toBe("qbo_api_error");
-    expect(
-      (await call("GET", `/api/conferences/${slug}/purchase-orders/${po.reference}`)).body.qbo,
-    ).toBeNull();
+    const res = await call("POST", paths.qboInvoice(slug, po.reference), {});
+    expectError(res, 502, "qbo_api_error");
+    expect((await call("GET", paths.po(slug, po.reference))).body.qbo).toBeNull();
   });
 
   it("passes QBO's faults and intuit_tid through in a 502", async () => {
@@ -190,7 +187,7 @@ describe("creating the QuickBooks invoice of a PO", () => {
       rules: [{ kind: "status", status: 400, times: 1, match: { operation: "create:invoice" } }],
     });
     const po = await createPo(slug);
-    const res = await call("POST", invoicePath(slug, po.reference), {});
+    const res = await call("POST", paths.qboInvoice(slug, po.reference), {});
     expect(res.status).toBe(502);
     expect(res.body.error.details.status).toBe(400);
     expect(res.body.error.details.intuit_tid).toEqual(expect.any(String));
@@ -203,13 +200,13 @@ describe("creating the QuickBooks invoice of a PO", () => {
       rules: [{ kind: "throttle", times: 1, retryAfterSeconds: 7, match: { operation: "create:invoice" } }],
     });
     const po = await createPo(slug);
-    const res = await call("POST", invoicePath(slug, po.reference), {});
+    const res = await call("POST", paths.qboInvoice(slug, po.reference), {});
     expect(res.status).toBe(503);
     expect(res.body.error).toMatchObject({
       code: "qbo_unavailable",
       details: { status: 429, retryAfterSeconds: 7 },
     });
-    expect((await call("POST", invoicePath(slug, po.reference), {})).status).toBe(201);
+    expect((await call("POST", paths.qboInvoice(slug, po.reference), {})).status).toBe(201);
   });
 
   it("makes one QBO invoice when the first create committed but its response was lost", async () => {
@@ -218,10 +215,10 @@ describe("creating the QuickBooks invoice of a PO", () => {
       rules: [{ kind: "commit-then-fail", status: 500, times: 1, match: { operation: "create:invoice" } }],
     });
     const po = await createPo(slug);
-    const first = await call("POST", invoicePath(slug, po.reference), {});
+    const first = await call("POST", paths.qboInvoice(slug, po.reference), {});
     expect(first.status).toBe(503);
     expect((await emulator().invoices(realmId)).invoices).toHaveLength(1);
-    const retry = await call("POST", invoicePath(slug, po.reference), {});
+    const retry = await call("POST", paths.qboInvoice(slug, po.reference), {});
     expect(retry.status).toBe(201);
     const invoices: any[] = (await emulator().invoices(realmId)).invoices;
     expect(invoices).toHaveLength(1);
@@ -234,8 +231,8 @@ describe("creating the QuickBooks invoice of a PO", () => {
       rules: [{ kind: "commit-then-drop", times: 1, match: { operation: "create:invoice" } }],
     });
     const po = await createPo(slug);
-    expect((await call("POST", invoicePath(slug, po.reference), {})).status).toBe(503);
-    expect((await call("POST", invoicePath(slug, po.reference), {})).status).toBe(201);
+    expect((await call("POST", paths.qboInvoice(slug, po.reference), {})).status).toBe(503);
+    expect((await call("POST", paths.qboInvoice(slug, po.reference), {})).status).toBe(201);
     expect((await emulator().invoices(realmId)).invoices).toHaveLength(1);
   });
 
@@ -246,7 +243,7 @@ describe("creating the QuickBooks invoice of a PO", () => {
     });
     const po = await createPo(slug);
     const results = await Promise.all(
-      Array.from({ length: 10 }, () => call("POST", invoicePath(slug, po.reference), {})),
+      Array.from({ length: 10 }, () => call("POST", paths.qboInvoice(slug, po.reference), {})),
     );
     const statuses = results.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);
@@ -261,7 +258,7 @@ describe("creating the QuickBooks invoice of a PO", () => {
   it("emails the invoice when asked to (send: true)", async () => {
     const { slug, realmId } = await connectedConference();
     const po = await createPo(slug);
-    const res = await call("POST", invoicePath(slug, po.reference), { send: true });
+    const res = await call("POST", paths.qboInvoice(slug, po.reference), { send: true });
     expect(res.status).toBe(201);
     expect(res.body.qbo.emailStatus).toBe("EmailSent");
     expect((await realmStats(realmId)).requests.byOperation["send:invoice"]).toBe(1);
@@ -272,8 +269,8 @@ describe("sending, PDF and voiding", () => {
   it("sends the invoice to the PO's contact through QBO", async () => {
     const { slug, realmId } = await connectedConference();
     const po = await createPo(slug, { contactEmail: "billing@example.test" });
-    await call("POST", invoicePath(slug, po.reference), {});
-    const res = await call("POST", `${invoicePath(slug, po.reference)}/send`);
+    await call("POST", paths.qboInvoice(slug, po.reference), {});
+    const res = await call("POST", paths.qboInvoiceSend(slug, po.reference));
     expect(res.status).toBe(200);
     expect(res.body.qbo.emailStatus).toBe("EmailSent");
     const { invoices } = await emulator().invoices(realmId);
@@ -286,16 +283,15 @@ describe("sending, PDF and voiding", () => {
   it("refuses to send a PO without an invoice (409 invalid_state)", async () => {
     const { slug } = await connectedConference();
     const po = await createPo(slug);
-    const res = await call("POST", `${invoicePath(slug, po.reference)}/send`);
-    expect(res.status).toBe(409);
-    expect(res.body.error.code).toBe("invalid_state");
+    const res = await call("POST", paths.qboInvoiceSend(slug, po.reference));
+    expectError(res, 409, "invalid_state");
   });
 
   it("returns the invoice PDF", async () => {
     const { slug } = await connectedConference();
     const po = await createPo(slug);
-    await call("POST", invoicePath(slug, po.reference), {});
-    const res = await call("GET", `${invoicePath(slug, po.reference)}/pdf`);
+    await call("POST", paths.qboInvoice(slug, po.reference), {});
+    const res = await call("GET", paths.qboInvoicePdf(slug, po.reference));
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/pdf");
     expect(String(res.body).startsWith("%PDF-")).toBe(true);
@@ -304,8 +300,8 @@ describe("sending, PDF and voiding", () => {
   it("voids the QBO invoice when cancelling with voidQboInvoice", async () => {
     const { slug, realmId } = await connectedConference();
     const po = await createPo(slug);
-    await call("POST", invoicePath(slug, po.reference), {});
-    const res = await call("POST", `/api/conferences/${slug}/purchase-orders/${po.reference}/cancel`, {
+    await call("POST", paths.qboInvoice(slug, po.reference), {});
+    const res = await call("POST", paths.cancel(slug, po.reference), {
       voidQboInvoice: true,
     });
     expect(res.status).toBe(200);
@@ -318,24 +314,22 @@ describe("sending, PDF and voiding", () => {
   it("leaves the PO as it was when voiding fails", async () => {
     const { slug, realmId } = await connectedConference();
     const po = await createPo(slug);
-    await call("POST", invoicePath(slug, po.reference), {});
+    await call("POST", paths.qboInvoice(slug, po.reference), {});
     await emulator().setFaults(realmId, {
       rules: [{ kind: "status", status: 503, times: 1, match: { operation: "void:invoice" } }],
     });
-    const res = await call("POST", `/api/conferences/${slug}/purchase-orders/${po.reference}/cancel`, {
+    const res = await call("POST", paths.cancel(slug, po.reference), {
       voidQboInvoice: true,
     });
     expect(res.status).toBe(503);
-    expect((await call("GET", `/api/conferences/${slug}/purchase-orders/${po.reference}`)).body.status).toBe(
-      "sent",
-    );
+    expect((await call("GET", paths.po(slug, po.reference))).body.status).toBe("sent");
   });
 });
 
 async function connectedConferenceOnRealm(realmId: string): Promise<string> {
   const slug = await createConference();
   const grant = await emulator().issueTokens(realmId);
-  const res = await call("PUT", `/api/conferences/${slug}/qbo/tokens`, {
+  const res = await call("PUT", paths.qboTokens(slug), {
     realmId,
     accessToken: grant.accessToken,
     refreshToken: grant.refreshToken,

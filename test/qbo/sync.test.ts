@@ -1,14 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { call, createPo, emulator, invoicedPo } from "../helpers";
-
-const poPath = (slug: string, ref: string) => `/api/conferences/${slug}/purchase-orders/${ref}`;
+import { call, createPo, emulator, expectError, invoicedPo, paths } from "../helpers";
 
 describe("syncing a PO with its QBO invoice", () => {
   it("records one QBO payment and marks the PO paid when QBO shows it paid", async () => {
     const { slug, realmId, reference, invoiceId } = await invoicedPo();
     await emulator().recordPayment(realmId, invoiceId, { amount: "1200.00", webhook: false });
 
-    const res = await call("POST", `${poPath(slug, reference)}/qbo-invoice/sync`);
+    const res = await call("POST", paths.qboInvoiceSync(slug, reference));
 
     expect(res.status).toBe(200);
     expect(res.body.status).toBe("paid");
@@ -30,8 +28,8 @@ describe("syncing a PO with its QBO invoice", () => {
     const { slug, realmId, reference, invoiceId } = await invoicedPo("1000.00");
     await emulator().recordPayment(realmId, invoiceId, { amount: "250.10", webhook: false });
 
-    const first = await call("POST", `${poPath(slug, reference)}/qbo-invoice/sync`);
-    const second = await call("POST", `${poPath(slug, reference)}/qbo-invoice/sync`);
+    const first = await call("POST", paths.qboInvoiceSync(slug, reference));
+    const second = await call("POST", paths.qboInvoiceSync(slug, reference));
 
     expect(first.body.status).toBe("partially_paid");
     expect(second.body.payments).toHaveLength(1);
@@ -41,13 +39,13 @@ describe("syncing a PO with its QBO invoice", () => {
 
   it("records only the difference when part was already recorded by hand", async () => {
     const { slug, realmId, reference, invoiceId } = await invoicedPo("500.00");
-    await call("POST", `${poPath(slug, reference)}/payments`, {
+    await call("POST", paths.payments(slug, reference), {
       amount: "200.00",
       method: "wire",
       paymentDate: "2026-11-01",
     });
     await emulator().recordPayment(realmId, invoiceId, { amount: "500.00", webhook: false });
-    const res = await call("POST", `${poPath(slug, reference)}/qbo-invoice/sync`);
+    const res = await call("POST", paths.qboInvoiceSync(slug, reference));
     expect(res.body.status).toBe("paid");
     expect(res.body.payments.map((p: any) => [p.source, p.amount])).toEqual([
       ["manual", "200.00"],
@@ -59,10 +57,10 @@ describe("syncing a PO with its QBO invoice", () => {
     const { slug, realmId, reference, invoiceId } = await invoicedPo("300.00");
     await emulator().recordPayment(realmId, invoiceId, { amount: "120.00", webhook: false });
     const results = await Promise.all(
-      Array.from({ length: 8 }, () => call("POST", `${poPath(slug, reference)}/qbo-invoice/sync`)),
+      Array.from({ length: 8 }, () => call("POST", paths.qboInvoiceSync(slug, reference))),
     );
     expect(results.every((r) => r.status === 200)).toBe(true);
-    const po = await call("GET", poPath(slug, reference));
+    const po = await call("GET", paths.po(slug, reference));
     expect(po.body.payments).toHaveLength(1);
     expect(po.body.totalPaid).toBe("120.00");
   });
@@ -70,21 +68,21 @@ describe("syncing a PO with its QBO invoice", () => {
   it("flags a discrepancy and removes nothing when QBO shows less paid than was recorded from it", async () => {
     const { slug, realmId, reference, invoiceId } = await invoicedPo("400.00");
     await emulator().recordPayment(realmId, invoiceId, { amount: "100.00", webhook: false });
-    await call("POST", `${poPath(slug, reference)}/qbo-invoice/sync`);
+    await call("POST", paths.qboInvoiceSync(slug, reference));
     await emulator().deletePayments(realmId, invoiceId);
 
-    const res = await call("POST", `${poPath(slug, reference)}/qbo-invoice/sync`);
+    const res = await call("POST", paths.qboInvoiceSync(slug, reference));
 
     expect(res.body.totalPaid).toBe("100.00");
     expect(res.body.qbo.discrepancy).toMatchObject({ kind: "qbo_paid_less_than_recorded" });
-    const list = await call("GET", `/api/conferences/${slug}/purchase-orders?qbo=discrepancy`);
+    const list = await call("GET", paths.pos(slug, { qbo: "discrepancy" }));
     expect(list.body.items.map((p: any) => p.reference)).toEqual([reference]);
   });
 
   it("flags a voided invoice without touching payments", async () => {
     const { slug, realmId, reference, invoiceId } = await invoicedPo("400.00");
     await emulator().voidInvoice(realmId, invoiceId);
-    const res = await call("POST", `${poPath(slug, reference)}/qbo-invoice/sync`);
+    const res = await call("POST", paths.qboInvoiceSync(slug, reference));
     expect(res.status).toBe(200);
     expect(res.body.qbo.discrepancy.kind).toBe("invoice_voided");
     expect(res.body.payments).toHaveLength(0);
@@ -94,19 +92,18 @@ describe("syncing a PO with its QBO invoice", () => {
   it("refuses to sync a paid PO or one without an invoice", async () => {
     const { slug, realmId, reference, invoiceId } = await invoicedPo("10.00");
     await emulator().recordPayment(realmId, invoiceId, { amount: "10.00", webhook: false });
-    expect((await call("POST", `${poPath(slug, reference)}/qbo-invoice/sync`)).body.status).toBe("paid");
-    const again = await call("POST", `${poPath(slug, reference)}/qbo-invoice/sync`);
-    expect(again.status).toBe(409);
-    expect(again.body.error.code).toBe("invalid_state");
+    expect((await call("POST", paths.qboInvoiceSync(slug, reference))).body.status).toBe("paid");
+    const again = await call("POST", paths.qboInvoiceSync(slug, reference));
+    expectError(again, 409, "invalid_state");
     const bare = await createPo(slug);
-    const none = await call("POST", `${poPath(slug, bare.reference)}/qbo-invoice/sync`);
+    const none = await call("POST", paths.qboInvoiceSync(slug, bare.reference));
     expect(none.status).toBe(409);
   });
 
   it("reads the invoice with one query, not a per-invoice GET", async () => {
     const { slug, realmId, reference } = await invoicedPo();
     await emulator().resetStats(realmId);
-    await call("POST", `${poPath(slug, reference)}/qbo-invoice/sync`);
+    await call("POST", paths.qboInvoiceSync(slug, reference));
     const stats = await emulator().stats(realmId);
     expect(stats.requests.byOperation["query:Invoice"]).toBe(1);
     expect(stats.requests.byOperation["read:invoice"] ?? 0).toBe(0);

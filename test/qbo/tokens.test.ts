@@ -1,13 +1,19 @@
-import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createApp } from "../../src/app";
 import type { QboConnection } from "../../src/connections/qbo-connection";
-import { call, connectedConference, createConference, createPo, emulator } from "../helpers";
+import {
+  call,
+  connectedConference,
+  createConference,
+  createPo,
+  emulator,
+  expectError,
+  paths,
+} from "../helpers";
+import { TEST_SECRETS } from "../secrets";
 
 const past = () => new Date(Date.now() - 60_000).toISOString();
-const invoicePath = (slug: string, ref: string) =>
-  `/api/conferences/${slug}/purchase-orders/${ref}/qbo-invoice`;
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -17,14 +23,14 @@ describe("the conference's token vault", () => {
   it("stores tokens and reports the connection without returning any token", async () => {
     const slug = await createConference();
     const grant = await emulator().createRealm({});
-    const res = await call("PUT", `/api/conferences/${slug}/qbo/tokens`, {
+    const res = await call("PUT", paths.qboTokens(slug), {
       realmId: grant.realmId,
       accessToken: grant.accessToken,
       refreshToken: grant.refreshToken,
       accessTokenExpiresAt: grant.accessTokenExpiresAt,
       refreshTokenExpiresAt: grant.refreshTokenExpiresAt,
-      clientId: "test-client-id",
-      clientSecret: "test-client-secret",
+      clientId: TEST_SECRETS.QBO_CLIENT_ID,
+      clientSecret: TEST_SECRETS.QBO_CLIENT_SECRET,
     });
     expect(res.status).toBe(200);
     expect(res.body.qbo).toMatchObject({
@@ -33,9 +39,8 @@ describe("the conference's token vault", () => {
       needsReconnect: false,
       accessTokenExpiresAt: new Date(grant.accessTokenExpiresAt).toISOString(),
     });
-    const text =
-      JSON.stringify(res.body) + JSON.stringify((await call("GET", `/api/conferences/${slug}`)).body);
-    for (const secret of [grant.accessToken, grant.refreshToken, "test-client-secret"])
+    const text = JSON.stringify(res.body) + JSON.stringify((await call("GET", paths.conference(slug))).body);
+    for (const secret of [grant.accessToken, grant.refreshToken, TEST_SECRETS.QBO_CLIENT_SECRET])
       expect(text).not.toContain(secret);
   });
 
@@ -54,10 +59,10 @@ describe("the conference's token vault", () => {
   it("refreshes an expired token once, stores the rotated refresh token, and keeps working", async () => {
     const { slug, realmId } = await connectedConference({ accessTokenExpiresAt: past() });
     const po = await createPo(slug);
-    expect((await call("POST", invoicePath(slug, po.reference), {})).status).toBe(201);
+    expect((await call("POST", paths.qboInvoice(slug, po.reference), {})).status).toBe(201);
     let stats = await emulator().stats(realmId);
     expect(stats.tokenCalls.refresh_token).toBe(1);
-    const conf = await call("GET", `/api/conferences/${slug}`);
+    const conf = await call("GET", paths.conference(slug));
     expect(Date.parse(conf.body.qbo.accessTokenExpiresAt)).toBeGreaterThan(Date.now() + 50 * 60_000);
     expect(conf.body.qbo.lastRefreshedAt).not.toBeNull();
 
@@ -66,7 +71,7 @@ describe("the conference's token vault", () => {
       state.storage.sql.exec("UPDATE connection SET access_expires_at = 0");
     });
     const po2 = await createPo(slug);
-    expect((await call("POST", invoicePath(slug, po2.reference), {})).status).toBe(201);
+    expect((await call("POST", paths.qboInvoice(slug, po2.reference), {})).status).toBe(201);
     stats = await emulator().stats(realmId);
     expect(stats.tokenCalls.refresh_token).toBe(2);
   });
@@ -79,7 +84,9 @@ describe("the conference's token vault", () => {
     const pos = await Promise.all(
       Array.from({ length: 20 }, (_, i) => createPo(slug, { organizationName: `Storm ${i}` })),
     );
-    const results = await Promise.all(pos.map((po) => call("POST", invoicePath(slug, po.reference), {})));
+    const results = await Promise.all(
+      pos.map((po) => call("POST", paths.qboInvoice(slug, po.reference), {})),
+    );
     expect(results.map((r) => r.status)).toEqual(Array(20).fill(201));
     expect((await emulator().stats(realmId)).tokenCalls.refresh_token).toBe(1);
   });
@@ -88,7 +95,7 @@ describe("the conference's token vault", () => {
     const { slug, realmId } = await connectedConference();
     await emulator().expireAccessTokens(realmId);
     const po = await createPo(slug);
-    const res = await call("POST", invoicePath(slug, po.reference), {});
+    const res = await call("POST", paths.qboInvoice(slug, po.reference), {});
     expect(res.status).toBe(201);
     expect((await emulator().stats(realmId)).tokenCalls.refresh_token).toBe(1);
   });
@@ -97,27 +104,26 @@ describe("the conference's token vault", () => {
     const { slug, realmId } = await connectedConference({ accessTokenExpiresAt: past() });
     await emulator().revokeRefreshTokens(realmId);
     const po = await createPo(slug);
-    const first = await call("POST", invoicePath(slug, po.reference), {});
-    expect(first.status).toBe(409);
-    expect(first.body.error.code).toBe("qbo_reconnect_required");
-    const second = await call("POST", invoicePath(slug, po.reference), {});
-    expect(second.body.error.code).toBe("qbo_reconnect_required");
+    const first = await call("POST", paths.qboInvoice(slug, po.reference), {});
+    expectError(first, 409, "qbo_reconnect_required");
+    const second = await call("POST", paths.qboInvoice(slug, po.reference), {});
+    expectError(second, 409, "qbo_reconnect_required");
     expect((await emulator().stats(realmId)).tokenCalls.refresh_token).toBe(1);
-    expect((await call("GET", `/api/conferences/${slug}`)).body.qbo).toMatchObject({
+    expect((await call("GET", paths.conference(slug))).body.qbo).toMatchObject({
       needsReconnect: true,
       connected: false,
     });
 
     // New tokens clear the flag.
     const grant = await emulator().issueTokens(realmId);
-    const stored = await call("PUT", `/api/conferences/${slug}/qbo/tokens`, {
+    const stored = await call("PUT", paths.qboTokens(slug), {
       realmId,
       accessToken: grant.accessToken,
       refreshToken: grant.refreshToken,
       accessTokenExpiresAt: grant.accessTokenExpiresAt,
     });
     expect(stored.body.qbo.needsReconnect).toBe(false);
-    expect((await call("POST", invoicePath(slug, po.reference), {})).status).toBe(201);
+    expect((await call("POST", paths.qboInvoice(slug, po.reference), {})).status).toBe(201);
   });
 
   it("answers qbo_not_configured, without calling Intuit, when an expired token has no client credentials", async () => {
@@ -129,15 +135,14 @@ describe("the conference's token vault", () => {
     });
     try {
       const po = await createPo(slug);
-      const res = await call("POST", invoicePath(slug, po.reference), {});
-      expect(res.status).toBe(409);
-      expect(res.body.error.code).toBe("qbo_not_configured");
+      const res = await call("POST", paths.qboInvoice(slug, po.reference), {});
+      expectError(res, 409, "qbo_not_configured");
       expect((await emulator().stats(realmId)).tokenCalls.total).toBe(0);
     } finally {
       await runInDurableObject(stub, (instance: QboConnection) => {
         Object.assign((instance as unknown as { env: Env }).env, {
-          QBO_CLIENT_ID: "test-client-id",
-          QBO_CLIENT_SECRET: "test-client-secret",
+          QBO_CLIENT_ID: TEST_SECRETS.QBO_CLIENT_ID,
+          QBO_CLIENT_SECRET: TEST_SECRETS.QBO_CLIENT_SECRET,
         });
       });
     }
@@ -146,38 +151,30 @@ describe("the conference's token vault", () => {
   it("answers 503 not_configured, storing nothing, when TOKEN_ENCRYPTION_KEY is missing or malformed", async () => {
     const slug = await createConference();
     for (const key of ["", "c2hvcnQ="]) {
-      const ctx = createExecutionContext();
-      const res = await createApp().fetch(
-        new Request(`http://worker.test/api/conferences/${slug}/qbo/tokens`, {
-          method: "PUT",
-          headers: { authorization: "Bearer test-api-token", "content-type": "application/json" },
-          body: JSON.stringify({
-            realmId: "123",
-            accessToken: "a",
-            refreshToken: "r",
-            accessTokenExpiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-          }),
-        }),
-        { ...env, TOKEN_ENCRYPTION_KEY: key },
-        ctx,
+      const res = await call(
+        "PUT",
+        paths.qboTokens(slug),
+        {
+          realmId: "123",
+          accessToken: "a",
+          refreshToken: "r",
+          accessTokenExpiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+        },
+        { env: { TOKEN_ENCRYPTION_KEY: key } },
       );
-      await waitOnExecutionContext(ctx);
-      expect(res.status).toBe(503);
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("not_configured");
+      expectError(res, 503, "not_configured");
     }
-    expect((await call("GET", `/api/conferences/${slug}`)).body.qbo.connected).toBe(false);
+    expect((await call("GET", paths.conference(slug))).body.qbo.connected).toBe(false);
   });
 
   it("disconnects: revokes at Intuit, forgets the tokens, and later calls are not configured", async () => {
     const { slug, realmId } = await connectedConference();
-    const res = await call("DELETE", `/api/conferences/${slug}/qbo/tokens`);
+    const res = await call("DELETE", paths.qboTokens(slug));
     expect(res.status).toBe(204);
     expect((await emulator().stats(realmId)).revokeCalls).toBe(1);
-    expect((await call("GET", `/api/conferences/${slug}`)).body.qbo.connected).toBe(false);
+    expect((await call("GET", paths.conference(slug))).body.qbo.connected).toBe(false);
     const po = await createPo(slug);
-    expect((await call("POST", invoicePath(slug, po.reference), {})).body.error.code).toBe(
-      "qbo_not_configured",
-    );
+    expectError(await call("POST", paths.qboInvoice(slug, po.reference), {}), 409, "qbo_not_configured");
   });
 
   it("never writes a token or secret to a log line", async () => {
@@ -189,19 +186,19 @@ describe("the conference's token vault", () => {
     }
     const { slug, realmId, grant } = await connectedConference({ accessTokenExpiresAt: past() });
     const po = await createPo(slug);
-    await call("POST", invoicePath(slug, po.reference), { send: true });
+    await call("POST", paths.qboInvoice(slug, po.reference), { send: true });
     await emulator().expireAccessTokens(realmId);
-    await call("POST", `${invoicePath(slug, po.reference)}/sync`);
+    await call("POST", paths.qboInvoiceSync(slug, po.reference));
     await emulator().revokeRefreshTokens(realmId);
     await emulator().expireAccessTokens(realmId);
-    await call("POST", `${invoicePath(slug, po.reference)}/sync`);
+    await call("POST", paths.qboInvoiceSync(slug, po.reference));
     expect(lines.length).toBeGreaterThan(3);
     const all = lines.join("\n");
     for (const secret of [
       grant.accessToken,
       grant.refreshToken,
-      "test-client-secret",
-      env.TOKEN_ENCRYPTION_KEY,
+      TEST_SECRETS.QBO_CLIENT_SECRET,
+      TEST_SECRETS.TOKEN_ENCRYPTION_KEY,
     ]) {
       expect(all).not.toContain(secret);
     }

@@ -11,7 +11,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { QboConnection } from "../../src/connections/qbo-connection";
 import worker from "../../src/index";
 import { handleQueueBatch, retryDelaySeconds } from "../../src/sync/consumer";
-import { call, connectedConference, emulator, invoicedPo } from "../helpers";
+import { call, connectedConference, emulator, invoicedPo, paths } from "../helpers";
 
 async function runCron(cron: string) {
   const ctrl = createScheduledController({ scheduledTime: Date.now(), cron });
@@ -66,8 +66,8 @@ describe("the 15-minute reconcile cron", () => {
 
     await vi.waitFor(
       async () => {
-        const sa = (await call("GET", `/api/conferences/${a.slug}/qbo/sync`)).body;
-        const sb = (await call("GET", `/api/conferences/${b.slug}/qbo/sync`)).body;
+        const sa = (await call("GET", paths.qboSync(a.slug))).body;
+        const sb = (await call("GET", paths.qboSync(b.slug))).body;
         expect(sa.outstanding).toBe(50); // the partially paid third stays outstanding
         expect(sb.outstanding).toBe(0);
       },
@@ -78,10 +78,7 @@ describe("the 15-minute reconcile cron", () => {
       expect(stats.requests.byOperation["query:Invoice"]).toBeLessThanOrEqual(3);
       expect(stats.requests.byOperation["read:invoice"] ?? 0).toBe(0);
     }
-    const partial = await call(
-      "GET",
-      `/api/conferences/${a.slug}/purchase-orders?status=partially_paid&limit=100`,
-    );
+    const partial = await call("GET", paths.pos(a.slug, { status: "partially_paid", limit: 100 }));
     expect(partial.body.items).toHaveLength(50);
     expect(partial.body.items.every((p: any) => p.totalPaid === "40.00" && p.payments.length === 1)).toBe(
       true,
@@ -94,11 +91,11 @@ describe("the 15-minute reconcile cron", () => {
     expect(totals).toEqual({ n: 250, cents: 50 * 4000 + 200 * 10000 });
 
     // Running the cron again checks the 50 partial ones once more and records nothing more.
-    const runsBefore = (await call("GET", `/api/conferences/${a.slug}/qbo/sync`)).body.lastRuns.length;
+    const runsBefore = (await call("GET", paths.qboSync(a.slug))).body.lastRuns.length;
     await runCron("*/15 * * * *");
     await vi.waitFor(
       async () => {
-        const runs = (await call("GET", `/api/conferences/${a.slug}/qbo/sync`)).body.lastRuns;
+        const runs = (await call("GET", paths.qboSync(a.slug))).body.lastRuns;
         expect(runs.length).toBe(runsBefore + 1);
         expect(runs[0]).toMatchObject({ trigger: "cron", invoicesChecked: 50, paymentsRecorded: 0 });
       },
@@ -120,11 +117,11 @@ describe("POST /api/conferences/{slug}/qbo/sync", () => {
       amount: "1200.00",
       webhook: false,
     });
-    const res = await call("POST", `/api/conferences/${slug}/qbo/sync`);
+    const res = await call("POST", paths.qboSync(slug));
     expect(res.status).toBe(202);
     expect(res.body).toEqual({ queued: 1, invoices: 1 });
     await vi.waitFor(async () => {
-      const status = (await call("GET", `/api/conferences/${slug}/qbo/sync`)).body;
+      const status = (await call("GET", paths.qboSync(slug))).body;
       expect(status.outstanding).toBe(0);
       expect(status.lastRuns[0]).toMatchObject({
         trigger: "manual",
@@ -132,7 +129,7 @@ describe("POST /api/conferences/{slug}/qbo/sync", () => {
         paymentsRecorded: 1,
       });
     });
-    const list = await call("GET", `/api/conferences/${slug}/purchase-orders?qbo=outstanding`);
+    const list = await call("GET", paths.pos(slug, { qbo: "outstanding" }));
     expect(list.body.items).toEqual([]);
   });
 
@@ -142,20 +139,15 @@ describe("POST /api/conferences/{slug}/qbo/sync", () => {
     await emulator().setFaults(realmId, {
       rules: [{ kind: "throttle", times: 1, retryAfterSeconds: 1, match: { operation: "query:Invoice" } }],
     });
-    await call("POST", `/api/conferences/${slug}/qbo/sync`);
+    await call("POST", paths.qboSync(slug));
     await vi.waitFor(
-      async () =>
-        expect(
-          (await call("GET", `/api/conferences/${slug}/purchase-orders/${reference}`)).body.totalPaid,
-        ).toBe("600.00"),
+      async () => expect((await call("GET", paths.po(slug, reference))).body.totalPaid).toBe("600.00"),
       { timeout: 15_000, interval: 200 },
     );
     const stats = await emulator().stats(realmId);
     expect(stats.requests.byOperation["query:Invoice"]).toBe(2);
-    expect(
-      (await call("GET", `/api/conferences/${slug}/purchase-orders/${reference}`)).body.payments,
-    ).toHaveLength(1);
-    expect((await call("GET", `/api/conferences/${slug}/qbo/sync`)).body.failures).toEqual([]);
+    expect((await call("GET", paths.po(slug, reference))).body.payments).toHaveLength(1);
+    expect((await call("GET", paths.qboSync(slug))).body.failures).toEqual([]);
   });
 
   it("dead-letters a batch that keeps failing and shows it in the sync status", async () => {
@@ -163,10 +155,10 @@ describe("POST /api/conferences/{slug}/qbo/sync", () => {
     await emulator().setFaults(realmId, {
       rules: [{ kind: "status", status: 500, times: 100, match: { operation: "query:Invoice" } }],
     });
-    await call("POST", `/api/conferences/${slug}/qbo/sync`);
+    await call("POST", paths.qboSync(slug));
     await vi.waitFor(
       async () => {
-        const status = (await call("GET", `/api/conferences/${slug}/qbo/sync`)).body;
+        const status = (await call("GET", paths.qboSync(slug))).body;
         expect(status.failures).toHaveLength(1);
         expect(status.failures[0]).toMatchObject({ invoiceIds: [invoiceId], attempts: 3 });
         expect(status.failures[0].error).toContain("HTTP 500");
@@ -228,7 +220,7 @@ describe("the daily token keep-alive cron", () => {
     await runCron("0 3 * * *");
     expect((await emulator().stats(soon.realmId)).tokenCalls.refresh_token).toBe(1);
     expect((await emulator().stats(later.realmId)).tokenCalls.refresh_token ?? 0).toBe(0);
-    const conf = await call("GET", `/api/conferences/${soon.slug}`);
+    const conf = await call("GET", paths.conference(soon.slug));
     expect(Date.parse(conf.body.qbo.refreshTokenExpiresAt)).toBeGreaterThan(Date.now() + 30 * 86_400_000);
   });
 });

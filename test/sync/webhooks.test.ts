@@ -1,8 +1,16 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { createApp } from "../../src/app";
-import { call, connectedConference, emulator, invoicedPo, postWebhook, sign, VERIFIER } from "../helpers";
+import {
+  call,
+  connectedConference,
+  emulator,
+  expectError,
+  invoicedPo,
+  paths,
+  postWebhook,
+  sign,
+  VERIFIER,
+} from "../helpers";
 
 const classic = (realmId: string, entities: unknown[]) =>
   JSON.stringify({ eventNotifications: [{ realmId, dataChangeEvent: { entities } }] });
@@ -12,8 +20,7 @@ async function storedEventCount(): Promise<number> {
   return row?.n ?? 0;
 }
 
-const getPo = (slug: string, reference: string) =>
-  call("GET", `/api/conferences/${slug}/purchase-orders/${reference}`);
+const getPo = (slug: string, reference: string) => call("GET", paths.po(slug, reference));
 
 describe("webhook signature", () => {
   const body = classic("123", []);
@@ -26,8 +33,7 @@ describe("webhook signature", () => {
 
   it("answers 401 without a signature", async () => {
     const res = await postWebhook(body, null);
-    expect(res.status).toBe(401);
-    expect(res.body.error.code).toBe("unauthorized");
+    expectError(res, 401, "unauthorized");
   });
 
   it("answers 401 for a wrong signature and for garbage in the header", async () => {
@@ -45,27 +51,20 @@ describe("webhook signature", () => {
   });
 
   it("answers 503 not_configured when no verifier token is set", async () => {
-    const ctx = createExecutionContext();
-    const res = await createApp().fetch(
-      new Request("http://worker.test/webhooks/qbo", {
-        method: "POST",
-        body,
-        headers: { "intuit-signature": await sign(body) },
-      }),
-      { ...env, QBO_WEBHOOK_VERIFIER_TOKEN: "" },
-      ctx,
-    );
-    await waitOnExecutionContext(ctx);
-    expect(res.status).toBe(503);
-    expect(((await res.json()) as any).error.code).toBe("not_configured");
+    const res = await call("POST", paths.webhook, undefined, {
+      token: null,
+      headers: { "intuit-signature": await sign(body) },
+      rawBody: body,
+      env: { QBO_WEBHOOK_VERIFIER_TOKEN: "" },
+    });
+    expectError(res, 503, "not_configured");
   });
 });
 
 describe("webhook payloads", () => {
   it("answers 400 invalid_json for a signed body that is not JSON", async () => {
     const res = await postWebhook("not json {");
-    expect(res.status).toBe(400);
-    expect(res.body.error.code).toBe("invalid_json");
+    expectError(res, 400, "invalid_json");
   });
 
   const odd: [string, unknown][] = [
@@ -177,8 +176,7 @@ describe("webhook-driven reconciliation", () => {
       ]),
     );
     await vi.waitFor(
-      async () =>
-        expect((await call("GET", `/api/conferences/${slug}/qbo/sync`)).body.lastRuns.length).toBe(2),
+      async () => expect((await call("GET", paths.qboSync(slug))).body.lastRuns.length).toBe(2),
       {
         timeout: 10_000,
         interval: 100,

@@ -1,0 +1,190 @@
+/**
+ * One security table over every route (STYLE.md; SPEC §3 "All /api/* routes need
+ * Authorization: Bearer <API_TOKEN>"). The table is read from the Worker's own /openapi.json, so a
+ * route added to the document is checked here without anyone writing a test for it; and every
+ * route the app serves must either be in the document or be public on purpose (PUBLIC_ROUTES).
+ */
+import { describe, expect, it } from "vitest";
+import { createApp } from "../../src/app";
+import { call, expectError, type JsonResponse, paths } from "../helpers";
+
+/** The /api operations that exist today; the table may grow, never shrink below these. */
+const KNOWN_API_OPERATIONS = [
+  "PUT /api/conferences/{slug}",
+  "GET /api/conferences/{slug}",
+  "PUT /api/conferences/{slug}/qbo/tokens",
+  "DELETE /api/conferences/{slug}/qbo/tokens",
+  "POST /api/conferences/{slug}/qbo/connect",
+  "POST /api/conferences/{slug}/qbo/sync",
+  "GET /api/conferences/{slug}/qbo/sync",
+  "POST /api/conferences/{slug}/purchase-orders",
+  "GET /api/conferences/{slug}/purchase-orders",
+  "GET /api/conferences/{slug}/purchase-orders/{reference}",
+  "POST /api/conferences/{slug}/purchase-orders/{reference}/send",
+  "POST /api/conferences/{slug}/purchase-orders/{reference}/cancel",
+  "POST /api/conferences/{slug}/purchase-orders/{reference}/payments",
+  "POST /api/conferences/{slug}/purchase-orders/{reference}/credit-notes",
+  "POST /api/conferences/{slug}/purchase-orders/{reference}/qbo-invoice",
+  "POST /api/conferences/{slug}/purchase-orders/{reference}/qbo-invoice/send",
+  "GET /api/conferences/{slug}/purchase-orders/{reference}/qbo-invoice/pdf",
+  "POST /api/conferences/{slug}/purchase-orders/{reference}/qbo-invoice/sync",
+];
+
+/**
+ * Routes outside /api that answer without the bearer token, each with the reason it may. A new
+ * route outside /api fails "serves no route outside /api that is not meant to be public" until it
+ * is added here, with its own guard named.
+ */
+const PUBLIC_ROUTES: Record<string, string> = {
+  "GET /health": "liveness probe (SPEC §3 Public)",
+  "GET /openapi.json": "the API's description, this table's source (SPEC §3 Public)",
+  "GET /docs": "documentation page over /openapi.json (SPEC §3 Public)",
+  "POST /webhooks/qbo": "Intuit sends no bearer token; guarded by the intuit-signature HMAC (SPEC §4)",
+  "GET /oauth/qbo/callback": "Intuit's redirect; guarded by the signed, single-use state (SPEC §3)",
+  "POST /__bench/naive-sync/{slug}": "bench only: 404 unless ENABLE_BENCH_ROUTES, then the API token",
+  "POST /__bench/seed-pos/{slug}": "bench only: 404 unless ENABLE_BENCH_ROUTES, then the API token",
+  "GET /__bench/summary/{slug}": "bench only: 404 unless ENABLE_BENCH_ROUTES, then the API token",
+};
+
+/** Plausible path parameter values; a parameter not listed here gets its documented example or "1". */
+const PARAM_VALUES: Record<string, string> = { slug: "security-table", reference: "PO-SEC001" };
+/** Fails every pattern the routes validate with (slugs are lower-case, references `PO-` + 6). */
+const INVALID_VALUE = "NOT_VALID!";
+const WRONG_TOKEN = "not-the-api-token";
+
+interface Parameter {
+  name: string;
+  in: "path" | "query" | "header" | "cookie";
+  required?: boolean;
+  example?: unknown;
+  schema?: { example?: unknown };
+}
+
+interface Operation {
+  parameters?: Parameter[];
+  requestBody?: { content?: Record<string, unknown> };
+  security?: Record<string, string[]>[];
+  responses?: Record<string, unknown>;
+}
+
+interface OpenApiDocument {
+  paths: Record<string, Record<string, Operation>>;
+}
+
+interface ApiOperation {
+  /** "METHOD /path/{param}" as in the document. */
+  label: string;
+  method: string;
+  template: string;
+  operation: Operation;
+}
+
+const HTTP_METHODS = new Set(["get", "put", "post", "delete", "patch", "head", "options"]);
+
+function operationsOf(doc: OpenApiDocument): ApiOperation[] {
+  return Object.entries(doc.paths).flatMap(([template, item]) =>
+    Object.entries(item)
+      .filter(([method]) => HTTP_METHODS.has(method))
+      .map(([method, operation]) => ({
+        label: `${method.toUpperCase()} ${template}`,
+        method: method.toUpperCase(),
+        template,
+        operation,
+      })),
+  );
+}
+
+function exampleOf(p: Parameter): string {
+  return String(PARAM_VALUES[p.name] ?? p.example ?? p.schema?.example ?? "1");
+}
+
+/** The operation's URL: every path parameter filled, required query parameters too. */
+function urlFor(op: ApiOperation, fill: (p: Parameter) => string = exampleOf, allQuery = false): string {
+  const params = op.operation.parameters ?? [];
+  let url = op.template;
+  for (const p of params.filter((p) => p.in === "path")) {
+    url = url.replace(`{${p.name}}`, encodeURIComponent(fill(p)));
+  }
+  expect(url, `${op.label}: a path parameter is not documented`).not.toMatch(/[{}]/);
+  const query = params.filter((p) => p.in === "query" && (allQuery || p.required));
+  if (query.length > 0) url += `?${new URLSearchParams(query.map((p) => [p.name, fill(p)]))}`;
+  return url;
+}
+
+const hasJsonBody = (op: ApiOperation) =>
+  op.operation.requestBody?.content?.["application/json"] !== undefined;
+
+/** A request that would pass validation, if the caller were allowed in: auth is all that is tested. */
+function send(op: ApiOperation, opts: Parameters<typeof call>[3] = {}): Promise<JsonResponse> {
+  return call(op.method, urlFor(op), hasJsonBody(op) ? {} : undefined, opts);
+}
+
+/** Hono's `:param` route syntax to the document's `{param}`. */
+const asTemplate = (path: string) => path.replace(/:(\w+)/g, "{$1}");
+
+/** Every route the app serves (middleware excluded), as "METHOD /path/{param}". */
+function servedRoutes(): string[] {
+  const routes = createApp()
+    .routes.filter((r) => r.method !== "ALL")
+    .map((r) => `${r.method} ${asTemplate(r.path)}`);
+  return [...new Set(routes)];
+}
+
+const doc = (await call("GET", paths.openapi, undefined, { token: null })).body as OpenApiDocument;
+const all = operationsOf(doc);
+const api = all.filter((op) => op.template.startsWith("/api/"));
+
+describe("the security table", () => {
+  it("covers every known /api operation, and any added since", () => {
+    const labels = api.map((op) => op.label);
+
+    expect(labels).toEqual(expect.arrayContaining(KNOWN_API_OPERATIONS));
+    expect(api.length).toBeGreaterThanOrEqual(KNOWN_API_OPERATIONS.length);
+  });
+
+  it("documents no route outside /api that is not meant to be public", () => {
+    const outside = all.filter((op) => !op.template.startsWith("/api/")).map((op) => op.label);
+
+    expect(outside.filter((label) => !(label in PUBLIC_ROUTES))).toEqual([]);
+  });
+
+  it("serves no /api route that the document, and so this table, leaves out", () => {
+    const documented = new Set(all.map((op) => op.label));
+    const served = servedRoutes().filter((route) => route.split(" ")[1]?.startsWith("/api/"));
+
+    expect(served.length).toBeGreaterThanOrEqual(KNOWN_API_OPERATIONS.length);
+    expect(served.filter((route) => !documented.has(route))).toEqual([]);
+  });
+
+  it("serves no route outside /api that is not meant to be public", () => {
+    const outside = servedRoutes().filter((route) => !route.split(" ")[1]?.startsWith("/api/"));
+
+    expect(outside.filter((route) => !(route in PUBLIC_ROUTES))).toEqual([]);
+  });
+});
+
+describe.each(api.map((op) => [op.label, op] as const))("%s", (_label, op) => {
+  it("declares bearer auth and a 401 answer in the document", () => {
+    expect(op.operation.security).toContainEqual({ bearer: [] });
+    expect(op.operation.responses).toHaveProperty("401");
+  });
+
+  it("answers 401 unauthorized without a token", async () => {
+    expectError(await send(op, { token: null }), 401, "unauthorized");
+  });
+
+  it("answers 401 unauthorized for a wrong token", async () => {
+    expectError(await send(op, { token: WRONG_TOKEN }), 401, "unauthorized");
+  });
+
+  it("answers 401, not 400, to a wrong token with invalid parameters and body: auth comes first", async () => {
+    const url = urlFor(op, () => INVALID_VALUE, true);
+    const body = hasJsonBody(op) ? { rawBody: "{ not json" } : {};
+
+    expectError(await call(op.method, url, undefined, { token: WRONG_TOKEN, ...body }), 401, "unauthorized");
+  });
+
+  it("answers 503 not_configured, even to the right token, when API_TOKEN is unset", async () => {
+    expectError(await send(op, { env: { API_TOKEN: undefined } }), 503, "not_configured");
+  });
+});
