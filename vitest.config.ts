@@ -6,6 +6,8 @@ export const TEST_SECRETS = {
   API_TOKEN: "test-api-token",
   QBO_WEBHOOK_VERIFIER_TOKEN: "test-webhook-verifier",
   TOKEN_ENCRYPTION_KEY: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+  // The key before a rotation (test/qbo/key-rotation.test.ts seals rows under it).
+  TOKEN_ENCRYPTION_KEY_PREVIOUS: "cHJldmlvdXMta2V5LWZvci10ZXN0cy0zMi1ieXRlcyE=",
   QBO_CLIENT_ID: "test-client-id",
   QBO_CLIENT_SECRET: "test-client-secret",
 };
