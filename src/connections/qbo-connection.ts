@@ -337,10 +337,13 @@ export class QboConnection extends DurableObject<Env> {
         this.#resealed(keys, row, "client_id"),
         this.#resealed(keys, row, "client_secret"),
       ]);
-      this.ctx.storage.sql.exec(
+      // Conditional on the generation we refreshed: a grant stored meanwhile (`store()`, with
+      // perhaps new client credentials) wins over the refreshed old one. This caller still gets
+      // the token just issued (not `accessToken()`: that would join this very refresh and hang).
+      const written = this.ctx.storage.sql.exec(
         `UPDATE connection SET access_token = ?, refresh_token = ?, client_id = ?, client_secret = ?,
           access_expires_at = ?, refresh_expires_at = ?, needs_reconnect = ?, last_refreshed_at = ?,
-          generation = generation + 1 WHERE id = 1`,
+          generation = generation + 1 WHERE id = 1 AND generation = ?`,
         access,
         refresh,
         clientId,
@@ -349,8 +352,12 @@ export class QboConnection extends DurableObject<Env> {
         refreshExpiresAt,
         CONNECTED,
         new Date(now).toISOString(),
-      );
-      log("info", "qbo.token_refreshed", { conference: row.slug, realmId: row.realm_id });
+        row.generation,
+      ).rowsWritten;
+      log("info", written > 0 ? "qbo.token_refreshed" : "qbo.refresh_superseded", {
+        conference: row.slug,
+        realmId: row.realm_id,
+      });
       return { ok: true, accessToken: t.access_token, realmId: row.realm_id };
     }
     const error = TokenError.safeParse(json);

@@ -337,6 +337,35 @@ describe("rotating TOKEN_ENCRYPTION_KEY: tokens no configured key opens", () => 
   });
 });
 
+describe("a refresh that re-seals the row", () => {
+  it("does not overwrite a grant, and its client credentials, stored while the refresh was in flight", async () => {
+    const { slug, realmId } = await connectedWithCredentials({ accessTokenExpiresAt: past() });
+    await emulator().setFaults(realmId, {
+      rules: [{ kind: "latency", ms: 400, times: 1, match: { path: "/oauth2/v1/tokens/bearer" } }],
+    });
+    const refreshing = env.QBO_CONNECTIONS.getByName(slug).accessToken();
+    await vi.waitFor(async () => {
+      expect((await emulator().stats(realmId)).tokenCalls.refresh_token).toBe(1);
+    });
+    const grant = await emulator().issueTokens(realmId);
+    const stored = await call("PUT", `/api/conferences/${slug}/qbo/tokens`, {
+      realmId,
+      accessToken: grant.accessToken,
+      refreshToken: grant.refreshToken,
+      accessTokenExpiresAt: grant.accessTokenExpiresAt,
+      clientId: "test-client-id",
+      clientSecret: "test-client-secret-2",
+    });
+    expect(stored.status).toBe(200);
+    expect(await refreshing).toMatchObject({ ok: true });
+    await expectAllUnderCurrentKey(slug, {
+      access_token: grant.accessToken,
+      refresh_token: grant.refreshToken,
+      client_secret: "test-client-secret-2",
+    });
+  });
+});
+
 describe("the token vault's encryption", () => {
   const ring = async (current: string, previous?: string): Promise<KeyRing> => ({
     current: await importVaultKey(current),
