@@ -10,6 +10,8 @@ export const TEST_SECRETS = {
   QBO_WEBHOOK_VERIFIER_TOKEN: "test-webhook-verifier",
   /** base64 of 32 bytes, as the Worker requires. */
   TOKEN_ENCRYPTION_KEY: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+  /** The key before a rotation (test/qbo/key-rotation.test.ts seals rows under it). */
+  TOKEN_ENCRYPTION_KEY_PREVIOUS: "cHJldmlvdXMta2V5LWZvci10ZXN0cy0zMi1ieXRlcyE=",
   QBO_CLIENT_ID: DEFAULT_CLIENT.clientId,
   QBO_CLIENT_SECRET: DEFAULT_CLIENT.clientSecret,
 } as const;

@@ -10,11 +10,24 @@
  *
  * The input gate does not protect us here: awaiting `fetch()` lets other calls interleave, so
  * the single-flight check and assignment happen synchronously, with no await in between.
+ *
+ * Key rotation (see crypto.ts): every path that opens the row first re-seals values still under
+ * TOKEN_ENCRYPTION_KEY_PREVIOUS (or in the old `v1` form) with the current key, so a rotation
+ * converges without a refresh. Values that no configured key opens are never a thrown error
+ * (errors lose their class over RPC and would surface as 500s and queue retries): the row is
+ * flagged unreadable and callers get `reconnect_required`.
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { log } from "../lib/log";
-import { decryptField, encryptField, importEncryptionKey } from "./crypto";
+import {
+  decryptField,
+  encryptField,
+  importVaultKey,
+  isSealedWith,
+  type KeyRing,
+  UndecryptableError,
+} from "./crypto";
 import type { AccessTokenResult, ConnectionStatus, StoreTokensInput } from "./types";
 
 /** Access tokens are treated as expired this long before Intuit's expiry (SPEC §6). */
@@ -29,6 +42,20 @@ const TokenResponse = z.object({
 });
 
 const TokenError = z.object({ error: z.string() });
+
+/**
+ * `needs_reconnect` values. Intuit's `invalid_grant` is final, so it fails fast until new
+ * tokens are stored. Unreadable (no configured key opens the row) is checked again on each
+ * call, because an operator restoring the right key should not force every conference
+ * through OAuth again; checking costs a local decryption, never a call to Intuit.
+ */
+const CONNECTED = 0;
+const INTUIT_REFUSED = 1;
+const UNREADABLE = 2;
+
+/** The encrypted columns, each sealed with AAD `"<slug>:<column>"`. */
+const SEALED = ["access_token", "refresh_token", "client_id", "client_secret"] as const;
+type SealedColumn = (typeof SEALED)[number];
 
 interface Row {
   slug: string;
@@ -48,7 +75,7 @@ type RefreshOutcome = AccessTokenResult;
 
 export class QboConnection extends DurableObject<Env> {
   #inflight: Promise<RefreshOutcome> | null = null;
-  #key: Promise<CryptoKey> | null = null;
+  #keys: Promise<KeyRing> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -70,8 +97,8 @@ export class QboConnection extends DurableObject<Env> {
 
   /** Stores a new grant (from the API or the OAuth callback); clears `needsReconnect`. */
   async store(input: StoreTokensInput): Promise<ConnectionStatus> {
-    const key = await this.#encryptionKey();
-    const ctx = (field: string) => `${input.slug}:${field}`;
+    const { current: key } = await this.#keyRing();
+    const ctx = (field: SealedColumn) => `${input.slug}:${field}`;
     const [access, refresh, clientId, clientSecret] = await Promise.all([
       encryptField(key, input.accessToken, ctx("access_token")),
       encryptField(key, input.refreshToken, ctx("refresh_token")),
@@ -82,7 +109,7 @@ export class QboConnection extends DurableObject<Env> {
     this.ctx.storage.sql.exec(
       `INSERT OR REPLACE INTO connection (id, slug, realm_id, access_token, refresh_token, access_expires_at,
         refresh_expires_at, client_id, client_secret, needs_reconnect, last_refreshed_at, generation)
-       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       input.slug,
       input.realmId,
       access,
@@ -91,6 +118,7 @@ export class QboConnection extends DurableObject<Env> {
       input.refreshTokenExpiresAt ? Date.parse(input.refreshTokenExpiresAt) : null,
       clientId,
       clientSecret,
+      CONNECTED,
       new Date().toISOString(),
       (previous?.generation ?? 0) + 1,
     );
@@ -113,8 +141,8 @@ export class QboConnection extends DurableObject<Env> {
     }
     return {
       realmId: row.realm_id,
-      connected: row.needs_reconnect === 0,
-      needsReconnect: row.needs_reconnect === 1,
+      connected: row.needs_reconnect === CONNECTED,
+      needsReconnect: row.needs_reconnect !== CONNECTED,
       accessTokenExpiresAt: new Date(row.access_expires_at).toISOString(),
       refreshTokenExpiresAt:
         row.refresh_expires_at === null ? null : new Date(row.refresh_expires_at).toISOString(),
@@ -122,15 +150,18 @@ export class QboConnection extends DurableObject<Env> {
     };
   }
 
-  /** Forgets the tokens, after revoking the grant at Intuit when possible (best effort). */
+  /**
+   * Forgets the tokens, after revoking the grant at Intuit when possible (best effort). Works
+   * when nothing decrypts: the row is deleted without revoking.
+   */
   async disconnect(): Promise<{ revoked: boolean }> {
     const row = this.#read();
     if (!row) return { revoked: false };
     let revoked = false;
     try {
-      const key = await this.#encryptionKey();
-      const refreshToken = await decryptField(key, row.refresh_token, `${row.slug}:refresh_token`);
-      const creds = await this.#clientCredentials(row, key);
+      const keys = await this.#keyRing();
+      const refreshToken = await this.#open(keys, row, "refresh_token");
+      const creds = await this.#clientCredentials(row, keys);
       if (creds && this.env.QBO_REVOKE_URL) {
         const res = await fetch(this.env.QBO_REVOKE_URL, {
           method: "POST",
@@ -158,18 +189,21 @@ export class QboConnection extends DurableObject<Env> {
    * otherwise the result of the (single, shared) refresh.
    */
   async accessToken(): Promise<AccessTokenResult> {
-    const row = this.#read();
-    const blocked = this.#blocked(row);
-    if (blocked || !row) return blocked ?? notConfigured("QuickBooks is not connected for this conference.");
-    if (row.access_expires_at - ACCESS_TOKEN_SKEW_MS > Date.now()) {
-      const key = await this.#encryptionKey();
-      return {
-        ok: true,
-        accessToken: await decryptField(key, row.access_token, `${row.slug}:access_token`),
-        realmId: row.realm_id,
-      };
-    }
-    return this.#refreshOnce(row);
+    const stale = this.#read();
+    const blocked = this.#blocked(stale);
+    if (blocked || !stale)
+      return blocked ?? notConfigured("QuickBooks is not connected for this conference.");
+    return this.#unlessUnreadable(stale, async (keys) => {
+      const row = await this.#resealIfNeeded(stale, keys);
+      if (row.access_expires_at - ACCESS_TOKEN_SKEW_MS > Date.now()) {
+        return {
+          ok: true,
+          accessToken: await this.#open(keys, row, "access_token"),
+          realmId: row.realm_id,
+        };
+      }
+      return this.#refreshOnce(row);
+    });
   }
 
   /**
@@ -178,38 +212,46 @@ export class QboConnection extends DurableObject<Env> {
    * the 401.
    */
   async refreshAfterUnauthorized(staleAccessToken: string): Promise<AccessTokenResult> {
-    const row = this.#read();
-    const blocked = this.#blocked(row);
-    if (blocked || !row) return blocked ?? notConfigured("QuickBooks is not connected for this conference.");
+    const first = this.#read();
+    const blocked = this.#blocked(first);
+    if (blocked || !first)
+      return blocked ?? notConfigured("QuickBooks is not connected for this conference.");
     if (this.#inflight) return this.#inflight;
-    const key = await this.#encryptionKey();
-    const current = await decryptField(key, row.access_token, `${row.slug}:access_token`);
-    // The awaits above let other calls in: anything they changed wins over our stale view.
-    const latest = this.#read();
-    if (current !== staleAccessToken || !latest || latest.generation !== row.generation || this.#inflight) {
-      return this.#inflight ?? this.accessToken();
-    }
-    return this.#refreshOnce(latest);
+    return this.#unlessUnreadable(first, async (keys) => {
+      const row = await this.#resealIfNeeded(first, keys);
+      const current = await this.#open(keys, row, "access_token");
+      // The awaits above let other calls in: anything they changed wins over our stale view.
+      const latest = this.#read();
+      if (current !== staleAccessToken || !latest || latest.generation !== row.generation || this.#inflight) {
+        return this.#inflight ?? this.accessToken();
+      }
+      return this.#refreshOnce(latest);
+    });
   }
 
   /**
    * Daily keep-alive: refreshes when the refresh token lapses within `withinMs`, so an idle
-   * connection is never lost. Returns whether a refresh happened.
+   * connection is never lost. Also re-seals values still under the previous key, so after a key
+   * rotation even an idle conference is under the new key by the next run. Returns whether a
+   * refresh happened; never throws for unreadable tokens (they flag the connection instead).
    */
   async refreshIfLapsing(
     withinMs: number,
   ): Promise<{ refreshed: boolean; result?: AccessTokenResult["ok"] }> {
-    const row = this.#read();
-    if (!row || row.needs_reconnect === 1) return { refreshed: false };
-    if (row.refresh_expires_at !== null && row.refresh_expires_at - Date.now() > withinMs)
-      return { refreshed: false };
-    const outcome = await this.#refreshOnce(row);
+    const first = this.#read();
+    if (!first || first.needs_reconnect === INTUIT_REFUSED) return { refreshed: false };
+    const outcome = await this.#unlessUnreadable(first, async (keys) => {
+      const row = await this.#resealIfNeeded(first, keys);
+      if (row.refresh_expires_at !== null && row.refresh_expires_at - Date.now() > withinMs) return null;
+      return this.#refreshOnce(row);
+    });
+    if (outcome === null) return { refreshed: false };
     return { refreshed: outcome.ok, result: outcome.ok };
   }
 
   #blocked(row: Row | null): AccessTokenResult | null {
     if (!row) return notConfigured("QuickBooks is not connected for this conference.");
-    if (row.needs_reconnect === 1) {
+    if (row.needs_reconnect === INTUIT_REFUSED) {
       return {
         ok: false,
         reason: "reconnect_required",
@@ -233,23 +275,26 @@ export class QboConnection extends DurableObject<Env> {
     const row = this.#read();
     const blocked = this.#blocked(row);
     if (blocked || !row) return blocked ?? notConfigured("QuickBooks is not connected for this conference.");
-    const key = await this.#encryptionKey();
+    return this.#unlessUnreadable(row, (keys) => this.#refreshWith(row, keys, generation));
+  }
+
+  async #refreshWith(row: Row, keys: KeyRing, generation: number): Promise<AccessTokenResult> {
     if (row.generation !== generation && row.access_expires_at - ACCESS_TOKEN_SKEW_MS > Date.now()) {
       // New tokens were stored while we waited; no need to spend the refresh token.
       return {
         ok: true,
-        accessToken: await decryptField(key, row.access_token, `${row.slug}:access_token`),
+        accessToken: await this.#open(keys, row, "access_token"),
         realmId: row.realm_id,
       };
     }
-    const creds = await this.#clientCredentials(row, key);
+    const creds = await this.#clientCredentials(row, keys);
     if (!creds) {
       log("warn", "qbo.refresh_skipped_no_credentials", { conference: row.slug });
       return notConfigured(
         "The QuickBooks access token has expired and no client credentials are configured to refresh it.",
       );
     }
-    const refreshToken = await decryptField(key, row.refresh_token, `${row.slug}:refresh_token`);
+    const refreshToken = await this.#open(keys, row, "refresh_token");
     let res: Response;
     try {
       res = await fetch(this.env.QBO_TOKEN_URL, {
@@ -284,21 +329,35 @@ export class QboConnection extends DurableObject<Env> {
       const refreshExpiresAt = t.x_refresh_token_expires_in
         ? now + t.x_refresh_token_expires_in * 1000
         : row.refresh_expires_at;
-      const [access, refresh] = await Promise.all([
-        encryptField(key, t.access_token, `${row.slug}:access_token`),
+      const [access, refresh, clientId, clientSecret] = await Promise.all([
+        encryptField(keys.current, t.access_token, `${row.slug}:access_token`),
         // Intuit may rotate the refresh token: always keep the one it returns.
-        encryptField(key, t.refresh_token ?? refreshToken, `${row.slug}:refresh_token`),
+        encryptField(keys.current, t.refresh_token ?? refreshToken, `${row.slug}:refresh_token`),
+        // The row is rewritten anyway: client credentials still under the previous key move too.
+        this.#resealed(keys, row, "client_id"),
+        this.#resealed(keys, row, "client_secret"),
       ]);
-      this.ctx.storage.sql.exec(
-        `UPDATE connection SET access_token = ?, refresh_token = ?, access_expires_at = ?, refresh_expires_at = ?,
-          needs_reconnect = 0, last_refreshed_at = ?, generation = generation + 1 WHERE id = 1`,
+      // Conditional on the generation we refreshed: a grant stored meanwhile (`store()`, with
+      // perhaps new client credentials) wins over the refreshed old one. This caller still gets
+      // the token just issued (not `accessToken()`: that would join this very refresh and hang).
+      const written = this.ctx.storage.sql.exec(
+        `UPDATE connection SET access_token = ?, refresh_token = ?, client_id = ?, client_secret = ?,
+          access_expires_at = ?, refresh_expires_at = ?, needs_reconnect = ?, last_refreshed_at = ?,
+          generation = generation + 1 WHERE id = 1 AND generation = ?`,
         access,
         refresh,
+        clientId,
+        clientSecret,
         now + t.expires_in * 1000,
         refreshExpiresAt,
+        CONNECTED,
         new Date(now).toISOString(),
-      );
-      log("info", "qbo.token_refreshed", { conference: row.slug, realmId: row.realm_id });
+        row.generation,
+      ).rowsWritten;
+      log("info", written > 0 ? "qbo.token_refreshed" : "qbo.refresh_superseded", {
+        conference: row.slug,
+        realmId: row.realm_id,
+      });
       return { ok: true, accessToken: t.access_token, realmId: row.realm_id };
     }
     const error = TokenError.safeParse(json);
@@ -308,7 +367,7 @@ export class QboConnection extends DurableObject<Env> {
         // Someone stored a fresh grant while we were refreshing with the old one: use it.
         return this.accessToken();
       }
-      this.ctx.storage.sql.exec("UPDATE connection SET needs_reconnect = 1 WHERE id = 1");
+      this.ctx.storage.sql.exec("UPDATE connection SET needs_reconnect = ? WHERE id = 1", INTUIT_REFUSED);
       log("warn", "qbo.refresh_invalid_grant", { conference: row.slug, realmId: row.realm_id });
       return {
         ok: false,
@@ -341,12 +400,12 @@ export class QboConnection extends DurableObject<Env> {
 
   async #clientCredentials(
     row: Row,
-    key: CryptoKey,
+    keys: KeyRing,
   ): Promise<{ clientId: string; clientSecret: string } | null> {
     if (row.client_id && row.client_secret) {
       return {
-        clientId: await decryptField(key, row.client_id, `${row.slug}:client_id`),
-        clientSecret: await decryptField(key, row.client_secret, `${row.slug}:client_secret`),
+        clientId: await this.#open(keys, row, "client_id"),
+        clientSecret: await this.#open(keys, row, "client_secret"),
       };
     }
     if (this.env.QBO_CLIENT_ID && this.env.QBO_CLIENT_SECRET) {
@@ -362,9 +421,136 @@ export class QboConnection extends DurableObject<Env> {
     return rows[0] ?? null;
   }
 
-  #encryptionKey(): Promise<CryptoKey> {
-    this.#key ??= importEncryptionKey(this.env.TOKEN_ENCRYPTION_KEY ?? "");
-    return this.#key;
+  /**
+   * Runs `work`; when a stored value opens under no configured key, flags the row unreadable and
+   * answers `reconnect_required` instead of throwing. Nothing secret is logged: the key ids are
+   * fingerprints (crypto.ts `keyId`).
+   */
+  async #unlessUnreadable<T>(row: Row, work: (keys: KeyRing) => Promise<T>): Promise<T | AccessTokenResult> {
+    const keys = await this.#keyRing();
+    try {
+      return await work(keys);
+    } catch (err) {
+      if (!(err instanceof UnreadableColumn)) throw err;
+      const flagged = this.ctx.storage.sql.exec(
+        "UPDATE connection SET needs_reconnect = ? WHERE id = 1 AND generation = ? AND needs_reconnect = ?",
+        UNREADABLE,
+        row.generation,
+        CONNECTED,
+      ).rowsWritten;
+      if (flagged > 0) {
+        log("warn", "qbo.tokens_undecryptable", {
+          conference: row.slug,
+          column: err.column,
+          storedKid: err.storedKid,
+          currentKid: keys.current.kid,
+          previousKid: keys.previous?.kid ?? null,
+        });
+      }
+      return {
+        ok: false,
+        reason: "reconnect_required",
+        message:
+          "The stored QuickBooks tokens cannot be decrypted with the configured encryption keys; reconnect QuickBooks for this conference.",
+      };
+    }
+  }
+
+  /**
+   * Re-seals, under the current key, every value not already under it (`v1` values, values under
+   * the previous key), and clears an unreadable flag once everything opens again. The UPDATE is
+   * conditional on the exact ciphertexts read, so it cannot overwrite tokens a refresh or a
+   * `store()` wrote during our awaits (random IVs make each ciphertext unique). Returns the row
+   * as it now stands. Throws `UnreadableColumn` when a value opens under no configured key.
+   */
+  async #resealIfNeeded(row: Row, keys: KeyRing): Promise<Row> {
+    const present = SEALED.filter((column) => row[column] !== null);
+    const stale = present.filter((column) => !isSealedWith(keys.current, row[column] as string));
+    if (stale.length === 0 && row.needs_reconnect !== UNREADABLE) return row;
+    const fresh = { ...row };
+    // Opening every column, not only the stale ones, is what proves an unreadable row healed.
+    await Promise.all(
+      present.map(async (column) => {
+        const plaintext = await this.#open(keys, row, column);
+        if (stale.includes(column))
+          fresh[column] = await encryptField(keys.current, plaintext, `${row.slug}:${column}`);
+      }),
+    );
+    const written = this.ctx.storage.sql.exec(
+      `UPDATE connection SET access_token = ?, refresh_token = ?, client_id = ?, client_secret = ?,
+        needs_reconnect = CASE needs_reconnect WHEN ? THEN ? ELSE needs_reconnect END
+       WHERE id = 1 AND access_token = ? AND refresh_token = ? AND client_id IS ? AND client_secret IS ?`,
+      fresh.access_token,
+      fresh.refresh_token,
+      fresh.client_id,
+      fresh.client_secret,
+      UNREADABLE,
+      CONNECTED,
+      row.access_token,
+      row.refresh_token,
+      row.client_id,
+      row.client_secret,
+    ).rowsWritten;
+    if (written > 0) {
+      if (stale.length > 0)
+        log("info", "qbo.tokens_resealed", { conference: row.slug, columns: stale, kid: keys.current.kid });
+      if (row.needs_reconnect === UNREADABLE)
+        log("info", "qbo.tokens_readable_again", { conference: row.slug, kid: keys.current.kid });
+    }
+    return this.#read() ?? fresh;
+  }
+
+  /** A column's plaintext; `UnreadableColumn` when no configured key opens it. */
+  async #open(keys: KeyRing, row: Row, column: SealedColumn): Promise<string> {
+    const stored = row[column];
+    if (stored === null) throw new UnreadableColumn(column, null);
+    try {
+      return await decryptField(keys, stored, `${row.slug}:${column}`);
+    } catch (err) {
+      if (err instanceof UndecryptableError) throw new UnreadableColumn(column, err.storedKid);
+      throw err;
+    }
+  }
+
+  /** A nullable column as it should be written now: re-sealed under the current key if it is not. */
+  async #resealed(keys: KeyRing, row: Row, column: "client_id" | "client_secret"): Promise<string | null> {
+    const stored = row[column];
+    if (stored === null || isSealedWith(keys.current, stored)) return stored;
+    return encryptField(keys.current, await this.#open(keys, row, column), `${row.slug}:${column}`);
+  }
+
+  /**
+   * TOKEN_ENCRYPTION_KEY seals and opens; TOKEN_ENCRYPTION_KEY_PREVIOUS (optional) only opens.
+   * A malformed previous key is ignored with a warning rather than failing every call: rows
+   * under it then read as unreadable, which heals once the key is fixed.
+   */
+  #keyRing(): Promise<KeyRing> {
+    this.#keys ??= (async () => {
+      const current = await importVaultKey(this.env.TOKEN_ENCRYPTION_KEY ?? "");
+      const previousB64 = this.env.TOKEN_ENCRYPTION_KEY_PREVIOUS;
+      if (!previousB64) return { current, previous: null };
+      try {
+        const previous = await importVaultKey(previousB64);
+        return { current, previous: previous.kid === current.kid ? null : previous };
+      } catch {
+        log("warn", "qbo.previous_key_invalid", { currentKid: current.kid });
+        return { current, previous: null };
+      }
+    })();
+    return this.#keys;
+  }
+}
+
+/** Inside the object only: a column no configured key opens. Never crosses RPC. */
+class UnreadableColumn extends Error {
+  override readonly name = "UnreadableColumn";
+  readonly column: SealedColumn;
+  readonly storedKid: string | null;
+
+  constructor(column: SealedColumn, storedKid: string | null) {
+    super(`${column} cannot be decrypted with the configured keys`);
+    this.column = column;
+    this.storedKid = storedKid;
   }
 }
 

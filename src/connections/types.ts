@@ -34,3 +34,20 @@ export type AccessTokenResult =
       status?: number;
       retryAfterSeconds?: number;
     };
+
+/**
+ * `TOKEN_ENCRYPTION_KEY_PREVIOUS` is an optional secret, set only while rotating
+ * `TOKEN_ENCRYPTION_KEY`. wrangler.toml's `[secrets]` can only list required names (a listed
+ * secret must exist at deploy time), so `wrangler types` cannot generate it; it is declared here,
+ * optional, for both the global `Env` and `cloudflare:workers`' `env`.
+ */
+declare global {
+  interface Env {
+    TOKEN_ENCRYPTION_KEY_PREVIOUS?: string;
+  }
+  namespace Cloudflare {
+    interface Env {
+      TOKEN_ENCRYPTION_KEY_PREVIOUS?: string;
+    }
+  }
+}

@@ -53,7 +53,7 @@ describe("the conference's token vault", () => {
     expect(dump).toContain(grant.realmId);
     expect(dump).not.toContain(grant.accessToken);
     expect(dump).not.toContain(grant.refreshToken);
-    expect(dump).toMatch(/v1\.[A-Za-z0-9+/=]+\.[A-Za-z0-9+/=]+/);
+    expect(dump).toMatch(/v2\.[A-Za-z0-9_-]{11}\.[A-Za-z0-9+/=]+\.[A-Za-z0-9+/=]+/);
   });
 
   it("refreshes an expired token once, stores the rotated refresh token, and keeps working", async () => {
