@@ -2,9 +2,9 @@
  * The Hono app: request ids, bearer auth on /api/*, the routes, OpenAPI, and the single error
  * handler that renders every failure as SPEC §3's error body.
  */
-import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { type App, type AppEnv, newApp } from "./http/app-types";
 import { registerConferenceRoutes } from "./http/conferences";
 import { docsPage } from "./http/docs";
 import { registerOauthRoutes } from "./http/oauth";
@@ -16,29 +16,7 @@ import { ApiError } from "./lib/errors";
 import { log } from "./lib/log";
 import { timingSafeEqualStrings } from "./lib/secure-compare";
 
-export type AppEnv = { Bindings: Env; Variables: { requestId: string } };
-export type App = OpenAPIHono<AppEnv>;
-
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** Turns zod issues into `details: [{path, message}]` with dotted paths (`lineItems.0.quantity`). */
-export function validationError(
-  issues: readonly { path: readonly PropertyKey[]; message: string }[],
-): ApiError {
-  return new ApiError(
-    "validation_failed",
-    "The request is not valid.",
-    issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message })),
-  );
-}
-
-export function newApp(): App {
-  return new OpenAPIHono<AppEnv>({
-    defaultHook: (result) => {
-      if (!result.success) throw validationError(result.error.issues);
-    },
-  });
-}
 
 export function createApp(): App {
   const app = newApp();

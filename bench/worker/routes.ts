@@ -14,7 +14,6 @@
 import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { z } from "zod";
-import type { App, AppEnv } from "../../src/app";
 import { qboClientFor } from "../../src/connections";
 import { chunk, type D1Counter, makeDb } from "../../src/db/client";
 import { outstandingCondition } from "../../src/db/purchase-orders";
@@ -22,6 +21,7 @@ import { applyReconciliation, moneySums } from "../../src/db/reconciliation";
 import { purchaseOrders } from "../../src/db/schema";
 import { qboAmountToCents } from "../../src/domain/money";
 import { decideReconciliation } from "../../src/domain/reconcile";
+import type { App, AppEnv } from "../../src/http/app-types";
 import { ApiError } from "../../src/lib/errors";
 import { timingSafeEqualStrings } from "../../src/lib/secure-compare";
 import { InvoiceEnvelope } from "../../src/qbo/schemas";

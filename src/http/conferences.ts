@@ -1,5 +1,4 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../app";
 import { makeDb } from "../db/client";
 import { QBO_ENVIRONMENTS } from "../domain/payments";
 import {
@@ -9,6 +8,7 @@ import {
   putConference,
   storeTokens,
 } from "../services/conferences";
+import type { App } from "./app-types";
 import { ConferenceParams, ConferenceView, commonErrors, jsonBody, jsonResponse } from "./schemas";
 import { conferenceView } from "./views";
 

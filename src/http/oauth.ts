@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { html } from "hono/html";
-import type { App } from "../app";
 import { makeDb } from "../db/client";
 import { ApiError } from "../lib/errors";
 import { completeConnect, OAuthCallbackError, startConnect } from "../services/oauth";
+import type { App } from "./app-types";
 import { ConferenceParams, commonErrors, jsonBody, jsonResponse } from "./schemas";
 
 const ConnectBody = z

@@ -1,5 +1,4 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../app";
 import { makeDb } from "../db/client";
 import { PAYMENT_METHODS } from "../domain/payments";
 import { PO_STATUSES } from "../domain/po-status";
@@ -13,6 +12,7 @@ import {
   voidMoney,
 } from "../services/purchase-orders";
 import { cancelPurchaseOrderWithInvoice } from "../services/qbo-invoice";
+import type { App, AppRouteHandler } from "./app-types";
 import {
   ConferenceParams,
   commonErrors,
@@ -238,30 +238,35 @@ export function registerPurchaseOrderRoutes(app: App): void {
     },
   );
 
-  for (const kind of ["payment", "credit_note"] as const) {
-    const segment = kind === "payment" ? "payments" : "credit-notes";
-    const noun = kind === "payment" ? "payment" : "credit note";
-    app.openapi(
-      createRoute({
-        method: "post",
-        path: `/api/conferences/{slug}/purchase-orders/{reference}/${segment}/{id}/void`,
-        security,
-        description: `Voids a ${noun} recorded here by mistake: it is kept with \`voidedAt\` and the reason, leaves the totals, and the status is recomputed. ${noun === "payment" ? "Payments recorded from QuickBooks follow QuickBooks (409)." : ""}`,
-        request: { params: MoneyRowParams, body: jsonBody(VoidBody) },
-        responses: {
-          200: jsonResponse(PurchaseOrderView, `The PO without the ${noun} in its totals`),
-          ...commonErrors,
-          ...stateError,
-        },
-      }),
-      async (c) => {
-        const { slug, reference, id } = c.req.valid("param");
-        const { reason } = c.req.valid("json");
-        return c.json(
-          purchaseOrderView(await voidMoney(makeDb(c.env.DB), slug, reference, kind, id, reason)),
-          200,
-        );
-      },
+  app.openapi(voidRoute("payment"), voidHandler("payment"));
+  app.openapi(voidRoute("credit_note"), voidHandler("credit_note"));
+}
+
+type MoneyKind = "payment" | "credit_note";
+
+function voidRoute(kind: MoneyKind) {
+  const noun = kind === "payment" ? "payment" : "credit note";
+  return createRoute({
+    method: "post",
+    path: `/api/conferences/{slug}/purchase-orders/{reference}/${kind === "payment" ? "payments" : "credit-notes"}/{id}/void`,
+    security,
+    description: `Voids a ${noun} recorded here by mistake: it is kept with \`voidedAt\` and the reason, leaves the totals, and the status is recomputed.${kind === "payment" ? " Payments recorded from QuickBooks follow QuickBooks (409)." : ""}`,
+    request: { params: MoneyRowParams, body: jsonBody(VoidBody) },
+    responses: {
+      200: jsonResponse(PurchaseOrderView, `The PO without the ${noun} in its totals`),
+      ...commonErrors,
+      ...stateError,
+    },
+  });
+}
+
+function voidHandler(kind: MoneyKind): AppRouteHandler<ReturnType<typeof voidRoute>> {
+  return async (c) => {
+    const { slug, reference, id } = c.req.valid("param");
+    const { reason } = c.req.valid("json");
+    return c.json(
+      purchaseOrderView(await voidMoney(makeDb(c.env.DB), slug, reference, kind, id, reason)),
+      200,
     );
-  }
+  };
 }

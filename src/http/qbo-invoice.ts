@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../app";
 import { makeDb } from "../db/client";
 import { createQboInvoice, qboInvoicePdf, sendQboInvoice, syncQboInvoice } from "../services/qbo-invoice";
+import type { App } from "./app-types";
 import { commonErrors, jsonBody, jsonResponse, PoParams, PurchaseOrderView, qboErrors } from "./schemas";
 import { purchaseOrderView } from "./views";
 

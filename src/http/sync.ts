@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { App } from "../app";
 import { makeDb } from "../db/client";
 import { countOutstanding, recentSyncFailures, recentSyncRuns } from "../db/sync-bookkeeping";
 import { SYNC_TRIGGERS } from "../domain/reconcile";
 import { requireConference } from "../services/conferences";
 import { planConferenceSync } from "../sync/planner";
+import type { App } from "./app-types";
 import { ConferenceParams, commonErrors, jsonResponse } from "./schemas";
 
 const security = [{ bearer: [] }];

@@ -1,9 +1,9 @@
-import type { App } from "../app";
 import { makeDb } from "../db/client";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { parseWebhookEvents, verifyIntuitSignature } from "../qbo/webhook";
 import { acceptWebhookEvents } from "../sync/intake";
+import type { App } from "./app-types";
 
 /**
  * POST /webhooks/qbo. Verified on the raw body first; then acknowledged as soon as the events
