@@ -364,8 +364,11 @@ export class QboConnection extends DurableObject<Env> {
     if (res.status === 400 && error.success && error.data.error === "invalid_grant") {
       const latest = this.#read();
       if (latest && latest.generation !== row.generation) {
-        // Someone stored a fresh grant while we were refreshing with the old one: use it.
-        return this.accessToken();
+        // Someone stored a fresh grant while we were refreshing with the old one: use it. Not
+        // through accessToken(): were the new access token expired too, that would join this
+        // very refresh (#inflight) and never settle. #refresh with our generation returns the
+        // new token while it is valid, else spends the new grant's refresh token once.
+        return this.#refresh(row.generation);
       }
       this.ctx.storage.sql.exec("UPDATE connection SET needs_reconnect = ? WHERE id = 1", INTUIT_REFUSED);
       log("warn", "qbo.refresh_invalid_grant", { conference: row.slug, realmId: row.realm_id });

@@ -141,6 +141,8 @@ export async function recordDeadLetter(
     realmId: string | null;
     invoiceIds: string[];
     attempts: number;
+    /** The reason, when the caller knows it (a permanent failure); else the last retry's. */
+    error?: string;
   },
   now: string,
 ): Promise<void> {
@@ -157,7 +159,7 @@ export async function recordDeadLetter(
         conferenceSlug: failure.conferenceSlug,
         realmId: failure.realmId,
         invoiceIds: JSON.stringify(failure.invoiceIds),
-        error: last?.error ?? "Delivery failed after the last retry.",
+        error: failure.error ?? last?.error ?? "Delivery failed after the last retry.",
         attempts: Math.max(last?.attempts ?? 0, failure.attempts),
         failedAt: now,
       })

@@ -101,7 +101,7 @@ async function settle(
           await rememberMessageError(db, body.key, description, msg.attempts, now);
           msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts, retryAfter) });
         } else {
-          await recordDeadLetter(db, failureOf(body, msg.attempts), now);
+          await recordDeadLetter(db, { ...failureOf(body, msg.attempts), error: description }, now);
           msg.ack();
         }
       } catch (bookkeeping) {

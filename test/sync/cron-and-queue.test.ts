@@ -170,6 +170,28 @@ describe("POST /api/conferences/{slug}/qbo/sync", () => {
 });
 
 describe("the queue consumer, message by message", () => {
+  it("records a permanent failure at once, with its reason, and acks it", async () => {
+    const { slug, invoiceId } = await invoicedPo();
+    expect((await call("DELETE", `/api/conferences/${slug}/qbo/tokens`)).status).toBe(204);
+    const body = {
+      type: "invoices",
+      key: crypto.randomUUID(),
+      conference: slug,
+      trigger: "cron",
+      invoiceIds: [invoiceId],
+    };
+    const message = { id: "m-p", timestamp: new Date(), attempts: 1, body, ack: vi.fn(), retry: vi.fn() };
+    const batch = { queue: "qbo-sync", messages: [message], ackAll: vi.fn(), retryAll: vi.fn() };
+
+    await handleQueueBatch(batch as unknown as MessageBatch<unknown>, env);
+
+    expect(message.ack).toHaveBeenCalled();
+    expect(message.retry).not.toHaveBeenCalled();
+    const failures = (await call("GET", paths.qboSync(slug))).body.failures;
+    expect(failures).toMatchObject([{ invoiceIds: [invoiceId], attempts: 1 }]);
+    expect(failures[0].error).toContain("not connected");
+  });
+
   it("acks a message it cannot parse instead of retrying it forever", async () => {
     const batch = createMessageBatch("qbo-sync", [
       { id: "bad-1", timestamp: new Date(), attempts: 1, body: { type: "nope" } },
