@@ -11,6 +11,13 @@
  * The input gate does not protect us here: awaiting `fetch()` lets other calls interleave, so
  * the single-flight check and assignment happen synchronously, with no await in between.
  *
+ * The `#private` rule: every public method of a Durable Object class is callable over RPC by
+ * any Worker holding the namespace binding. So the public surface is exactly the methods the
+ * Worker needs (store, status, disconnect, accessToken, refreshAfterUnauthorized, and the
+ * cron's refreshIfLapsing), none returns a refresh token or client secret, and every helper
+ * that touches plaintext secrets is an ECMAScript `#private` member, unreachable over RPC
+ * (TypeScript's `private` is erased at runtime and would not protect them).
+ *
  * Key rotation (see crypto.ts): every path that opens the row first re-seals values still under
  * TOKEN_ENCRYPTION_KEY_PREVIOUS (or in the old `v1` form) with the current key, so a rotation
  * converges without a refresh. Values that no configured key opens are never a thrown error

@@ -53,6 +53,16 @@ export interface ReconcileDecision {
   discrepancy: { kind: DiscrepancyKind; message: string } | null;
 }
 
+/**
+ * The reconciliation decision for one PO and its invoice as QBO shows it now.
+ *
+ * Why a pure function with the guard repeated in SQL: the same decision is taken by the sync
+ * route, the webhook consumer and the cron, possibly at once for one PO. Deciding here keeps
+ * the rule testable; the insert in db/reconciliation.ts re-checks `qboPaid > Σ live payments`
+ * inside its statement, so two concurrent syncs of the same QBO state record one payment.
+ * It never removes money: QBO showing less than was recorded, a voided or deleted invoice,
+ * money on a cancelled PO or edited lines become a discrepancy for a person to look at.
+ */
 export function decideReconciliation(input: ReconcileInput): ReconcileDecision {
   const { invoice } = input;
   if (!invoice) {

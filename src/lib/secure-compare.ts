@@ -11,6 +11,7 @@ export async function timingSafeEqualStrings(a: string, b: string): Promise<bool
   return crypto.subtle.timingSafeEqual(da, db);
 }
 
+/** As timingSafeEqualStrings, for bytes (HMACs, signatures). */
 export async function timingSafeEqualBytes(
   a: ArrayBuffer | Uint8Array,
   b: ArrayBuffer | Uint8Array,

@@ -6,7 +6,16 @@ import { z } from "zod";
 import { base64ToBytes } from "../connections/crypto";
 import { timingSafeEqualBytes } from "../lib/secure-compare";
 
-/** True when `signature` is base64(HMAC-SHA256(body, verifierToken)); constant time. */
+/**
+ * True when `signature` is base64(HMAC-SHA256(body, verifierToken)).
+ *
+ * Why on the raw bytes, before any parsing: Intuit signs the exact bytes it sent. Parsing and
+ * re-serialising (key order, whitespace, number formats, unicode escapes) would change them,
+ * so a real delivery could fail and, worse, a parser quirk would run on unauthenticated input.
+ * Why constant time: a comparison that stops at the first wrong byte lets an attacker learn a
+ * valid signature byte by byte from response timings (see lib/secure-compare.ts).
+ * A signature that is not base64 is simply wrong (false), never an exception.
+ */
 export async function verifyIntuitSignature(
   body: ArrayBuffer,
   signature: string,
