@@ -38,7 +38,7 @@ import {
 import type { AccessTokenResult, ConnectionStatus, StoreTokensInput } from "./types";
 
 /** Access tokens are treated as expired this long before Intuit's expiry (SPEC §6). */
-export const ACCESS_TOKEN_SKEW_MS = 5 * 60 * 1000;
+const ACCESS_TOKEN_SKEW_MS = 5 * 60 * 1000;
 const TOKEN_ENDPOINT_TIMEOUT_MS = 15_000;
 
 const TokenResponse = z.object({

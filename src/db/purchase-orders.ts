@@ -39,7 +39,7 @@ export const statusAfterMoney = sql`CASE
   WHEN ${purchaseOrders.status} = 'draft' THEN 'draft'
   ELSE 'sent' END`;
 
-export function recomputeStatus(db: Db, poId: number, now: string) {
+function recomputeStatus(db: Db, poId: number, now: string) {
   return db
     .update(purchaseOrders)
     .set({ status: sql`${statusAfterMoney}`, updatedAt: now })

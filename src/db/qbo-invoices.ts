@@ -5,7 +5,7 @@ import type { PoRow } from "./purchase-orders";
 import { purchaseOrders, qboCustomers } from "./schema";
 
 /** A claim older than this belongs to a request that died; a retry may take it over. */
-export const CLAIM_TTL_MS = 2 * 60 * 1000;
+const CLAIM_TTL_MS = 2 * 60 * 1000;
 
 /** Claims taken before this instant belong to requests that died. */
 export function claimStaleBefore(now: Date): string {

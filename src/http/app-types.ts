@@ -12,9 +12,7 @@ export type App = OpenAPIHono<AppEnv>;
 export type AppRouteHandler<R extends RouteConfig> = RouteHandler<R, AppEnv>;
 
 /** Turns zod issues into `details: [{path, message}]` with dotted paths (`lineItems.0.quantity`). */
-export function validationError(
-  issues: readonly { path: readonly PropertyKey[]; message: string }[],
-): ApiError {
+function validationError(issues: readonly { path: readonly PropertyKey[]; message: string }[]): ApiError {
   return new ApiError(
     "validation_failed",
     "The request is not valid.",

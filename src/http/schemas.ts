@@ -25,13 +25,11 @@ export const MoneyInput = z
     description: "Decimal amount with at most two places, as a string or a number",
   });
 
-export const MoneyOutput = z
-  .string()
-  .openapi({ example: "1200.00", description: "Decimal amount, two places" });
+const MoneyOutput = z.string().openapi({ example: "1200.00", description: "Decimal amount, two places" });
 
 export const DateString = z.iso.date().openapi({ example: "2026-11-24" });
 
-export const Slug = z
+const Slug = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "Expected lower-case letters, digits and dashes (max 63)")
   .openapi({ example: "pycon-2027" });
@@ -47,7 +45,7 @@ export const PoParams = z.object({
   reference: Reference.openapi({ param: { name: "reference", in: "path" } }),
 });
 
-export const ErrorBody = z
+const ErrorBody = z
   .object({
     error: z.object({
       code: z.enum(ERROR_CODES).openapi({ example: "validation_failed" }),
@@ -87,7 +85,7 @@ export const jsonResponse = <T extends z.ZodType>(schema: T, description: string
   description,
 });
 
-export const QboConnectionView = z
+const QboConnectionView = z
   .object({
     realmId: z.string().nullable(),
     environment: z.enum(QBO_ENVIRONMENTS).nullable(),

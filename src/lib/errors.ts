@@ -4,7 +4,7 @@
  */
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
-export const ERROR_STATUS = {
+const ERROR_STATUS = {
   unauthorized: 401,
   not_found: 404,
   invalid_json: 400,

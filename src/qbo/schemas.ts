@@ -3,7 +3,7 @@ import { z } from "zod";
 
 const Amount = z.number();
 
-export const FaultBody = z.union([
+const FaultBody = z.union([
   z.object({
     Fault: z.object({
       Error: z

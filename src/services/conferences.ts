@@ -53,7 +53,7 @@ async function withConnection(env: Env, db: Db, row: ConferenceRow): Promise<Con
 }
 
 /** Connection state for display. Reading it needs no encryption key, so it never fails for lack of one. */
-export async function connectionStatus(env: Env, slug: string): Promise<ConnectionStatus> {
+async function connectionStatus(env: Env, slug: string): Promise<ConnectionStatus> {
   return env.QBO_CONNECTIONS.getByName(slug).status();
 }
 

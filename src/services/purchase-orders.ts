@@ -28,7 +28,7 @@ import { requireConference, requirePo } from "./conferences";
 const REFERENCE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
 /** `PO-` and six characters from a CSPRNG, without modulo bias (rejection sampling). */
-export function newReference(): string {
+function newReference(): string {
   let out = "PO-";
   while (out.length < 9) {
     const [byte] = crypto.getRandomValues(new Uint8Array(1));

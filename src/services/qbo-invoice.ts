@@ -50,7 +50,7 @@ export function invoiceUrl(invoiceId: string, realmId: string): string {
  * lost response (or after a dead worker's claim expired) replays the same request and QBO
  * answers with the invoice it already made instead of creating a second one.
  */
-export function invoiceRequestId(reference: string): string {
+function invoiceRequestId(reference: string): string {
   return `po-invoice-${reference}`;
 }
 
@@ -208,7 +208,7 @@ async function customerRequestId(slug: string, organization: string): Promise<st
 }
 
 /** BillAddr Line1…Line5 hold the address lines in order; any further lines are joined into Line5. */
-export function billAddress(text: string): Record<string, string> | undefined {
+function billAddress(text: string): Record<string, string> | undefined {
   const lines = text
     .split(/\r?\n/)
     .map((l) => l.trim())
@@ -229,7 +229,7 @@ function customerPayload(po: PoRow) {
   };
 }
 
-export function invoicePayload(po: PoRow, lines: LineItemRow[], customerId: string, itemId: string | null) {
+function invoicePayload(po: PoRow, lines: LineItemRow[], customerId: string, itemId: string | null) {
   return {
     CustomerRef: { value: customerId },
     Line: lines.map((l) => ({

@@ -23,7 +23,7 @@ import { PaymentQuery } from "../qbo/schemas";
 import { reconcilePurchaseOrders, syncBatchSize } from "../services/reconcile";
 import { type EventsMessage, type InvoicesMessage, SyncMessage } from "./messages";
 
-export const DEAD_LETTER_QUEUE = "qbo-sync-dlq";
+const DEAD_LETTER_QUEUE = "qbo-sync-dlq";
 
 /** Seconds before retry: honours Retry-After, else 1, 2, 4… capped at 5 minutes. */
 export function retryDelaySeconds(attempts: number, retryAfterSeconds: number | null): number {
@@ -113,7 +113,7 @@ async function settle(
 }
 
 /** Webhook events of one realm: payments → their invoices, plus invoices named directly. */
-export async function syncRealmEvents(
+async function syncRealmEvents(
   env: Env,
   db: Db,
   counter: D1Counter,
@@ -171,7 +171,7 @@ export async function syncRealmEvents(
 }
 
 /** Invoice batches planned by cron or the sync route, for one conference. */
-export async function syncConferenceInvoices(
+async function syncConferenceInvoices(
   env: Env,
   db: Db,
   counter: D1Counter,

@@ -14,7 +14,7 @@ import { enqueueAll, type InvoicesMessage } from "./messages";
 export const RECONCILE_CRON = "*/15 * * * *";
 export const KEEPALIVE_CRON = "0 3 * * *";
 /** Refresh tokens whose refresh token would lapse within this window (SPEC §5). */
-export const KEEPALIVE_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
+const KEEPALIVE_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
 const PAGE = 1000;
 
 /** Queues sync batches of one conference's outstanding invoices; returns the counts. */
