@@ -25,8 +25,8 @@
  * flagged unreadable and callers get `reconnect_required`.
  */
 import { DurableObject } from "cloudflare:workers";
-import { z } from "zod";
 import { log } from "../lib/log";
+import { requestTokens, revokeToken } from "../qbo/intuit-oauth";
 import {
   decryptField,
   encryptField,
@@ -39,16 +39,6 @@ import type { AccessTokenResult, ConnectionStatus, StoreTokensInput } from "./ty
 
 /** Access tokens are treated as expired this long before Intuit's expiry (SPEC §6). */
 const ACCESS_TOKEN_SKEW_MS = 5 * 60 * 1000;
-const TOKEN_ENDPOINT_TIMEOUT_MS = 15_000;
-
-const TokenResponse = z.object({
-  access_token: z.string().min(1),
-  refresh_token: z.string().min(1).optional(),
-  expires_in: z.coerce.number().int().positive().default(3600),
-  x_refresh_token_expires_in: z.coerce.number().int().positive().optional(),
-});
-
-const TokenError = z.object({ error: z.string() });
 
 /**
  * `needs_reconnect` values. Intuit's `invalid_grant` is final, so it fails fast until new
@@ -169,20 +159,8 @@ export class QboConnection extends DurableObject<Env> {
       const keys = await this.#keyRing();
       const refreshToken = await this.#open(keys, row, "refresh_token");
       const creds = await this.#clientCredentials(row, keys);
-      if (creds && this.env.QBO_REVOKE_URL) {
-        const res = await fetch(this.env.QBO_REVOKE_URL, {
-          method: "POST",
-          headers: {
-            authorization: basicAuth(creds.clientId, creds.clientSecret),
-            "content-type": "application/json",
-            accept: "application/json",
-          },
-          body: JSON.stringify({ token: refreshToken }),
-          signal: AbortSignal.timeout(TOKEN_ENDPOINT_TIMEOUT_MS),
-        });
-        revoked = res.ok;
-        await res.body?.cancel();
-      }
+      if (creds && this.env.QBO_REVOKE_URL)
+        revoked = await revokeToken(this.env.QBO_REVOKE_URL, creds, refreshToken);
     } catch (err) {
       log("warn", "qbo.revoke_failed", { conference: row.slug, error: errorName(err) });
     }
@@ -302,44 +280,17 @@ export class QboConnection extends DurableObject<Env> {
       );
     }
     const refreshToken = await this.#open(keys, row, "refresh_token");
-    let res: Response;
-    try {
-      res = await fetch(this.env.QBO_TOKEN_URL, {
-        method: "POST",
-        headers: {
-          authorization: basicAuth(creds.clientId, creds.clientSecret),
-          "content-type": "application/x-www-form-urlencoded",
-          accept: "application/json",
-        },
-        body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken }).toString(),
-        signal: AbortSignal.timeout(TOKEN_ENDPOINT_TIMEOUT_MS),
-      });
-    } catch (err) {
-      log("warn", "qbo.refresh_network_error", { conference: row.slug, error: errorName(err) });
-      return { ok: false, reason: "unavailable", message: "Intuit's token endpoint could not be reached." };
-    }
-    const text = await res.text();
-    const json = safeJson(text);
-    if (res.ok) {
-      const parsed = TokenResponse.safeParse(json);
-      if (!parsed.success) {
-        log("error", "qbo.refresh_bad_response", { conference: row.slug, status: res.status });
-        return {
-          ok: false,
-          reason: "token_endpoint_error",
-          message: "Intuit's token endpoint answered nonsense.",
-          status: res.status,
-        };
-      }
-      const t = parsed.data;
-      const now = Date.now();
-      const refreshExpiresAt = t.x_refresh_token_expires_in
-        ? now + t.x_refresh_token_expires_in * 1000
-        : row.refresh_expires_at;
+    const outcome = await requestTokens(this.env.QBO_TOKEN_URL, creds, {
+      grant_type: "refresh_token",
+      refresh_token: refreshToken,
+    });
+    if (outcome.ok) {
+      const t = outcome.tokens;
+      const refreshExpiresAt = t.refreshExpiresAt ?? row.refresh_expires_at;
       const [access, refresh, clientId, clientSecret] = await Promise.all([
-        encryptField(keys.current, t.access_token, `${row.slug}:access_token`),
+        encryptField(keys.current, t.accessToken, `${row.slug}:access_token`),
         // Intuit may rotate the refresh token: always keep the one it returns.
-        encryptField(keys.current, t.refresh_token ?? refreshToken, `${row.slug}:refresh_token`),
+        encryptField(keys.current, t.refreshToken ?? refreshToken, `${row.slug}:refresh_token`),
         // The row is rewritten anyway: client credentials still under the previous key move too.
         this.#resealed(keys, row, "client_id"),
         this.#resealed(keys, row, "client_secret"),
@@ -355,20 +306,19 @@ export class QboConnection extends DurableObject<Env> {
         refresh,
         clientId,
         clientSecret,
-        now + t.expires_in * 1000,
+        t.accessExpiresAt,
         refreshExpiresAt,
         CONNECTED,
-        new Date(now).toISOString(),
+        new Date().toISOString(),
         row.generation,
       ).rowsWritten;
       log("info", written > 0 ? "qbo.token_refreshed" : "qbo.refresh_superseded", {
         conference: row.slug,
         realmId: row.realm_id,
       });
-      return { ok: true, accessToken: t.access_token, realmId: row.realm_id };
+      return { ok: true, accessToken: t.accessToken, realmId: row.realm_id };
     }
-    const error = TokenError.safeParse(json);
-    if (res.status === 400 && error.success && error.data.error === "invalid_grant") {
+    if (outcome.kind === "invalid_grant") {
       const latest = this.#read();
       if (latest && latest.generation !== row.generation) {
         // Someone stored a fresh grant while we were refreshing with the old one: use it. Not
@@ -385,26 +335,28 @@ export class QboConnection extends DurableObject<Env> {
         message: "Intuit refused the stored refresh token; reconnect QuickBooks for this conference.",
       };
     }
-    const retryAfter = Number(res.headers.get("retry-after"));
     log("warn", "qbo.refresh_failed", {
       conference: row.slug,
-      status: res.status,
-      error: error.success ? error.data.error : null,
+      status: outcome.status,
+      error: outcome.kind === "refused" ? outcome.error : null,
     });
-    if (res.status === 429 || res.status >= 500) {
+    if (outcome.kind === "unavailable") {
       return {
         ok: false,
         reason: "unavailable",
-        message: "Intuit's token endpoint is unavailable; try again later.",
-        status: res.status,
-        ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
+        message:
+          outcome.status === null
+            ? "Intuit's token endpoint could not be reached."
+            : "Intuit's token endpoint is unavailable; try again later.",
+        ...(outcome.status === null ? {} : { status: outcome.status }),
+        ...(outcome.retryAfterSeconds === null ? {} : { retryAfterSeconds: outcome.retryAfterSeconds }),
       };
     }
     return {
       ok: false,
       reason: "token_endpoint_error",
-      message: `Intuit's token endpoint refused the refresh (${error.success ? error.data.error : `HTTP ${res.status}`}).`,
-      status: res.status,
+      message: `Intuit's token endpoint refused the refresh (${outcome.error ?? `HTTP ${outcome.status}`}).`,
+      status: outcome.status,
     };
   }
 
@@ -566,18 +518,6 @@ class UnreadableColumn extends Error {
 
 function notConfigured(message: string): AccessTokenResult {
   return { ok: false, reason: "not_configured", message };
-}
-
-function basicAuth(id: string, secret: string): string {
-  return `Basic ${btoa(`${id}:${secret}`)}`;
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
 }
 
 function errorName(err: unknown): string {
