@@ -17,6 +17,7 @@ export const ERROR_STATUS = {
   qbo_api_error: 502,
   qbo_unavailable: 503,
   not_configured: 503,
+  payload_too_large: 413,
   internal_error: 500,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
