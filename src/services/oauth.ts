@@ -20,7 +20,12 @@ import { requireConference } from "./purchase-orders";
 export const STATE_TTL_MS = 10 * 60 * 1000;
 export const QBO_SCOPE = "com.intuit.quickbooks.accounting";
 
-const StatePayload = z.object({ n: z.string().min(16), s: z.string().min(1), e: z.number().int() });
+/** Exactly what `startConnect` signs: a 24-byte nonce, the slug, the expiry (epoch ms). */
+const StatePayload = z.strictObject({
+  n: z.string().regex(/^[A-Za-z0-9_-]{32}$/),
+  s: z.string().min(1),
+  e: z.number().int().positive(),
+});
 
 const TokenResponse = z.object({
   access_token: z.string().min(1),
@@ -58,6 +63,21 @@ const b64url = (bytes: Uint8Array) =>
   bytesToBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 const fromB64url = (text: string) => base64ToBytes(text.replace(/-/g, "+").replace(/_/g, "/"));
 
+/**
+ * Decodes base64url only in the one spelling `b64url` writes: no padding, no whitespace, no
+ * standard-alphabet characters, no stray bits in the last character. `atob` forgives all of
+ * these, which would let one state be written many ways.
+ */
+function fromCanonicalB64url(text: string): Uint8Array | null {
+  if (!/^[A-Za-z0-9_-]+$/.test(text)) return null;
+  try {
+    const bytes = fromB64url(text);
+    return b64url(bytes) === text ? bytes : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The consent URL for a conference, with a fresh signed single-use state. */
 export async function startConnect(env: Env, db: Db, slug: string, requestUrl: string): Promise<string> {
   await requireConference(db, slug);
@@ -92,22 +112,28 @@ export class OAuthCallbackError extends Error {
   }
 }
 
-/** Verifies the signature and expiry, then consumes the nonce. Returns the conference slug. */
+/**
+ * Verifies the state's form, signature and expiry, then consumes the nonce. Returns the
+ * conference slug. The form is exactly `payload.mac`, both canonical base64url: anything else is
+ * refused before any MAC work, and the payload is parsed only once its MAC checks out.
+ */
 async function consumeState(env: Env, db: Db, state: string): Promise<string> {
-  const [payload, mac] = state.split(".");
-  if (!payload || !mac) throw new OAuthCallbackError(400, "The sign-in link is not valid.");
+  const invalid = () => new OAuthCallbackError(400, "The sign-in link is not valid.");
+  const parts = state.split(".");
+  if (parts.length !== 2) throw invalid();
+  const [payload = "", mac = ""] = parts;
+  const payloadBytes = fromCanonicalB64url(payload);
+  const given = fromCanonicalB64url(mac);
+  if (!payloadBytes || !given) throw invalid();
   const key = await stateKey(env);
   const expected = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(payload)));
-  let given: Uint8Array;
+  if (!(await timingSafeEqualBytes(expected, given))) throw invalid();
   let parsed: z.infer<typeof StatePayload>;
   try {
-    given = fromB64url(mac);
-    parsed = StatePayload.parse(JSON.parse(new TextDecoder().decode(fromB64url(payload))));
+    parsed = StatePayload.parse(JSON.parse(new TextDecoder().decode(payloadBytes)));
   } catch {
-    throw new OAuthCallbackError(400, "The sign-in link is not valid.");
+    throw invalid();
   }
-  if (!(await timingSafeEqualBytes(expected, given)))
-    throw new OAuthCallbackError(400, "The sign-in link is not valid.");
   const now = new Date();
   if (parsed.e < now.getTime())
     throw new OAuthCallbackError(400, "The sign-in link has expired; start again.");
