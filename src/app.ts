@@ -6,7 +6,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { type App, type AppEnv, newApp } from "./http/app-types";
 import { registerConferenceRoutes } from "./http/conferences";
-import { docsPage } from "./http/docs";
+import { registerDocsRoutes } from "./http/docs";
 import { registerOauthRoutes } from "./http/oauth";
 import { registerPurchaseOrderRoutes } from "./http/purchase-orders";
 import { registerQboInvoiceRoutes } from "./http/qbo-invoice";
@@ -58,7 +58,7 @@ export function createApp(): App {
     },
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
-  app.get("/docs", (c) => c.html(docsPage()));
+  registerDocsRoutes(app);
 
   app.notFound((c) => renderError(c, new ApiError("not_found", "No such route.")));
   app.onError((err, c) => renderError(c, err));

@@ -3,7 +3,7 @@ import { createApp } from "./app";
 import { makeDb } from "./db/client";
 import { log } from "./lib/log";
 import { handleQueueBatch } from "./sync/consumer";
-import { KEEPALIVE_CRON, keepTokensAlive, planAllOutstanding, RECONCILE_CRON } from "./sync/planner";
+import { KEEPALIVE_CRON, planAllOutstanding, RECONCILE_CRON, runDailyCron } from "./sync/planner";
 
 export { QboConnection } from "./connections/qbo-connection";
 
@@ -15,7 +15,7 @@ export default {
   async scheduled(controller, env, _ctx) {
     const db = makeDb(env.DB);
     if (controller.cron === RECONCILE_CRON) await planAllOutstanding(env, db);
-    else if (controller.cron === KEEPALIVE_CRON) await keepTokensAlive(env, db);
+    else if (controller.cron === KEEPALIVE_CRON) await runDailyCron(env, db);
     else log("warn", "cron.unknown_schedule", { cron: controller.cron });
   },
 

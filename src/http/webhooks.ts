@@ -1,21 +1,30 @@
 import { makeDb } from "../db/client";
+import { readBodyWithin } from "../lib/body";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { parseWebhookEvents, verifyIntuitSignature } from "../qbo/webhook";
 import { acceptWebhookEvents } from "../sync/intake";
 import type { App } from "./app-types";
 
+/** Intuit's deliveries are a few KB; anything near this is not one, and is refused unread. */
+export const WEBHOOK_MAX_BYTES = 1024 * 1024;
+
 /**
- * POST /webhooks/qbo. Verified on the raw body first; then acknowledged as soon as the events
- * are queued. Bodies we cannot use still get 200 so Intuit does not retry them forever.
+ * POST /webhooks/qbo. Size-capped, then verified on the raw body; then acknowledged as soon as
+ * the events are queued. Bodies we cannot use still get 200 so Intuit does not retry them forever.
  */
 export function registerWebhookRoutes(app: App): void {
   app.post("/webhooks/qbo", async (c) => {
     const verifier = c.env.QBO_WEBHOOK_VERIFIER_TOKEN;
     if (!verifier)
       throw new ApiError("not_configured", "QBO_WEBHOOK_VERIFIER_TOKEN is not set; webhooks are refused.");
+    // Before any signature work: an oversized body is neither buffered nor hashed.
+    const raw = await readBodyWithin(c.req.raw, WEBHOOK_MAX_BYTES);
+    if (!raw) {
+      log("warn", "webhook.too_large", { declared: c.req.header("content-length") ?? null });
+      throw new ApiError("payload_too_large", "The webhook body is larger than 1 MB.");
+    }
     const signature = c.req.header("intuit-signature");
-    const raw = await c.req.arrayBuffer();
     if (!signature || !(await verifyIntuitSignature(raw, signature, verifier))) {
       log("warn", "webhook.bad_signature", { present: Boolean(signature) });
       throw new ApiError(

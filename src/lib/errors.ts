@@ -18,6 +18,7 @@ const ERROR_STATUS = {
   qbo_api_error: 502,
   qbo_unavailable: 503,
   not_configured: 503,
+  payload_too_large: 413,
   internal_error: 500,
 } as const satisfies Record<string, ContentfulStatusCode>;
 

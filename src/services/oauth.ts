@@ -19,11 +19,14 @@ import { checkRealmChange, requireConference, storeTokens } from "./conferences"
 export const STATE_TTL_MS = 10 * 60 * 1000;
 export const QBO_SCOPE = "com.intuit.quickbooks.accounting";
 
-/** `f: 1`: the operator confirmed connecting another company despite open invoices (SPEC §15). */
-const StatePayload = z.object({
-  n: z.string().min(16),
+/**
+ * Exactly what `startConnect` signs: a 24-byte nonce, the slug, the expiry (epoch ms), and
+ * `f: 1` when the operator confirmed connecting another company despite open invoices (SPEC §15).
+ */
+const StatePayload = z.strictObject({
+  n: z.string().regex(/^[A-Za-z0-9_-]{32}$/),
   s: z.string().min(1),
-  e: z.number().int(),
+  e: z.number().int().positive(),
   f: z.literal(1).optional(),
 });
 
@@ -62,6 +65,21 @@ async function stateKey(env: Env): Promise<CryptoKey> {
 const b64url = (bytes: Uint8Array) =>
   bytesToBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 const fromB64url = (text: string) => base64ToBytes(text.replace(/-/g, "+").replace(/_/g, "/"));
+
+/**
+ * Decodes base64url only in the one spelling `b64url` writes: no padding, no whitespace, no
+ * standard-alphabet characters, no stray bits in the last character. `atob` forgives all of
+ * these, which would let one state be written many ways.
+ */
+function fromCanonicalB64url(text: string): Uint8Array | null {
+  if (!/^[A-Za-z0-9_-]+$/.test(text)) return null;
+  try {
+    const bytes = fromB64url(text);
+    return b64url(bytes) === text ? bytes : null;
+  } catch {
+    return null;
+  }
+}
 
 /** The consent URL for a conference, with a fresh signed single-use state. */
 export async function startConnect(
@@ -107,22 +125,28 @@ export class OAuthCallbackError extends Error {
   }
 }
 
-/** Verifies the signature and expiry, then consumes the nonce. Returns the conference slug and the force flag. */
+/**
+ * Verifies the state's form, signature and expiry, then consumes the nonce. Returns the
+ * conference slug and the force flag. The form is exactly `payload.mac`, both canonical base64url: anything else is
+ * refused before any MAC work, and the payload is parsed only once its MAC checks out.
+ */
 async function consumeState(env: Env, db: Db, state: string): Promise<{ slug: string; force: boolean }> {
-  const [payload, mac] = state.split(".");
-  if (!payload || !mac) throw new OAuthCallbackError(400, "The sign-in link is not valid.");
+  const invalid = () => new OAuthCallbackError(400, "The sign-in link is not valid.");
+  const parts = state.split(".");
+  if (parts.length !== 2) throw invalid();
+  const [payload = "", mac = ""] = parts;
+  const payloadBytes = fromCanonicalB64url(payload);
+  const given = fromCanonicalB64url(mac);
+  if (!payloadBytes || !given) throw invalid();
   const key = await stateKey(env);
   const expected = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(payload)));
-  let given: Uint8Array;
+  if (!(await timingSafeEqualBytes(expected, given))) throw invalid();
   let parsed: z.infer<typeof StatePayload>;
   try {
-    given = fromB64url(mac);
-    parsed = StatePayload.parse(JSON.parse(new TextDecoder().decode(fromB64url(payload))));
+    parsed = StatePayload.parse(JSON.parse(new TextDecoder().decode(payloadBytes)));
   } catch {
-    throw new OAuthCallbackError(400, "The sign-in link is not valid.");
+    throw invalid();
   }
-  if (!(await timingSafeEqualBytes(expected, given)))
-    throw new OAuthCallbackError(400, "The sign-in link is not valid.");
   const now = new Date();
   if (parsed.e < now.getTime())
     throw new OAuthCallbackError(400, "The sign-in link has expired; start again.");

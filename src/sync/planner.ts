@@ -10,6 +10,7 @@ import { outstandingPage } from "../db/sync-bookkeeping";
 import { log } from "../lib/log";
 import { syncBatchSize } from "../services/reconcile";
 import { enqueueAll, type InvoicesMessage } from "./messages";
+import { pruneStorage } from "./pruning";
 
 export const RECONCILE_CRON = "*/15 * * * *";
 export const KEEPALIVE_CRON = "0 3 * * *";
@@ -94,4 +95,13 @@ export async function keepTokensAlive(env: Env, db: Db): Promise<{ checked: numb
   });
   log("info", "cron.tokens_checked", totals);
   return totals;
+}
+
+/** The daily cron: token keep-alive, then pruning, which runs even when the keep-alive throws. */
+export async function runDailyCron(env: Env, db: Db): Promise<void> {
+  try {
+    await keepTokensAlive(env, db);
+  } finally {
+    await pruneStorage(db);
+  }
 }

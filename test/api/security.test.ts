@@ -41,9 +41,8 @@ const PUBLIC_ROUTES: Record<string, string> = {
   "GET /docs": "documentation page over /openapi.json (SPEC §3 Public)",
   "POST /webhooks/qbo": "Intuit sends no bearer token; guarded by the intuit-signature HMAC (SPEC §4)",
   "GET /oauth/qbo/callback": "Intuit's redirect; guarded by the signed, single-use state (SPEC §3)",
-  "POST /__bench/naive-sync/{slug}": "bench only: 404 unless ENABLE_BENCH_ROUTES, then the API token",
-  "POST /__bench/seed-pos/{slug}": "bench only: 404 unless ENABLE_BENCH_ROUTES, then the API token",
-  "GET /__bench/summary/{slug}": "bench only: 404 unless ENABLE_BENCH_ROUTES, then the API token",
+  "GET /docs/init.js": "the documentation page's own script (served here for its CSP, SPEC §13)",
+  "GET /docs/assets/{version}/{file}": "pinned Swagger UI assets served by the Worker, no CDN (SPEC §13)",
 };
 
 /** Plausible path parameter values; a parameter not listed here gets its documented example or "1". */
