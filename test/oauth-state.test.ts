@@ -49,10 +49,10 @@ async function callbackWith(back: URL, state: string) {
 }
 
 /** The same signing the Worker does (HKDF of the test TOKEN_ENCRYPTION_KEY), to forge well-signed oddities. */
-async function signPayload(payload: string): Promise<string> {
+async function signPayload(payload: string, base64Key = env.TOKEN_ENCRYPTION_KEY): Promise<string> {
   const base = await crypto.subtle.importKey(
     "raw",
-    Uint8Array.from(atob(env.TOKEN_ENCRYPTION_KEY), (c) => c.charCodeAt(0)),
+    Uint8Array.from(atob(base64Key), (c) => c.charCodeAt(0)),
     "HKDF",
     false,
     ["deriveKey"],
@@ -158,5 +158,27 @@ describe("the OAuth callback's state", () => {
     expect(genuine.status).toBe(200);
     expect(genuine.body).toContain("QuickBooks connected");
     expect((await emulator().stats(issued.realmId)).tokenCalls.authorization_code).toBe(1);
+  });
+});
+
+describe("a state signed before a key rotation", () => {
+  it("is still accepted under TOKEN_ENCRYPTION_KEY_PREVIOUS for its 10 minutes", async () => {
+    const { slug, back, payload } = await issuedState();
+    const previous = env.TOKEN_ENCRYPTION_KEY_PREVIOUS as string;
+
+    const res = await callbackWith(back, await signPayload(payload, previous));
+
+    expect(res.status, String(res.body).slice(0, 300)).toBe(200);
+    expect((await call("GET", `/api/conferences/${slug}`)).body.qbo.connected).toBe(true);
+  });
+
+  it("is refused under a key that is neither current nor previous", async () => {
+    const { back, payload, state } = await issuedState();
+    const stranger = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
+
+    const res = await callbackWith(back, await signPayload(payload, stranger));
+
+    expect(res.status).toBe(400);
+    expect((await callbackWith(back, state)).status).toBe(200);
   });
 });

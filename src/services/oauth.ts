@@ -6,14 +6,14 @@
  * makes it unforgeable and binds it to the conference; the nonce row in D1 makes it single use
  * (consumed by one conditional UPDATE); the expiry makes it short-lived (10 minutes).
  */
-import { and, eq, gt, isNull } from "drizzle-orm";
 import { z } from "zod";
 import { base64ToBytes, bytesToBase64 } from "../connections/crypto";
 import type { Db } from "../db/client";
-import { oauthStates } from "../db/schema";
+import { consumeOAuthState, insertOAuthState } from "../db/oauth-states";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { timingSafeEqualBytes } from "../lib/secure-compare";
+import { requestTokens } from "../qbo/intuit-oauth";
 import { checkRealmChange, requireConference, storeTokens } from "./conferences";
 
 export const STATE_TTL_MS = 10 * 60 * 1000;
@@ -30,24 +30,28 @@ const StatePayload = z.strictObject({
   f: z.literal(1).optional(),
 });
 
-const TokenResponse = z.object({
-  access_token: z.string().min(1),
-  refresh_token: z.string().min(1),
-  expires_in: z.coerce.number().int().positive().default(3600),
-  x_refresh_token_expires_in: z.coerce.number().int().positive().optional(),
-});
-
 export function redirectUri(env: Env, requestUrl: string): string {
   return env.QBO_REDIRECT_URI || `${new URL(requestUrl).origin}/oauth/qbo/callback`;
 }
 
-async function stateKey(env: Env): Promise<CryptoKey> {
+/**
+ * The HMAC keys for states: the first signs; every one verifies. During a key rotation a consent
+ * link issued just before the deploy (signed under the previous key) still works for its 10
+ * minutes; an unusable previous key is skipped (the vault logs it).
+ */
+async function stateKeys(env: Env): Promise<CryptoKey[]> {
   if (!env.TOKEN_ENCRYPTION_KEY) {
     throw new ApiError("not_configured", "TOKEN_ENCRYPTION_KEY is not set; QuickBooks cannot be connected.");
   }
-  const base = await crypto.subtle.importKey("raw", base64ToBytes(env.TOKEN_ENCRYPTION_KEY), "HKDF", false, [
-    "deriveKey",
-  ]);
+  const current = await stateKey(env.TOKEN_ENCRYPTION_KEY);
+  const previous = env.TOKEN_ENCRYPTION_KEY_PREVIOUS
+    ? await stateKey(env.TOKEN_ENCRYPTION_KEY_PREVIOUS).catch(() => null)
+    : null;
+  return previous ? [current, previous] : [current];
+}
+
+async function stateKey(base64Key: string): Promise<CryptoKey> {
+  const base = await crypto.subtle.importKey("raw", base64ToBytes(base64Key), "HKDF", false, ["deriveKey"]);
   return crypto.subtle.deriveKey(
     {
       name: "HKDF",
@@ -96,12 +100,11 @@ export async function startConnect(
       "QBO_CLIENT_ID and QBO_CLIENT_SECRET must be set to connect QuickBooks.",
     );
   }
-  const key = await stateKey(env);
+  const [key] = await stateKeys(env);
+  if (!key) throw new Error("no state key");
   const nonce = b64url(crypto.getRandomValues(new Uint8Array(24)));
   const expiresAt = Date.now() + STATE_TTL_MS;
-  await db
-    .insert(oauthStates)
-    .values({ nonce, conferenceSlug: slug, expiresAt: new Date(expiresAt).toISOString() });
+  await insertOAuthState(db, nonce, slug, new Date(expiresAt).toISOString());
   const payload = b64url(
     new TextEncoder().encode(
       JSON.stringify({ n: nonce, s: slug, e: expiresAt, ...(opts.force ? { f: 1 } : {}) }),
@@ -138,9 +141,12 @@ async function consumeState(env: Env, db: Db, state: string): Promise<{ slug: st
   const payloadBytes = fromCanonicalB64url(payload);
   const given = fromCanonicalB64url(mac);
   if (!payloadBytes || !given) throw invalid();
-  const key = await stateKey(env);
-  const expected = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(payload)));
-  if (!(await timingSafeEqualBytes(expected, given))) throw invalid();
+  let signed = false;
+  for (const key of await stateKeys(env)) {
+    const expected = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(payload)));
+    if (await timingSafeEqualBytes(expected, given)) signed = true;
+  }
+  if (!signed) throw invalid();
   let parsed: z.infer<typeof StatePayload>;
   try {
     parsed = StatePayload.parse(JSON.parse(new TextDecoder().decode(payloadBytes)));
@@ -150,19 +156,7 @@ async function consumeState(env: Env, db: Db, state: string): Promise<{ slug: st
   const now = new Date();
   if (parsed.e < now.getTime())
     throw new OAuthCallbackError(400, "The sign-in link has expired; start again.");
-  const used = await db
-    .update(oauthStates)
-    .set({ usedAt: now.toISOString() })
-    .where(
-      and(
-        eq(oauthStates.nonce, parsed.n),
-        eq(oauthStates.conferenceSlug, parsed.s),
-        isNull(oauthStates.usedAt),
-        gt(oauthStates.expiresAt, now.toISOString()),
-      ),
-    )
-    .returning({ slug: oauthStates.conferenceSlug });
-  if (used.length !== 1)
+  if (!(await consumeOAuthState(db, parsed.n, parsed.s, now.toISOString())))
     throw new OAuthCallbackError(400, "This sign-in link was already used; start again.");
   return { slug: parsed.s, force: parsed.f === 1 };
 }
@@ -190,51 +184,34 @@ export async function completeConnect(
   const conference = await requireConference(db, slug);
   // Before the code is spent: a refused company change costs the operator one more click only.
   await checkRealmChange(db, slug, params.realmId, force);
-  let res: Response;
-  try {
-    res = await fetch(env.QBO_TOKEN_URL, {
-      method: "POST",
-      headers: {
-        authorization: `Basic ${btoa(`${env.QBO_CLIENT_ID}:${env.QBO_CLIENT_SECRET}`)}`,
-        "content-type": "application/x-www-form-urlencoded",
-        accept: "application/json",
-      },
-      body: new URLSearchParams({
-        grant_type: "authorization_code",
-        code: params.code,
-        redirect_uri: redirectUri(env, requestUrl),
-      }).toString(),
-      signal: AbortSignal.timeout(15_000),
-    });
-  } catch {
+  const outcome = await requestTokens(
+    env.QBO_TOKEN_URL,
+    { clientId: env.QBO_CLIENT_ID ?? "", clientSecret: env.QBO_CLIENT_SECRET ?? "" },
+    { grant_type: "authorization_code", code: params.code, redirect_uri: redirectUri(env, requestUrl) },
+  );
+  if (!outcome.ok && outcome.kind === "unavailable") {
     throw new OAuthCallbackError(503, "Intuit could not be reached; try connecting again.");
   }
-  const text = await res.text();
-  let json: unknown = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // handled below
-  }
-  const tokens = TokenResponse.safeParse(json);
-  if (!res.ok || !tokens.success) {
-    log("warn", "oauth.code_exchange_failed", { conference: slug, status: res.status });
+  const refreshToken = outcome.ok ? outcome.tokens.refreshToken : null;
+  if (!outcome.ok || !refreshToken) {
+    log("warn", "oauth.code_exchange_failed", {
+      conference: slug,
+      kind: outcome.ok ? "no_refresh_token" : outcome.kind,
+    });
     throw new OAuthCallbackError(502, "Intuit refused the authorization; try connecting again.");
   }
-  const now = Date.now();
-  const t = tokens.data;
+  const t = outcome.tokens;
   await storeTokens(
     env,
     db,
     slug,
     {
       realmId: params.realmId,
-      accessToken: t.access_token,
-      refreshToken: t.refresh_token,
-      accessTokenExpiresAt: new Date(now + t.expires_in * 1000).toISOString(),
-      refreshTokenExpiresAt: t.x_refresh_token_expires_in
-        ? new Date(now + t.x_refresh_token_expires_in * 1000).toISOString()
-        : undefined,
+      accessToken: t.accessToken,
+      refreshToken,
+      accessTokenExpiresAt: new Date(t.accessExpiresAt).toISOString(),
+      refreshTokenExpiresAt:
+        t.refreshExpiresAt === null ? undefined : new Date(t.refreshExpiresAt).toISOString(),
     },
     { force },
   );
