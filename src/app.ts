@@ -18,6 +18,12 @@ import { timingSafeEqualStrings } from "./lib/secure-compare";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+const OPTIONAL_BODY_ROUTES = [
+  "/api/conferences/:slug/qbo/connect",
+  "/api/conferences/:slug/purchase-orders/:reference/qbo-invoice",
+  "/api/conferences/:slug/purchase-orders/:reference/cancel",
+];
+
 export function createApp(): App {
   const app = newApp();
 
@@ -39,6 +45,21 @@ export function createApp(): App {
     }
     await next();
   });
+
+  // Routes whose JSON body is optional: an empty body sent as JSON (curl -H 'content-type:
+  // application/json' -X POST, many HTTP clients) counts as no body, not as invalid JSON.
+  for (const path of OPTIONAL_BODY_ROUTES) {
+    app.use(path, async (c, next) => {
+      const raw = c.req.raw;
+      if (raw.method === "POST" && (raw.body === null || raw.headers.get("content-length") === "0")) {
+        const headers = new Headers(raw.headers);
+        headers.delete("content-type");
+        headers.delete("content-length");
+        c.req.raw = new Request(raw.url, { method: raw.method, headers });
+      }
+      await next();
+    });
+  }
 
   app.get("/health", (c) => c.json({ status: "ok" }));
 

@@ -1,6 +1,6 @@
 /** The public surface and the cross-cutting HTTP contract: health, docs, auth, request ids, error bodies. */
 import { describe, expect, it } from "vitest";
-import { API_TOKEN, call, createConference, expectError, paths, poBody, unique } from "../helpers";
+import { API_TOKEN, call, createConference, createPo, expectError, paths, poBody, unique } from "../helpers";
 
 describe("public routes", () => {
   it("answers GET /health with status ok and no token", async () => {
@@ -221,6 +221,21 @@ describe("request bodies that are not what the route expects", () => {
     const res = await call("POST", paths.pos(slug), undefined, { rawBody: "" });
 
     expectError(res, 400, "invalid_json");
+  });
+
+  it("takes an empty body sent as JSON as no body where the body is optional (connect, cancel)", async () => {
+    const slug = await createConference();
+    const { reference } = await createPo(slug);
+
+    const connect = await call("POST", `/api/conferences/${slug}/qbo/connect`, undefined, { rawBody: "" });
+    const cancel = await call("POST", `${paths.po(slug, reference)}/cancel`, undefined, { rawBody: "" });
+    const broken = await call("POST", `/api/conferences/${slug}/qbo/connect`, undefined, { rawBody: "{" });
+
+    expect(connect.status, JSON.stringify(connect.body)).toBe(200);
+    expect(connect.body.url).toMatch(/^http/);
+    expect(cancel.status).toBe(200);
+    expect(cancel.body.status).toBe("cancelled");
+    expectError(broken, 400, "invalid_json");
   });
 
   it("answers a JSON array body with 400 validation_failed and creates nothing", async () => {

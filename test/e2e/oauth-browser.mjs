@@ -4,10 +4,13 @@
  * `wrangler dev` with its own state directory), asks the API for a connect link, and drives
  * headless Chromium through Intuit's (emulated) consent page and back to the callback.
  * Checks: connect → consent → callback connects the conference; replaying the callback URL is
- * refused without a code exchange; "Cancel" on the consent page is reported as not granted.
+ * refused without a code exchange; "Cancel" on the consent page is reported as not granted;
+ * picking another company while invoices are open is refused (409 page) unless the link was
+ * asked with `force`; /docs renders Swagger UI from the Worker alone, under its CSP.
+ * Screenshots go to E2E_SCREENSHOTS (default .wrangler/e2e-screenshots) to be looked at.
  */
 import assert from "node:assert/strict";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { apiClient, freePort, root, sandboxSecrets, startSandbox } from "../../scripts/lib/sandbox.mjs";
@@ -23,6 +26,16 @@ if (!existsSync(CHROMIUM)) {
 const secrets = sandboxSecrets("e2e");
 const persistTo = join(root, ".wrangler", "e2e-state");
 rmSync(persistTo, { recursive: true, force: true });
+
+const shots = process.env.E2E_SCREENSHOTS ?? join(root, ".wrangler", "e2e-screenshots");
+mkdirSync(shots, { recursive: true });
+
+/** The few accessibility basics a plain server page must have: a language, a title, one h1. */
+async function assertPageBasics(page) {
+  assert.ok(await page.getAttribute("html", "lang"), "html has a lang attribute");
+  assert.ok((await page.title()).trim().length > 0, "page has a title");
+  assert.equal(await page.locator("h1").count(), 1, "page has exactly one h1");
+}
 
 const results = [];
 async function check(name, fn) {
@@ -107,6 +120,7 @@ try {
     );
     assert.equal(invoiced.qbo.totalAmt, "199.00");
 
+    await assertPageBasics(page);
     // Replaying the callback URL (same state) is refused.
     const replay = await page.goto(page.url());
     assert.equal(replay?.status(), 400);
@@ -138,6 +152,71 @@ try {
     );
     assert.equal(res?.status(), 400);
     assert.match((await page.textContent("#message")) ?? "", /not valid/);
+    await page.close();
+  });
+  await check(
+    "another company is refused while invoices are open, and connects when asked with force",
+    async () => {
+      const other = await (
+        await fetch(`${sandbox.emulatorUrl}/__control/realms`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ companyName: "E2E Other Company" }),
+        })
+      ).json();
+      const before = await api("GET", "/api/conferences/e2e-conf");
+      await control("/__control/consent-realm", { realmId: other.realmId });
+
+      const page = await browser.newPage();
+      const { url } = await api("POST", "/api/conferences/e2e-conf/qbo/connect");
+      await page.goto(url);
+      const [refused] = await Promise.all([
+        page.waitForResponse((r) => r.url().includes("/oauth/qbo/callback")),
+        page.click("#connect"),
+      ]);
+      assert.equal(refused.status(), 409);
+      assert.equal((await page.textContent("#title"))?.trim(), "Connection failed");
+      assert.match((await page.textContent("#message")) ?? "", /force/);
+      await assertPageBasics(page);
+      await page.screenshot({ path: join(shots, "oauth-realm-change-refused.png") });
+      assert.equal((await api("GET", "/api/conferences/e2e-conf")).qbo.realmId, before.qbo.realmId);
+
+      const forced = await api("POST", "/api/conferences/e2e-conf/qbo/connect", { force: true });
+      await page.goto(forced.url);
+      await page.click("#connect");
+      await page.waitForURL(/\/oauth\/qbo\/callback/);
+      assert.equal((await page.textContent("#title"))?.trim(), "QuickBooks connected");
+      const after = await api("GET", "/api/conferences/e2e-conf");
+      assert.equal(after.qbo.realmId, other.realmId);
+      assert.deepEqual(after.qbo.previousRealms, [{ realmId: before.qbo.realmId, openInvoices: 1 }]);
+      await page.close();
+    },
+  );
+
+  await check("/docs renders Swagger UI from the Worker alone, with no CSP violation", async () => {
+    const page = await browser.newPage();
+    const foreign = [];
+    const problems = [];
+    page.on("request", (r) => {
+      if (!r.url().startsWith(sandbox.workerUrl)) foreign.push(r.url());
+    });
+    page.on("console", (m) => {
+      if (m.type() === "error" && !/status of 404/.test(m.text())) problems.push(m.text());
+    });
+    page.on("response", (r) => {
+      if (r.status() >= 400 && !r.url().endsWith("/favicon.ico")) problems.push(`${r.status()} ${r.url()}`);
+    });
+    const res = await page.goto(`${sandbox.workerUrl}/docs`);
+    assert.match(res?.headers()["content-security-policy"] ?? "", /script-src 'self'/);
+    await page.waitForSelector(".opblock", { timeout: 15_000 });
+    const operations = await page.locator(".opblock").count();
+    assert.ok(operations >= 20, `expected every operation, saw ${operations}`);
+    assert.ok(
+      await page.getByText("/api/conferences/{slug}/purchase-orders/{reference}/payments/{id}/void").count(),
+    );
+    await page.screenshot({ path: join(shots, "docs.png") });
+    assert.deepEqual(foreign, []);
+    assert.deepEqual(problems, []);
     await page.close();
   });
 } finally {
