@@ -1,7 +1,7 @@
 /** A small harness: authenticated JSON calls to the Worker, and fixtures built through the API. */
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
-import { expect } from "vitest";
+import { expect, vi } from "vitest";
 import { EmulatorControl } from "../emulator/control-client.ts";
 import { createApp } from "../src/app";
 import { paths } from "./paths";
@@ -151,4 +151,48 @@ export async function invoicedPo(total = "1200.00") {
   const res = await call("POST", paths.qboInvoice(slug, po.reference), {});
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return { slug, realmId, reference: po.reference, invoiceId: res.body.qbo.invoiceId as string };
+}
+
+/**
+ * What Intuit's consent page does when a person picks `realmId` and clicks Connect (or Cancel):
+ * the emulator answers with the redirect back to the Worker's callback, which is returned.
+ */
+export async function consent(
+  consentUrl: string,
+  realmId: string,
+  decision: "connect" | "cancel" = "connect",
+): Promise<URL> {
+  const params = new URL(consentUrl).searchParams;
+  const res = await fetch(`${env.QBO_EMULATOR_URL}/connect/oauth2/decision`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      client_id: params.get("client_id") ?? "",
+      redirect_uri: params.get("redirect_uri") ?? "",
+      scope: params.get("scope") ?? "",
+      response_type: "code",
+      state: params.get("state") ?? "",
+      realm_id: realmId,
+      decision,
+    }).toString(),
+    redirect: "manual",
+  });
+  expect(res.status).toBe(302);
+  return new URL(res.headers.get("location") ?? "");
+}
+
+/** Follows a callback URL (path and query) into the Worker, unauthenticated, as a browser would. */
+export async function followCallback(url: URL) {
+  return call("GET", `${url.pathname}${url.search}`, undefined, { token: null });
+}
+
+/**
+ * A hand-made SYNC_QUEUE batch of one cron message for these invoices, so a test can call the
+ * consumer directly and see what it did to the message (`ack`, `retry` and its options).
+ */
+export function invoicesBatch(conference: string, invoiceIds: string[]) {
+  const body = { type: "invoices", key: crypto.randomUUID(), conference, trigger: "cron", invoiceIds };
+  const message = { id: body.key, timestamp: new Date(), attempts: 1, body, ack: vi.fn(), retry: vi.fn() };
+  const batch = { queue: "qbo-sync", messages: [message], ackAll: vi.fn(), retryAll: vi.fn() };
+  return { message, batch: batch as unknown as MessageBatch<unknown> };
 }

@@ -5,7 +5,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, createConference, emulator } from "./helpers";
+import { call, consent, createConference, emulator } from "./helpers";
 
 const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 const b64url = (bytes: Uint8Array) =>
@@ -20,23 +20,7 @@ async function issuedState() {
   const { realmId } = await emulator().createRealm({});
   const connect = await call("POST", `/api/conferences/${slug}/qbo/connect`);
   expect(connect.status).toBe(200);
-  const params = new URL(connect.body.url).searchParams;
-  const res = await fetch(`${env.QBO_EMULATOR_URL}/connect/oauth2/decision`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      client_id: params.get("client_id") ?? "",
-      redirect_uri: params.get("redirect_uri") ?? "",
-      scope: params.get("scope") ?? "",
-      response_type: "code",
-      state: params.get("state") ?? "",
-      realm_id: realmId,
-      decision: "connect",
-    }).toString(),
-    redirect: "manual",
-  });
-  expect(res.status).toBe(302);
-  const back = new URL(res.headers.get("location") ?? "");
+  const back = await consent(connect.body.url, realmId);
   const state = back.searchParams.get("state") ?? "";
   const [payload = "", mac = ""] = state.split(".");
   return { slug, realmId, back, state, payload, mac };

@@ -1,33 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { call, createConference, emulator, expectError, paths } from "./helpers";
+import { call, consent, createConference, emulator, expectError, followCallback, paths } from "./helpers";
 import { TEST_SECRETS } from "./secrets";
-
-/** What Intuit's consent page does when a person clicks Connect (or Cancel). */
-async function decide(consentUrl: string, decision: "connect" | "cancel", realmId: string): Promise<URL> {
-  const params = new URL(consentUrl).searchParams;
-  const form = new URLSearchParams({
-    client_id: params.get("client_id") ?? "",
-    redirect_uri: params.get("redirect_uri") ?? "",
-    scope: params.get("scope") ?? "",
-    response_type: "code",
-    state: params.get("state") ?? "",
-    realm_id: realmId,
-    decision,
-  });
-  const res = await fetch(`${env.QBO_EMULATOR_URL}/connect/oauth2/decision`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: form.toString(),
-    redirect: "manual",
-  });
-  expect(res.status).toBe(302);
-  return new URL(res.headers.get("location") ?? "");
-}
-
-async function callback(url: URL) {
-  return call("GET", `${url.pathname}${url.search}`, undefined, { token: null });
-}
 
 async function startConnect() {
   const slug = await createConference();
@@ -57,7 +31,7 @@ describe("connecting QuickBooks with OAuth", () => {
 
   it("stores the tokens and realm from the callback and shows a confirmation page", async () => {
     const { slug, realmId, url } = await startConnect();
-    const res = await callback(await decide(url, "connect", realmId));
+    const res = await followCallback(await consent(url, realmId, "connect"));
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/html");
     expect(res.body).toContain("QuickBooks connected");
@@ -68,9 +42,9 @@ describe("connecting QuickBooks with OAuth", () => {
 
   it("refuses a replayed callback without exchanging the code again", async () => {
     const { realmId, url } = await startConnect();
-    const back = await decide(url, "connect", realmId);
-    expect((await callback(back)).status).toBe(200);
-    const replay = await callback(back);
+    const back = await consent(url, realmId, "connect");
+    expect((await followCallback(back)).status).toBe(200);
+    const replay = await followCallback(back);
     expect(replay.status).toBe(400);
     expect(replay.body).toContain("already used");
     expect((await emulator().stats(realmId)).tokenCalls.authorization_code).toBe(1);
@@ -78,7 +52,7 @@ describe("connecting QuickBooks with OAuth", () => {
 
   it("refuses a tampered state, and a state moved to another conference", async () => {
     const { realmId, url } = await startConnect();
-    const back = await decide(url, "connect", realmId);
+    const back = await consent(url, realmId, "connect");
     const state = back.searchParams.get("state") ?? "";
     const [payload, mac] = state.split(".");
     const forged = JSON.parse(atob((payload ?? "").replace(/-/g, "+").replace(/_/g, "/")));
@@ -88,7 +62,7 @@ describe("connecting QuickBooks with OAuth", () => {
       .replace(/\//g, "_")
       .replace(/=+$/, "");
     back.searchParams.set("state", `${forgedPayload}.${mac}`);
-    const res = await callback(back);
+    const res = await followCallback(back);
     expect(res.status).toBe(400);
     expect(res.body).toContain("not valid");
     expect((await emulator().stats(realmId)).tokenCalls.authorization_code ?? 0).toBe(0);
@@ -96,10 +70,10 @@ describe("connecting QuickBooks with OAuth", () => {
 
   it("refuses a state older than 10 minutes", async () => {
     const { slug, realmId, url } = await startConnect();
-    const back = await decide(url, "connect", realmId);
+    const back = await consent(url, realmId, "connect");
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(Date.now() + 11 * 60_000);
-    const res = await callback(back);
+    const res = await followCallback(back);
     vi.useRealTimers();
     expect(res.status).toBe(400);
     expect(res.body).toContain("expired");
@@ -109,7 +83,7 @@ describe("connecting QuickBooks with OAuth", () => {
 
   it("reports a denied consent and stores nothing", async () => {
     const { slug, realmId, url } = await startConnect();
-    const res = await callback(await decide(url, "cancel", realmId));
+    const res = await followCallback(await consent(url, realmId, "cancel"));
     expect(res.status).toBe(400);
     expect(res.body).toContain("not granted");
     expect((await call("GET", paths.conference(slug))).body.qbo.connected).toBe(false);

@@ -9,34 +9,26 @@ import { chunk, type Db } from "./client";
 import { outstandingCondition, type PoRow } from "./purchase-orders";
 import { purchaseOrders, syncFailures, syncMessageErrors, syncRuns } from "./schema";
 
-/** POs of a conference that carry any of these QBO invoice ids (any realm: reconciliation sorts them). */
-export async function findConferencePosByInvoiceIds(
+/**
+ * POs that carry any of these QBO invoice ids, within a realm (webhook events) or a conference
+ * (planned batches: any realm, reconciliation sorts out invoices of another company).
+ */
+export async function findPosByInvoiceIds(
   db: Db,
-  slug: string,
+  scope: { realmId: string } | { conferenceSlug: string },
   invoiceIds: string[],
 ): Promise<PoRow[]> {
+  const within =
+    "realmId" in scope
+      ? eq(purchaseOrders.qboRealmId, scope.realmId)
+      : eq(purchaseOrders.conferenceSlug, scope.conferenceSlug);
   const out: PoRow[] = [];
   for (const part of chunk([...new Set(invoiceIds)], 90)) {
     out.push(
       ...(await db
         .select()
         .from(purchaseOrders)
-        .where(and(eq(purchaseOrders.conferenceSlug, slug), inArray(purchaseOrders.qboInvoiceId, part)))
-        .all()),
-    );
-  }
-  return out;
-}
-
-/** POs of a realm that carry any of these QBO invoice ids. */
-export async function findPosByInvoiceIds(db: Db, realmId: string, invoiceIds: string[]): Promise<PoRow[]> {
-  const out: PoRow[] = [];
-  for (const part of chunk([...new Set(invoiceIds)], 90)) {
-    out.push(
-      ...(await db
-        .select()
-        .from(purchaseOrders)
-        .where(and(eq(purchaseOrders.qboRealmId, realmId), inArray(purchaseOrders.qboInvoiceId, part)))
+        .where(and(within, inArray(purchaseOrders.qboInvoiceId, part)))
         .all()),
     );
   }

@@ -8,7 +8,6 @@ import { qboClientFor } from "../connections";
 import { chunk, type D1Counter, type Db, makeDb } from "../db/client";
 import { findConference, findConferencesByRealm } from "../db/conferences";
 import {
-  findConferencePosByInvoiceIds,
   findPosByInvoiceIds,
   forgetMessageError,
   recordDeadLetter,
@@ -148,7 +147,7 @@ async function syncRealmEvents(
       }
     }
   }
-  const pos = await findPosByInvoiceIds(db, realmId, [...invoiceIds]);
+  const pos = await findPosByInvoiceIds(db, { realmId }, [...invoiceIds]);
   const byConference = groupBy(pos, (po) => po.conferenceSlug);
   for (const conference of conferences) {
     const mine = byConference.get(conference.slug);
@@ -184,9 +183,9 @@ async function syncConferenceInvoices(
     log("info", "sync.conference_gone", { conference: slug });
     return;
   }
-  const pos = await findConferencePosByInvoiceIds(
+  const pos = await findPosByInvoiceIds(
     db,
-    slug,
+    { conferenceSlug: slug },
     messages.flatMap((m) => m.invoiceIds),
   );
   const client = qboClientFor(env, conference);

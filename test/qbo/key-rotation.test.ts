@@ -18,7 +18,7 @@ import {
 } from "../../src/connections/crypto";
 import type { QboConnection } from "../../src/connections/qbo-connection";
 import { handleQueueBatch } from "../../src/sync/consumer";
-import { call, createConference, createPo, emulator } from "../helpers";
+import { call, createConference, createPo, emulator, invoicesBatch } from "../helpers";
 
 const KEY_B = env.TOKEN_ENCRYPTION_KEY;
 const KEY_A = env.TOKEN_ENCRYPTION_KEY_PREVIOUS as string;
@@ -267,20 +267,12 @@ describe("rotating TOKEN_ENCRYPTION_KEY: tokens no configured key opens", () => 
     const invoiceId = invoiced.body.qbo.invoiceId as string;
     await resealRow(slug, plain, sealV2, KEY_C);
 
-    const body = {
-      type: "invoices",
-      key: crypto.randomUUID(),
-      conference: slug,
-      trigger: "cron",
-      invoiceIds: [invoiceId],
-    };
-    const message = { id: "k-1", timestamp: new Date(), attempts: 1, body, ack: vi.fn(), retry: vi.fn() };
-    const batch = { queue: "qbo-sync", messages: [message], ackAll: vi.fn(), retryAll: vi.fn() };
+    const { message, batch } = invoicesBatch(slug, [invoiceId]);
     const warnings: string[] = [];
     vi.spyOn(console, "warn").mockImplementation((line: unknown) => {
       warnings.push(String(line));
     });
-    await handleQueueBatch(batch as unknown as MessageBatch<unknown>, env);
+    await handleQueueBatch(batch, env);
     expect(message.ack).toHaveBeenCalledOnce();
     expect(message.retry).not.toHaveBeenCalled();
     const failed = warnings.map((w) => JSON.parse(w)).filter((w) => w.event === "sync.message_failed");

@@ -8,7 +8,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
-import { call, emulator, invoicedPo, postWebhook } from "../helpers";
+import { call, consent, emulator, followCallback, invoicedPo, postWebhook } from "../helpers";
 
 const poPath = (slug: string, ref: string) => `/api/conferences/${slug}/purchase-orders/${ref}`;
 
@@ -226,34 +226,12 @@ describe("the conference's realm", () => {
 });
 
 describe("completing OAuth for another company", () => {
-  /** What Intuit's consent page does when a person picks `realmId` and clicks Connect. */
-  async function consent(consentUrl: string, realmId: string): Promise<string> {
-    const params = new URL(consentUrl).searchParams;
-    const form = new URLSearchParams({
-      client_id: params.get("client_id") ?? "",
-      redirect_uri: params.get("redirect_uri") ?? "",
-      scope: params.get("scope") ?? "",
-      response_type: "code",
-      state: params.get("state") ?? "",
-      realm_id: realmId,
-      decision: "connect",
-    });
-    const res = await fetch(`${env.QBO_EMULATOR_URL}/connect/oauth2/decision`, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: form.toString(),
-      redirect: "manual",
-    });
-    const location = new URL(res.headers.get("location") ?? "");
-    return `${location.pathname}${location.search}`;
-  }
-
   it("refuses with a 409 page and no code exchange while invoices are open, and connects when the link was asked with force", async () => {
     const po = await invoicedPo("100.00");
     const other = await collidingCompany(po.invoiceId);
 
     const plain = (await call("POST", `/api/conferences/${po.slug}/qbo/connect`)).body.url;
-    const refused = await call("GET", await consent(plain, other.realmId), undefined, { token: null });
+    const refused = await followCallback(await consent(plain, other.realmId));
 
     expect(refused.status).toBe(409);
     expect(refused.body).toContain("force");
@@ -261,7 +239,7 @@ describe("completing OAuth for another company", () => {
     expect((await call("GET", `/api/conferences/${po.slug}`)).body.qbo.realmId).toBe(po.realmId);
 
     const forced = (await call("POST", `/api/conferences/${po.slug}/qbo/connect`, { force: true })).body.url;
-    const connected = await call("GET", await consent(forced, other.realmId), undefined, { token: null });
+    const connected = await followCallback(await consent(forced, other.realmId));
 
     expect(connected.status).toBe(200);
     const conference = (await call("GET", `/api/conferences/${po.slug}`)).body;

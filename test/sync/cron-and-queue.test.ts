@@ -11,7 +11,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { QboConnection } from "../../src/connections/qbo-connection";
 import worker from "../../src/index";
 import { handleQueueBatch, retryDelaySeconds } from "../../src/sync/consumer";
-import { call, connectedConference, emulator, invoicedPo, paths } from "../helpers";
+import { call, connectedConference, emulator, invoicedPo, invoicesBatch, paths } from "../helpers";
 
 async function runCron(cron: string) {
   const ctrl = createScheduledController({ scheduledTime: Date.now(), cron });
@@ -173,17 +173,9 @@ describe("the queue consumer, message by message", () => {
   it("records a permanent failure at once, with its reason, and acks it", async () => {
     const { slug, invoiceId } = await invoicedPo();
     expect((await call("DELETE", `/api/conferences/${slug}/qbo/tokens`)).status).toBe(204);
-    const body = {
-      type: "invoices",
-      key: crypto.randomUUID(),
-      conference: slug,
-      trigger: "cron",
-      invoiceIds: [invoiceId],
-    };
-    const message = { id: "m-p", timestamp: new Date(), attempts: 1, body, ack: vi.fn(), retry: vi.fn() };
-    const batch = { queue: "qbo-sync", messages: [message], ackAll: vi.fn(), retryAll: vi.fn() };
+    const { message, batch } = invoicesBatch(slug, [invoiceId]);
 
-    await handleQueueBatch(batch as unknown as MessageBatch<unknown>, env);
+    await handleQueueBatch(batch, env);
 
     expect(message.ack).toHaveBeenCalled();
     expect(message.retry).not.toHaveBeenCalled();
@@ -208,17 +200,9 @@ describe("the queue consumer, message by message", () => {
     await emulator().setFaults(realmId, {
       rules: [{ kind: "throttle", times: 1, retryAfterSeconds: 42, match: { operation: "query:Invoice" } }],
     });
-    const body = {
-      type: "invoices",
-      key: crypto.randomUUID(),
-      conference: slug,
-      trigger: "cron",
-      invoiceIds: [invoiceId],
-    };
     // A hand-made batch, so the options given to retry() can be seen.
-    const message = { id: "m-1", timestamp: new Date(), attempts: 1, body, ack: vi.fn(), retry: vi.fn() };
-    const batch = { queue: "qbo-sync", messages: [message], ackAll: vi.fn(), retryAll: vi.fn() };
-    await handleQueueBatch(batch as unknown as MessageBatch<unknown>, env);
+    const { message, batch } = invoicesBatch(slug, [invoiceId]);
+    await handleQueueBatch(batch, env);
     expect(message.retry).toHaveBeenCalledWith({ delaySeconds: 42 });
     expect(message.ack).not.toHaveBeenCalled();
   });
