@@ -111,6 +111,9 @@ function renderError(c: Context<AppEnv>, err: Error): Response {
     log("warn", "http.error", { requestId, path: c.req.path, code: apiError.code });
   }
   const res = c.json(apiError.toBody(), apiError.status);
+  const wait = (apiError.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  if (apiError.code === "qbo_unavailable" && typeof wait === "number")
+    res.headers.set("retry-after", String(wait));
   res.headers.set("x-request-id", requestId);
   res.headers.set("cache-control", "no-store");
   return res;

@@ -108,10 +108,20 @@ export function emulator(): EmulatorControl {
   return new EmulatorControl(env.QBO_EMULATOR_URL);
 }
 
-/** A conference connected to a fresh emulator realm through the public API. */
-export async function connectedConference(opts: { accessTokenExpiresAt?: string; slug?: string } = {}) {
-  const slug = await createConference(opts.slug ?? unique("conf"));
-  const grant = await emulator().createRealm({});
+/**
+ * A conference connected to a fresh emulator realm through the public API. The realm is as
+ * hostile as a real company (SPEC §14) unless `settings` turns a behaviour off by name.
+ */
+export async function connectedConference(
+  opts: {
+    accessTokenExpiresAt?: string;
+    slug?: string;
+    settings?: RealmSettingsPatch;
+    conference?: Record<string, unknown>;
+  } = {},
+) {
+  const slug = await createConference(opts.slug ?? unique("conf"), opts.conference);
+  const grant = await emulator().createRealm(opts.settings ? { settings: opts.settings } : {});
   const res = await call("PUT", paths.qboTokens(slug), {
     realmId: grant.realmId,
     accessToken: grant.accessToken,
@@ -143,8 +153,8 @@ export async function postWebhook(body: string, signature?: string | null) {
 }
 
 /** A connected conference with one PO of `total` whose QBO invoice exists. */
-export async function invoicedPo(total = "1200.00") {
-  const { slug, realmId } = await connectedConference();
+export async function invoicedPo(total = "1200.00", settings?: RealmSettingsPatch) {
+  const { slug, realmId } = await connectedConference(settings ? { settings } : {});
   const po = await createPo(slug, {
     lineItems: [{ description: "Sponsorship", quantity: 1, unitPrice: total }],
   });

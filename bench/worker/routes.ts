@@ -19,13 +19,13 @@ import { chunk, type D1Counter, makeDb } from "../../src/db/client";
 import { outstandingCondition } from "../../src/db/purchase-orders";
 import { applyReconciliation, moneySums } from "../../src/db/reconciliation";
 import { purchaseOrders } from "../../src/db/schema";
-import { qboAmountToCents } from "../../src/domain/money";
 import { decideReconciliation } from "../../src/domain/reconcile";
 import type { App, AppEnv } from "../../src/http/app-types";
 import { ApiError } from "../../src/lib/errors";
 import { timingSafeEqualStrings } from "../../src/lib/secure-compare";
 import { InvoiceEnvelope } from "../../src/qbo/schemas";
 import { requireConference } from "../../src/services/conferences";
+import { invoiceState, snapshotOf } from "../../src/services/reconcile";
 
 /** Rows per INSERT: the rows travel as one JSON parameter, so each statement binds 6 values. */
 const SEED_ROWS_PER_STATEMENT = 500;
@@ -74,25 +74,18 @@ export function registerBenchRoutes(app: App): void {
         path: `invoice/${po.qboInvoiceId}`,
       });
       const sums = (await moneySums(db, [po.id])).get(po.id) ?? { paidCents: 0, qboPaidCents: 0 };
-      const totalCents = qboAmountToCents(inv.TotalAmt) ?? 0;
-      const balanceCents = qboAmountToCents(inv.Balance) ?? 0;
+      const state = invoiceState(inv);
+      if (!state) continue;
       const decision = decideReconciliation({
-        poTotalCents: po.totalCents,
+        poSubtotalCents: po.totalCents,
         totalPaidCents: sums.paidCents,
         qboPaidRecordedCents: sums.qboPaidCents,
         poCancelled: po.status === "cancelled",
-        invoice: { totalCents, balanceCents, voided: false },
+        invoice: state,
       });
       recorded += await applyReconciliation(
         db,
-        [
-          {
-            kind: "reconciled",
-            po,
-            decision,
-            invoice: { totalCents, balanceCents, emailStatus: inv.EmailStatus ?? null },
-          },
-        ],
+        [{ kind: "reconciled", po, decision, invoice: snapshotOf(inv, state, po) }],
         new Date().toISOString(),
       );
     }

@@ -8,7 +8,16 @@ export type ConferenceRow = typeof conferences.$inferSelect;
 export interface ConferenceInput {
   name: string;
   currency: string;
-  qbo?: { realmId: string; environment: QboEnvironment; itemId?: string | undefined } | undefined;
+  qbo?:
+    | {
+        realmId: string;
+        environment: QboEnvironment;
+        itemId?: string | undefined;
+        taxCodeId?: string | undefined;
+        allowOnlinePayment?: { card: boolean; ach: boolean } | undefined;
+        depositAccountId?: string | undefined;
+      }
+    | undefined;
 }
 
 export async function findConference(db: Db, slug: string): Promise<ConferenceRow | undefined> {
@@ -27,6 +36,10 @@ export async function upsertConference(
         qboRealmId: input.qbo.realmId,
         qboEnvironment: input.qbo.environment,
         qboItemId: input.qbo.itemId ?? null,
+        qboTaxCodeId: input.qbo.taxCodeId ?? null,
+        qboAllowCard: input.qbo.allowOnlinePayment?.card ?? false,
+        qboAllowAch: input.qbo.allowOnlinePayment?.ach ?? false,
+        qboDepositAccountId: input.qbo.depositAccountId ?? null,
       }
     : {};
   // Insert-or-nothing first: of concurrent creators exactly one gets the row back (201).

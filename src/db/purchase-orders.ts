@@ -29,15 +29,21 @@ const creditedSum = sql`(SELECT COALESCE(SUM(${creditNotes.amountCents}), 0) FRO
 
 /**
  * SQL twin of domain/po-status.ts `nextStatus`, evaluated inside the UPDATE so that the sums it
- * reads are the ones committed in the same batch (two concurrent payments both count).
+ * reads are the ones committed in the same batch (two concurrent payments both count). The
+ * total is the subtotal plus QBO's tax; `taxCents` overrides the stored tax when the same
+ * UPDATE writes a new one (SQLite evaluates SET expressions against the old row).
  */
-export const statusAfterMoney = sql`CASE
+export function statusAfterMoneySql(taxCents?: number): SQL {
+  const total = sql`(${purchaseOrders.totalCents} + ${taxCents ?? purchaseOrders.taxCents})`;
+  return sql`CASE
   WHEN ${purchaseOrders.status} = 'cancelled' THEN 'cancelled'
-  WHEN ${purchaseOrders.totalCents} - ${paidSum} - ${creditedSum} = 0 AND (${paidSum} > 0 OR ${creditedSum} > 0) THEN 'paid'
-  WHEN ${purchaseOrders.totalCents} - ${paidSum} - ${creditedSum} < 0 THEN 'overpaid'
+  WHEN ${total} - ${paidSum} - ${creditedSum} = 0 AND (${paidSum} > 0 OR ${creditedSum} > 0) THEN 'paid'
+  WHEN ${total} - ${paidSum} - ${creditedSum} < 0 THEN 'overpaid'
   WHEN ${paidSum} > 0 THEN 'partially_paid'
   WHEN ${purchaseOrders.status} = 'draft' THEN 'draft'
   ELSE 'sent' END`;
+}
+export const statusAfterMoney = statusAfterMoneySql();
 
 function recomputeStatus(db: Db, poId: number, now: string) {
   return db

@@ -1,5 +1,6 @@
 /** SQL for the QBO invoice of a PO: the create claim, the saved invoice, remembered customers. */
 import { and, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import type { DiscrepancyKind } from "../domain/reconcile";
 import type { Db } from "./client";
 import type { PoRow } from "./purchase-orders";
 import { purchaseOrders, qboCustomers } from "./schema";
@@ -14,9 +15,9 @@ export function claimStaleBefore(now: Date): string {
 
 /**
  * Takes the right to create the PO's QBO invoice. One conditional UPDATE: of N concurrent
- * requests exactly one gets a row back; the others see a live claim or an invoice id.
+ * requests exactly one gets the row back (as claimed); the others see a live claim or an invoice id.
  */
-export async function claimInvoiceCreation(db: Db, poId: number, now: Date): Promise<boolean> {
+export async function claimInvoiceCreation(db: Db, poId: number, now: Date): Promise<PoRow | null> {
   const staleBefore = claimStaleBefore(now);
   const rows = await db
     .update(purchaseOrders)
@@ -29,8 +30,8 @@ export async function claimInvoiceCreation(db: Db, poId: number, now: Date): Pro
         or(isNull(purchaseOrders.qboCreateClaimedAt), lt(purchaseOrders.qboCreateClaimedAt, staleBefore)),
       ),
     )
-    .returning({ id: purchaseOrders.id });
-  return rows.length === 1;
+    .returning();
+  return rows[0] ?? null;
 }
 
 export async function releaseInvoiceClaim(db: Db, poId: number): Promise<void> {
@@ -47,9 +48,26 @@ export interface SavedInvoice {
   docNumber: string | null;
   invoiceUrl: string;
   paymentLink: string | null;
-  totalCents: number;
-  balanceCents: number;
+  /** null when QBO's amounts were not whole cents (then `discrepancy` says so). */
+  totalCents: number | null;
+  balanceCents: number | null;
+  taxCents: number;
+  exchangeRate: string | null;
   emailStatus: string | null;
+  discrepancy: { kind: DiscrepancyKind; message: string } | null;
+}
+
+/** Marks that a create request is about to be sent (see the column's comment in schema.ts). */
+export async function markCreateAttempted(db: Db, poId: number, now: string): Promise<void> {
+  await db.update(purchaseOrders).set({ qboCreateAttemptedAt: now }).where(eq(purchaseOrders.id, poId));
+}
+
+/** QBO refused the create for certain: nothing was created, so no look-up is needed next time. */
+export async function clearCreateAttempted(db: Db, poId: number): Promise<void> {
+  await db
+    .update(purchaseOrders)
+    .set({ qboCreateAttemptedAt: null })
+    .where(and(eq(purchaseOrders.id, poId), isNull(purchaseOrders.qboInvoiceId)));
 }
 
 /** Stores the created invoice, releases the claim and moves a draft to sent, in one statement; returns the PO. */
@@ -65,9 +83,15 @@ export async function saveInvoice(db: Db, poId: number, inv: SavedInvoice, now: 
       qboPaymentLink: inv.paymentLink,
       qboTotalCents: inv.totalCents,
       qboBalanceCents: inv.balanceCents,
+      taxCents: inv.taxCents,
+      qboExchangeRate: inv.exchangeRate,
       qboEmailStatus: inv.emailStatus,
       qboLastSyncedAt: now,
       qboCreateClaimedAt: null,
+      qboCreateAttemptedAt: null,
+      qboDiscrepancyKind: inv.discrepancy?.kind ?? null,
+      qboDiscrepancyMessage: inv.discrepancy?.message ?? null,
+      qboDiscrepancyAt: inv.discrepancy ? now : null,
       status: sql`CASE WHEN ${purchaseOrders.status} = 'draft' THEN 'sent' ELSE ${purchaseOrders.status} END`,
       updatedAt: now,
     })

@@ -7,7 +7,7 @@ import { and, eq, inArray, isNull, ne, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { ReconcileDecision } from "../domain/reconcile";
 import { chunk, type Db } from "./client";
-import { livePaidSum, type PoRow, statusAfterMoney } from "./purchase-orders";
+import { livePaidSum, type PoRow, statusAfterMoneySql } from "./purchase-orders";
 import { payments, purchaseOrders } from "./schema";
 
 /** Statements per D1 batch call; each is a transaction, and we keep them modest. */
@@ -72,7 +72,10 @@ export async function moneySums(db: Db, poIds: number[]): Promise<Map<number, Mo
 export interface InvoiceSnapshot {
   totalCents: number;
   balanceCents: number;
+  /** `TxnTaxDetail.TotalTax`: part of the PO's total from now on. */
+  taxCents: number;
   emailStatus: string | null;
+  exchangeRate: string | null;
 }
 
 /**
@@ -132,6 +135,8 @@ function reconcileStatements(
               qboTotalCents: invoice.totalCents,
               qboBalanceCents: invoice.balanceCents,
               qboEmailStatus: invoice.emailStatus,
+              taxCents: invoice.taxCents,
+              qboExchangeRate: invoice.exchangeRate,
             }
           : {}),
         qboLastSyncedAt: now,
@@ -143,8 +148,9 @@ function reconcileStatements(
           : null,
         // A voided or deleted invoice can take no more money: it leaves the outstanding set.
         ...(gone ? { qboInvoiceVoidedAt: sql`COALESCE(${purchaseOrders.qboInvoiceVoidedAt}, ${now})` } : {}),
-        // After a payment insert (earlier in the same batch) the status follows the new sums.
-        ...(insertIndex !== null ? { status: sql`${statusAfterMoney}` } : {}),
+        // The status follows the new sums (after a payment insert earlier in the same batch)
+        // and QBO's tax, which is part of the PO's total.
+        status: statusAfterMoneySql(invoice?.taxCents),
         updatedAt: now,
       })
       .where(eq(purchaseOrders.id, po.id)),

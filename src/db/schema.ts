@@ -16,6 +16,13 @@ export const conferences = sqliteTable(
     qboRealmId: text("qbo_realm_id"),
     qboEnvironment: text("qbo_environment", { enum: QBO_ENVIRONMENTS }),
     qboItemId: text("qbo_item_id"),
+    /** Sent as `TaxCodeRef` on every invoice line (`"NON"` = not taxable); null: the company decides. */
+    qboTaxCodeId: text("qbo_tax_code_id"),
+    /** `AllowOnlineCreditCardPayment` / `AllowOnlineACHPayment` on new invoices. */
+    qboAllowCard: integer("qbo_allow_card", { mode: "boolean" }).notNull().default(false),
+    qboAllowAch: integer("qbo_allow_ach", { mode: "boolean" }).notNull().default(false),
+    /** `DepositToAccountRef` of payments pushed to QBO (the ledger, SPEC §9). */
+    qboDepositAccountId: text("qbo_deposit_account_id"),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
   },
@@ -36,10 +43,19 @@ export const purchaseOrders = sqliteTable(
     contactEmail: text("contact_email").notNull(),
     billingAddress: text("billing_address").notNull().default(""),
     notes: text("notes").notNull().default(""),
+    /** Σ line totals: the PO's subtotal. The PO's total is this plus `taxCents`. */
     totalCents: integer("total_cents").notNull(),
+    /** QBO's `TxnTaxDetail.TotalTax`, stored at create and on every sync (0 before invoicing). */
+    taxCents: integer("tax_cents").notNull().default(0),
     // QuickBooks invoice of the PO (all null until one is created).
     /** Set while one request holds the right to create the QBO invoice (a D1 claim). */
     qboCreateClaimedAt: text("qbo_create_claimed_at"),
+    /**
+     * Set just before the create request is sent, cleared when QBO definitively refused it. Set
+     * on a PO without an invoice, it means an earlier create may have happened in QBO (lost
+     * answer): the next attempt first looks the invoice up by DocNumber and adopts it.
+     */
+    qboCreateAttemptedAt: text("qbo_create_attempted_at"),
     qboInvoiceId: text("qbo_invoice_id"),
     qboRealmId: text("qbo_realm_id"),
     qboCustomerId: text("qbo_customer_id"),
@@ -50,6 +66,8 @@ export const purchaseOrders = sqliteTable(
     qboBalanceCents: integer("qbo_balance_cents"),
     qboEmailStatus: text("qbo_email_status"),
     qboLastSyncedAt: text("qbo_last_synced_at"),
+    /** QBO's `ExchangeRate` (home units per 1 invoice-currency unit), as text to keep it exact. */
+    qboExchangeRate: text("qbo_exchange_rate"),
     qboDiscrepancyKind: text("qbo_discrepancy_kind", { enum: DISCREPANCY_KINDS }),
     qboDiscrepancyMessage: text("qbo_discrepancy_message"),
     qboDiscrepancyAt: text("qbo_discrepancy_at"),
@@ -117,6 +135,14 @@ export const creditNotes = sqliteTable(
   },
   (t) => [index("credit_notes_po_idx").on(t.purchaseOrderId)],
 );
+
+/** A QBO company's settings that change what we send: read once per realm, remembered. */
+export const qboCompanies = sqliteTable("qbo_companies", {
+  realmId: text("realm_id").primaryKey(),
+  homeCurrency: text("home_currency").notNull(),
+  multicurrency: integer("multicurrency", { mode: "boolean" }).notNull(),
+  fetchedAt: text("fetched_at").notNull(),
+});
 
 /** QBO customer id remembered per conference and organization (case-folded, as QBO's DisplayName). */
 export const qboCustomers = sqliteTable(

@@ -8,11 +8,14 @@ import { formatCents } from "./money";
 export interface InvoiceState {
   totalCents: number;
   balanceCents: number;
+  /** `TxnTaxDetail.TotalTax` (0 without tax). */
+  taxCents: number;
   voided: boolean;
 }
 
 export interface ReconcileInput {
-  poTotalCents: number;
+  /** Σ line totals of the PO, before tax: what the invoice's pre-tax amount must equal. */
+  poSubtotalCents: number;
   /** All payments recorded on the PO, any source. */
   totalPaidCents: number;
   /** Payments recorded from QBO. */
@@ -34,8 +37,18 @@ export const DISCREPANCY_KINDS = [
   "cancelled_po_paid",
   "total_mismatch",
   "realm_changed",
+  "amount_precision",
 ] as const;
 export type DiscrepancyKind = (typeof DISCREPANCY_KINDS)[number];
+
+/** QBO answered amounts that are not whole cents: nothing is recorded from them. */
+export function amountPrecisionDiscrepancy() {
+  return {
+    kind: "amount_precision" as const,
+    message:
+      "QuickBooks answered amounts with more than two decimal places for this invoice; nothing was recorded from them. Check the invoice in QuickBooks.",
+  };
+}
 
 /** The discrepancy of a PO whose invoice lives in a company the conference is no longer connected to. */
 export function realmChangedDiscrepancy(invoiceRealmId: string, connectedRealmId: string) {
@@ -98,10 +111,11 @@ export function decideReconciliation(input: ReconcileInput): ReconcileDecision {
       kind: "cancelled_po_paid",
       message: `QuickBooks shows ${formatCents(qboPaidCents)} paid on the invoice of this cancelled purchase order; the money was recorded here. Refund it, or void the payment in QuickBooks.`,
     };
-  } else if (invoice.totalCents !== input.poTotalCents) {
+  } else if (invoice.totalCents - invoice.taxCents !== input.poSubtotalCents) {
+    // Tax is QBO's to add (Automated Sales Tax, tax codes): only the pre-tax amount must match.
     discrepancy = {
       kind: "total_mismatch",
-      message: `The QuickBooks invoice total ${formatCents(invoice.totalCents)} differs from the purchase order total ${formatCents(input.poTotalCents)}.`,
+      message: `The QuickBooks invoice's amount before tax ${formatCents(invoice.totalCents - invoice.taxCents)} differs from the purchase order's subtotal ${formatCents(input.poSubtotalCents)}; its lines were probably edited in QuickBooks.`,
     };
   }
   return { qboPaidCents, paymentCents, discrepancy };

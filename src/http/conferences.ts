@@ -14,6 +14,9 @@ import { conferenceView } from "./views";
 
 const Instant = z.iso.datetime({ offset: true }).openapi({ example: "2026-11-24T18:00:00Z" });
 
+/** A QBO entity id as the API shows them (digits, or a code such as `NON` for tax codes). */
+const QboId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "Expected a QuickBooks id");
+
 const PutConferenceBody = z
   .object({
     name: z.string().trim().min(1).max(200),
@@ -25,7 +28,21 @@ const PutConferenceBody = z
       .object({
         realmId: z.string().regex(/^\d{1,32}$/, "Expected the numeric QuickBooks company id"),
         environment: z.enum(QBO_ENVIRONMENTS),
-        itemId: z.string().min(1).max(64).optional(),
+        itemId: QboId.optional().openapi({ description: "Item on every invoice line (`ItemRef`)" }),
+        taxCodeId: QboId.optional().openapi({
+          description:
+            'Sent as `TaxCodeRef` on every invoice line; `"NON"` = not taxable. Absent: the company decides (US Automated Sales Tax).',
+        }),
+        allowOnlinePayment: z
+          .object({ card: z.boolean().default(false), ach: z.boolean().default(false) })
+          .optional()
+          .openapi({
+            description:
+              "Let the customer pay invoices online (`AllowOnlineCreditCardPayment` / `AllowOnlineACHPayment`); needs QuickBooks Payments on the company.",
+          }),
+        depositAccountId: QboId.optional().openapi({
+          description: "Account that payments pushed to QuickBooks are deposited to (`DepositToAccountRef`)",
+        }),
       })
       .optional(),
   })

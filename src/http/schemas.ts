@@ -90,6 +90,9 @@ const QboConnectionView = z
     realmId: z.string().nullable(),
     environment: z.enum(QBO_ENVIRONMENTS).nullable(),
     itemId: z.string().nullable(),
+    taxCodeId: z.string().nullable(),
+    allowOnlinePayment: z.object({ card: z.boolean(), ach: z.boolean() }),
+    depositAccountId: z.string().nullable(),
     connected: z.boolean(),
     needsReconnect: z.boolean(),
     accessTokenExpiresAt: z.string().nullable(),
@@ -133,7 +136,10 @@ export const PurchaseOrderView = z
       }),
     ),
     subtotal: MoneyOutput,
-    total: MoneyOutput,
+    tax: MoneyOutput.openapi({
+      description: "QuickBooks' tax on the invoice (`TxnTaxDetail.TotalTax`); 0.00 before invoicing",
+    }),
+    total: MoneyOutput.openapi({ description: "subtotal + tax" }),
     totalPaid: MoneyOutput,
     totalCredited: MoneyOutput,
     balanceDue: MoneyOutput,
@@ -176,6 +182,9 @@ export const PurchaseOrderView = z
           .string()
           .nullable()
           .openapi({ description: "The QuickBooks company the invoice lives in" }),
+        exchangeRate: z.string().nullable().openapi({
+          description: "Home-currency units per 1 unit of the invoice's currency, when QuickBooks gives one",
+        }),
         voidedAt: z
           .string()
           .nullable()

@@ -23,6 +23,9 @@ export function conferenceView(
       realmId: status.realmId ?? row.qboRealmId,
       environment: row.qboEnvironment ?? null,
       itemId: row.qboItemId,
+      taxCodeId: row.qboTaxCodeId,
+      allowOnlinePayment: { card: row.qboAllowCard, ach: row.qboAllowAch },
+      depositAccountId: row.qboDepositAccountId,
       connected: status.connected,
       needsReconnect: status.needsReconnect,
       accessTokenExpiresAt: status.accessTokenExpiresAt,
@@ -57,10 +60,11 @@ export function purchaseOrderView({ po, lineItems, payments, creditNotes }: PoAg
       lineTotal: formatCents(l.lineTotalCents),
     })),
     subtotal: formatCents(po.totalCents),
-    total: formatCents(po.totalCents),
+    tax: formatCents(po.taxCents),
+    total: formatCents(po.totalCents + po.taxCents),
     totalPaid: formatCents(paid),
     totalCredited: formatCents(credited),
-    balanceDue: formatCents(BigInt(po.totalCents) - paid - credited),
+    balanceDue: formatCents(BigInt(po.totalCents + po.taxCents) - paid - credited),
     payments: payments.map((p) => ({
       id: p.id,
       amount: formatCents(p.amountCents),
@@ -93,6 +97,7 @@ export function purchaseOrderView({ po, lineItems, payments, creditNotes }: PoAg
           emailStatus: po.qboEmailStatus,
           lastSyncedAt: po.qboLastSyncedAt,
           realmId: po.qboRealmId,
+          exchangeRate: po.qboExchangeRate,
           voidedAt: po.qboInvoiceVoidedAt,
           discrepancy:
             po.qboDiscrepancyKind && po.qboDiscrepancyAt

@@ -15,6 +15,7 @@ const ERROR_STATUS = {
   qbo_not_configured: 409,
   qbo_reconnect_required: 409,
   qbo_realm_change_blocked: 409,
+  qbo_currency_unsupported: 409,
   qbo_api_error: 502,
   qbo_unavailable: 503,
   not_configured: 503,

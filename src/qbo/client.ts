@@ -109,7 +109,12 @@ export interface QboRequest {
   json?: unknown;
   /** A QBO query statement sent as `POST /query` with `application/text`. */
   text?: string;
+  /** Accept header; JSON by default (the PDF needs `application/pdf`: qbo-api.md A8). */
+  accept?: string;
 }
+
+/** Intuit's advice when a 429 names no wait (qbo-api.md A5): wait 60 seconds. */
+export const THROTTLE_WAIT_SECONDS = 60;
 
 export class QboClient {
   readonly #opts: QboClientOptions;
@@ -126,6 +131,9 @@ export class QboClient {
     const res = await this.#send(req);
     const tid = res.headers.get("intuit_tid");
     const body = await readJson(res);
+    // Some operations answer 200 with a Fault body (qbo-api.md A11): that is a failure.
+    const faults = faultsOf(body);
+    if (faults.length > 0) throw refusal(res.status, faults, tid, this.#opts.conference, req.path);
     const parsed = schema.safeParse(body);
     if (!parsed.success) {
       log("error", "qbo.unexpected_response", {
@@ -195,7 +203,7 @@ export class QboClient {
     for (const [k, v] of Object.entries(req.query ?? {})) url.searchParams.set(k, v);
     const headers: Record<string, string> = {
       authorization: `Bearer ${token.accessToken}`,
-      accept: "application/json",
+      accept: req.accept ?? "application/json",
     };
     let body: string | undefined;
     if (req.text !== undefined) {
@@ -254,7 +262,12 @@ async function errorFrom(res: Response, conference: string, path: string): Promi
   const tid = res.headers.get("intuit_tid");
   const faults = faultsOf(await readJson(res));
   const retryAfter = Number(res.headers.get("retry-after"));
-  const retryAfterSeconds = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null;
+  const retryAfterSeconds =
+    Number.isFinite(retryAfter) && retryAfter > 0
+      ? retryAfter
+      : res.status === 429
+        ? THROTTLE_WAIT_SECONDS
+        : null;
   log("warn", "qbo.error_response", {
     conference,
     path,
@@ -270,11 +283,26 @@ async function errorFrom(res: Response, conference: string, path: string): Promi
       retryAfterSeconds,
     });
   }
+  return refusal(res.status, faults, tid, conference, path, false);
+}
+
+function refusal(
+  status: number,
+  faults: QboFault[],
+  intuitTid: string | null,
+  conference: string,
+  path: string,
+  logIt = true,
+): QboError {
+  if (logIt)
+    log("warn", "qbo.fault_in_success", {
+      conference,
+      path,
+      status,
+      intuit_tid: intuitTid,
+      codes: faults.map((f) => f.code),
+    });
   const first = faults[0];
-  const reason = first ? `${first.message}${first.detail ? `: ${first.detail}` : ""}` : `HTTP ${res.status}`;
-  return new QboError("api", `QuickBooks refused the request (${reason}).`, {
-    status: res.status,
-    faults,
-    intuitTid: tid,
-  });
+  const reason = first ? `${first.message}${first.detail ? `: ${first.detail}` : ""}` : `HTTP ${status}`;
+  return new QboError("api", `QuickBooks refused the request (${reason}).`, { status, faults, intuitTid });
 }

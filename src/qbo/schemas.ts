@@ -2,6 +2,7 @@
 import { z } from "zod";
 
 const Amount = z.number();
+const Ref = z.object({ value: z.string(), name: z.string().nullish() });
 
 const FaultBody = z.union([
   z.object({
@@ -60,19 +61,32 @@ export function faultsOf(body: unknown): QboFault[] {
   }));
 }
 
-export const Customer = z.object({ Id: z.string().min(1), DisplayName: z.string().optional() });
+export const Customer = z.object({
+  Id: z.string().min(1),
+  SyncToken: z.string().optional(),
+  DisplayName: z.string().nullish(),
+  Active: z.boolean().nullish(),
+  CurrencyRef: Ref.nullish(),
+});
 export type Customer = z.infer<typeof Customer>;
 
 export const Invoice = z.object({
   Id: z.string().min(1),
   SyncToken: z.string().optional(),
-  DocNumber: z.string().optional(),
+  DocNumber: z.string().nullish(),
   TotalAmt: Amount,
   Balance: Amount,
-  EmailStatus: z.string().optional(),
-  InvoiceLink: z.string().optional(),
-  PrivateNote: z.string().optional(),
-  status: z.string().optional(),
+  /** Absent or without TotalTax: no tax. */
+  TxnTaxDetail: z.object({ TotalTax: Amount.nullish() }).nullish(),
+  CurrencyRef: Ref.nullish(),
+  /** Home-currency units per 1 unit of the invoice's currency (multicurrency companies). */
+  ExchangeRate: z.number().positive().nullish(),
+  CustomerRef: Ref.nullish(),
+  CustomerMemo: z.object({ value: z.string().nullish() }).nullish(),
+  EmailStatus: z.string().nullish(),
+  InvoiceLink: z.string().nullish(),
+  PrivateNote: z.string().nullish(),
+  status: z.string().nullish(),
 });
 export type Invoice = z.infer<typeof Invoice>;
 

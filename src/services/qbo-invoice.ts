@@ -15,21 +15,24 @@ import {
 } from "../db/purchase-orders";
 import {
   claimInvoiceCreation,
+  clearCreateAttempted,
+  markCreateAttempted,
   releaseInvoiceClaim,
-  rememberCustomer,
-  rememberedCustomer,
   saveInvoice,
   updateInvoiceFields,
 } from "../db/qbo-invoices";
 import { centsToQboAmount, qboAmountToCents } from "../domain/money";
+import { amountPrecisionDiscrepancy } from "../domain/reconcile";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { type QboClient, QboError } from "../qbo/client";
-import { customerByDisplayName } from "../qbo/query";
-import { CustomerEnvelope, CustomerQuery, InvoiceEnvelope } from "../qbo/schemas";
+import { invoicesByDocNumber } from "../qbo/query";
+import { type Invoice, InvoiceEnvelope, InvoiceQuery } from "../qbo/schemas";
 import { requireConferencePo, requirePo } from "./conferences";
 import { cancelPurchaseOrder, invoiceInProgress, isCreationInProgress } from "./purchase-orders";
-import { reconcilePurchaseOrders, syncBatchSize } from "./reconcile";
+import { invoiceCurrency, qboCompany } from "./qbo-company";
+import { findOrCreateCustomer } from "./qbo-customers";
+import { invoiceState, reconcilePurchaseOrders, syncBatchSize } from "./reconcile";
 
 /** Runs QBO work, turning QBO failures into API errors. */
 async function withQbo<T>(work: () => Promise<T>): Promise<T> {
@@ -72,7 +75,16 @@ export async function createQboInvoice(
   return loadAggregate(db, current);
 }
 
-/** Creates the PO's invoice exactly once (claim, customer, create with a stable requestid); returns the PO with it. */
+/**
+ * Creates the PO's invoice exactly once; returns the PO with it.
+ *
+ * Three guards, because each one alone fails in real companies (qbo-api.md A6, SPEC §8):
+ * - a D1 claim: of concurrent requests one creates, the others get 409;
+ * - a `requestid` derived from the PO: a retry replays, while QBO still remembers it;
+ * - `DocNumber` = the PO reference: when an earlier attempt may have created the invoice
+ *   (its answer was lost: `qboCreateAttemptedAt` is set) or QBO answers 6140 (duplicate
+ *   number), the invoice is looked up by DocNumber and adopted instead of created again.
+ */
 async function createInvoice(
   db: Db,
   client: QboClient,
@@ -87,7 +99,8 @@ async function createInvoice(
       `A QuickBooks invoice can only be made for a draft or sent PO; ${reference} is ${po.status}.`,
     );
   }
-  if (!(await claimInvoiceCreation(db, po.id, new Date()))) {
+  const claimed = await claimInvoiceCreation(db, po.id, new Date());
+  if (!claimed) {
     const now = await findPoById(db, po.id);
     if (now?.qboInvoiceId) throw invoiceExists(now);
     if (now && now.status !== "draft" && now.status !== "sent") {
@@ -95,52 +108,122 @@ async function createInvoice(
     }
     throw invoiceInProgress(reference);
   }
-  const aggregate = await loadAggregate(db, po);
   let saved: PoRow | null = null;
   try {
     await withQbo(async () => {
       const realmId = await client.realmId();
-      const customerId = await findOrCreateCustomer(db, client, conference, realmId, po);
-      const { Invoice: inv } = await client.json(InvoiceEnvelope, {
-        method: "POST",
-        path: "invoice",
-        query: { requestid: invoiceRequestId(po.reference), include: "invoiceLink" },
-        json: invoicePayload(po, aggregate.lineItems, customerId, conference.qboItemId),
-      });
-      const totalCents = qboAmountToCents(inv.TotalAmt);
-      const balanceCents = qboAmountToCents(inv.Balance);
-      if (totalCents === null || balanceCents === null) {
-        throw new QboError("api", "QuickBooks answered with amounts that are not whole cents.");
-      }
-      const now = new Date().toISOString();
-      saved = await saveInvoice(
-        db,
-        po.id,
-        {
-          realmId,
+      const company = await companyFor(db, client, realmId, conference.currency);
+      const foreign = conference.currency !== company.homeCurrency;
+      const save = async (inv: Invoice, customerId: string) => {
+        saved = await saveCreatedInvoice(db, po, realmId, customerId, inv);
+        log("info", "qbo.invoice_created", {
+          conference: conference.slug,
+          reference,
           invoiceId: inv.Id,
-          customerId,
-          docNumber: inv.DocNumber ?? null,
-          invoiceUrl: invoiceUrl(inv.Id, realmId),
-          paymentLink: inv.InvoiceLink ?? null,
-          totalCents,
-          balanceCents,
-          emailStatus: inv.EmailStatus ?? null,
-        },
-        now,
-      );
-      log("info", "qbo.invoice_created", {
-        conference: conference.slug,
-        reference,
-        invoiceId: inv.Id,
-        realmId,
+          realmId,
+        });
+      };
+      const earlier = claimed.qboCreateAttemptedAt ? await invoiceOfPo(client, po) : null;
+      if (earlier) return save(earlier, earlier.CustomerRef?.value ?? "");
+      const customerId = await findOrCreateCustomer(db, client, conference, realmId, po, {
+        code: conference.currency,
+        home: company.homeCurrency,
       });
+      const { lineItems } = await loadAggregate(db, po);
+      await markCreateAttempted(db, po.id, new Date().toISOString());
+      try {
+        const { Invoice: inv } = await client.json(InvoiceEnvelope, {
+          method: "POST",
+          path: "invoice",
+          query: { requestid: invoiceRequestId(reference), include: "invoiceLink" },
+          json: invoicePayload(po, lineItems, customerId, conference, foreign),
+        });
+        await save(inv, customerId);
+      } catch (err) {
+        if (err instanceof QboError && err.hasFaultCode("6140")) {
+          const existing = await invoiceOfPo(client, po);
+          if (existing) return save(existing, existing.CustomerRef?.value ?? customerId);
+          throw new QboError(
+            "api",
+            `QuickBooks already has an invoice numbered ${reference} that is not this purchase order's; rename that invoice's number in QuickBooks and try again.`,
+            { status: err.status, faults: err.faults, intuitTid: err.intuitTid },
+          );
+        }
+        // QBO said no for sure (a 4xx fault): nothing was created, no look-up needed next time.
+        if (err instanceof QboError && err.kind === "api" && err.status !== null && err.status < 500) {
+          await clearCreateAttempted(db, po.id);
+        }
+        throw err;
+      }
     });
   } finally {
     if (!saved) await releaseInvoiceClaim(db, po.id);
   }
   if (!saved) throw new Error("invoice creation ended without an invoice");
   return saved;
+}
+
+/** The company's settings, re-read once when they would refuse the conference's currency and are not fresh. */
+async function companyFor(db: Db, client: QboClient, realmId: string, conferenceCurrency: string) {
+  let company = await qboCompany(db, client, realmId);
+  try {
+    invoiceCurrency(company, conferenceCurrency);
+  } catch (err) {
+    company = await qboCompany(db, client, realmId, COMPANY_RECHECK_MS);
+    invoiceCurrency(company, conferenceCurrency);
+    if (!(err instanceof ApiError)) throw err;
+  }
+  return company;
+}
+
+/** Settings older than this are read again before refusing a currency (someone may have turned multicurrency on). */
+const COMPANY_RECHECK_MS = 10 * 60 * 1000;
+
+/** The invoice QBO holds under this PO's DocNumber, if it is this PO's (its memo names the PO). */
+async function invoiceOfPo(client: QboClient, po: PoRow): Promise<Invoice | null> {
+  const res = await client.json(InvoiceQuery, {
+    method: "POST",
+    path: "query",
+    text: invoicesByDocNumber(po.reference),
+  });
+  const ours = (res.QueryResponse.Invoice ?? []).filter(
+    (inv) =>
+      inv.DocNumber === po.reference &&
+      inv.status !== "Deleted" &&
+      (inv.CustomerMemo?.value ?? "").includes(po.reference),
+  );
+  return ours[0] ?? null;
+}
+
+async function saveCreatedInvoice(
+  db: Db,
+  po: PoRow,
+  realmId: string,
+  customerId: string,
+  inv: Invoice,
+): Promise<PoRow> {
+  const state = invoiceState(inv);
+  return saveInvoice(
+    db,
+    po.id,
+    {
+      realmId,
+      invoiceId: inv.Id,
+      customerId,
+      docNumber: inv.DocNumber ?? null,
+      invoiceUrl: invoiceUrl(inv.Id, realmId),
+      paymentLink: inv.InvoiceLink ?? null,
+      totalCents: state?.totalCents ?? null,
+      balanceCents: state?.balanceCents ?? null,
+      taxCents: state?.taxCents ?? 0,
+      exchangeRate: inv.ExchangeRate == null ? null : String(inv.ExchangeRate),
+      emailStatus: inv.EmailStatus ?? null,
+      // Amounts QBO should never send (more than two places) are kept out and flagged, but the
+      // invoice is saved: it exists in QBO, and forgetting it would invite a second one.
+      discrepancy: state ? null : amountPrecisionDiscrepancy(),
+    },
+    new Date().toISOString(),
+  );
 }
 
 function invoiceExists(po: PoRow): ApiError {
@@ -150,88 +233,16 @@ function invoiceExists(po: PoRow): ApiError {
   );
 }
 
-/** Remembered id, else a DisplayName query, else a create (and a re-query after 6240). */
-async function findOrCreateCustomer(
-  db: Db,
-  client: QboClient,
-  conference: ConferenceRow,
-  realmId: string,
+export function invoicePayload(
   po: PoRow,
-): Promise<string> {
-  const remembered = await rememberedCustomer(db, conference.slug, realmId, po.organizationName);
-  if (remembered) return remembered;
-  const found = await queryCustomer(client, po.organizationName);
-  let customerId = found;
-  if (!customerId) {
-    try {
-      const { Customer: created } = await client.json(CustomerEnvelope, {
-        method: "POST",
-        path: "customer",
-        query: { requestid: await customerRequestId(conference.slug, po.organizationName) },
-        json: customerPayload(po),
-      });
-      customerId = created.Id;
-      log("info", "qbo.customer_created", { conference: conference.slug, customerId });
-    } catch (err) {
-      // 6240: someone created the same name meanwhile (or it differs only in case): use theirs.
-      if (!(err instanceof QboError && err.hasFaultCode("6240"))) throw err;
-      customerId = await queryCustomer(client, po.organizationName);
-      if (!customerId) throw err;
-    }
-  }
-  await rememberCustomer(
-    db,
-    conference.slug,
-    realmId,
-    po.organizationName,
-    customerId,
-    new Date().toISOString(),
-  );
-  return customerId;
-}
-
-async function queryCustomer(client: QboClient, name: string): Promise<string | null> {
-  const res = await client.json(CustomerQuery, {
-    method: "GET",
-    path: "query",
-    query: { query: customerByDisplayName(name) },
-  });
-  return res.QueryResponse.Customer?.[0]?.Id ?? null;
-}
-
-async function customerRequestId(slug: string, organization: string): Promise<string> {
-  const digest = await crypto.subtle.digest(
-    "SHA-256",
-    new TextEncoder().encode(`${slug}\n${organization.trim().toLowerCase()}`),
-  );
-  return `customer-${[...new Uint8Array(digest).slice(0, 12)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
-}
-
-/** BillAddr Line1…Line5 hold the address lines in order; any further lines are joined into Line5. */
-function billAddress(text: string): Record<string, string> | undefined {
-  const lines = text
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter(Boolean);
-  if (lines.length === 0) return undefined;
-  const head = lines.slice(0, 4);
-  const rest = lines.slice(4);
-  const all = rest.length > 0 ? [...head, rest.join(", ")] : head;
-  return Object.fromEntries(all.map((line, i) => [`Line${i + 1}`, line]));
-}
-
-function customerPayload(po: PoRow) {
-  const addr = billAddress(po.billingAddress);
-  return {
-    DisplayName: po.organizationName.trim(),
-    PrimaryEmailAddr: { Address: po.contactEmail },
-    ...(addr ? { BillAddr: addr } : {}),
-  };
-}
-
-function invoicePayload(po: PoRow, lines: LineItemRow[], customerId: string, itemId: string | null) {
+  lines: LineItemRow[],
+  customerId: string,
+  conference: Pick<ConferenceRow, "qboItemId" | "qboTaxCodeId" | "qboAllowCard" | "qboAllowAch" | "currency">,
+  foreign: boolean,
+) {
   return {
     CustomerRef: { value: customerId },
+    DocNumber: po.reference,
     Line: lines.map((l) => ({
       DetailType: "SalesItemLineDetail",
       Amount: centsToQboAmount(l.lineTotalCents),
@@ -239,9 +250,13 @@ function invoicePayload(po: PoRow, lines: LineItemRow[], customerId: string, ite
       SalesItemLineDetail: {
         Qty: l.quantity,
         UnitPrice: centsToQboAmount(l.unitPriceCents),
-        ...(itemId ? { ItemRef: { value: itemId } } : {}),
+        ...(conference.qboItemId ? { ItemRef: { value: conference.qboItemId } } : {}),
+        ...(conference.qboTaxCodeId ? { TaxCodeRef: { value: conference.qboTaxCodeId } } : {}),
       },
     })),
+    ...(foreign ? { CurrencyRef: { value: conference.currency } } : {}),
+    AllowOnlineCreditCardPayment: conference.qboAllowCard,
+    AllowOnlineACHPayment: conference.qboAllowAch,
     CustomerMemo: { value: `Purchase Order ${po.reference}` },
     PrivateNote: `Conference ${po.conferenceSlug} purchase order ${po.reference}`,
     BillEmail: { Address: po.contactEmail },
@@ -295,7 +310,11 @@ export async function qboInvoicePdf(env: Env, db: Db, slug: string, reference: s
   const invoiceId = requireInvoice(po, "download");
   const client = invoiceClient(env, conference, po);
   const { body, contentType } = await withQbo(() =>
-    client.bytes({ method: "GET", path: `invoice/${encodeURIComponent(invoiceId)}/pdf` }),
+    client.bytes({
+      method: "GET",
+      path: `invoice/${encodeURIComponent(invoiceId)}/pdf`,
+      accept: "application/pdf",
+    }),
   );
   if (!contentType.includes("pdf"))
     throw new ApiError("qbo_api_error", "QuickBooks did not answer with a PDF.");

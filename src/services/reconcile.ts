@@ -7,9 +7,19 @@
 import type { Db } from "../db/client";
 import { chunk } from "../db/client";
 import { isOutstanding, type PoRow } from "../db/purchase-orders";
-import { applyReconciliation, moneySums, type ReconcileWrite } from "../db/reconciliation";
+import {
+  applyReconciliation,
+  type InvoiceSnapshot,
+  moneySums,
+  type ReconcileWrite,
+} from "../db/reconciliation";
 import { qboAmountToCents } from "../domain/money";
-import { decideReconciliation, type InvoiceState, realmChangedDiscrepancy } from "../domain/reconcile";
+import {
+  amountPrecisionDiscrepancy,
+  decideReconciliation,
+  type InvoiceState,
+  realmChangedDiscrepancy,
+} from "../domain/reconcile";
 import type { QboClient } from "../qbo/client";
 import { invoicesByIds } from "../qbo/query";
 import { type Invoice, InvoiceQuery } from "../qbo/schemas";
@@ -71,34 +81,54 @@ export async function reconcilePurchaseOrders(
     for (const po of group) {
       const invoice = invoices.get(po.qboInvoiceId as string);
       const state = invoice ? invoiceState(invoice) : null;
-      if (invoice && !state) continue; // amounts QBO should never send (more than two places): leave untouched
+      outcome.invoicesChecked++;
+      if (invoice && !state) {
+        // Amounts with more than two places: a person looks; nothing is recorded from them.
+        writes.push({
+          kind: "reconciled",
+          po,
+          decision: { qboPaidCents: 0, paymentCents: 0, discrepancy: amountPrecisionDiscrepancy() },
+          invoice: null,
+        });
+        continue;
+      }
       const sum = sums.get(po.id) ?? { paidCents: 0, qboPaidCents: 0 };
       const decision = decideReconciliation({
-        poTotalCents: po.totalCents,
+        poSubtotalCents: po.totalCents,
         totalPaidCents: sum.paidCents,
         qboPaidRecordedCents: sum.qboPaidCents,
         poCancelled: po.status === "cancelled",
         invoice: state,
       });
-      const snapshot = state
-        ? {
-            totalCents: state.totalCents,
-            balanceCents: state.balanceCents,
-            emailStatus: invoice?.EmailStatus ?? null,
-          }
-        : null;
-      writes.push({ kind: "reconciled", po, decision, invoice: snapshot });
-      outcome.invoicesChecked++;
+      writes.push({
+        kind: "reconciled",
+        po,
+        decision,
+        invoice: invoice && state ? snapshotOf(invoice, state, po) : null,
+      });
     }
     outcome.paymentsRecorded += await applyReconciliation(db, writes, now);
   }
   return outcome;
 }
 
-function invoiceState(invoice: Invoice): InvoiceState | null {
+/** The invoice's amounts in cents; null when QBO sent amounts that are not whole cents. */
+export function invoiceState(invoice: Invoice): InvoiceState | null {
   const totalCents = qboAmountToCents(invoice.TotalAmt);
   const balanceCents = qboAmountToCents(invoice.Balance);
-  if (totalCents === null || balanceCents === null) return null;
+  const taxCents = qboAmountToCents(invoice.TxnTaxDetail?.TotalTax ?? 0);
+  if (totalCents === null || balanceCents === null || taxCents === null) return null;
   const voided = (invoice.PrivateNote ?? "").startsWith("Voided") && totalCents === 0;
-  return { totalCents, balanceCents, voided };
+  return { totalCents, balanceCents, taxCents, voided };
+}
+
+/** What a sync remembers of the invoice. A voided invoice's zero tax does not erase the PO's. */
+export function snapshotOf(invoice: Invoice, state: InvoiceState, po: PoRow): InvoiceSnapshot {
+  return {
+    totalCents: state.totalCents,
+    balanceCents: state.balanceCents,
+    taxCents: state.voided ? po.taxCents : state.taxCents,
+    emailStatus: invoice.EmailStatus ?? null,
+    exchangeRate: invoice.ExchangeRate == null ? null : String(invoice.ExchangeRate),
+  };
 }
