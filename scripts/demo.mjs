@@ -48,7 +48,7 @@ function show(step, po) {
   const q = po.qbo;
   console.log(`\n── ${step}`);
   console.log(
-    `   ${po.reference}  status=${po.status}  total=${po.total}  paid=${po.totalPaid}  balanceDue=${po.balanceDue}`,
+    `   ${po.reference}  status=${po.status}  subtotal=${po.subtotal}  tax=${po.tax}  total=${po.total}  paid=${po.totalPaid}  balanceDue=${po.balanceDue}`,
   );
   if (q)
     console.log(
@@ -74,8 +74,12 @@ async function waitForStatus(reference, status, via) {
 
 const conf = await api("GET", `/api/conferences/${conference}`);
 const realmId = conf.qbo.realmId;
+const company = await (await fetch(`${emulatorUrl}/__control/realms/${realmId}/settings`)).json();
 console.log(
   `Conference "${conf.name}" → QuickBooks sandbox company ${realmId} (connected: ${conf.qbo.connected})`,
+);
+console.log(
+  `   a company like a real US one: Automated Sales Tax ${company.tax?.ratePercent ?? 0}%, custom transaction numbers ${company.customTransactionNumbers ? "on" : "off"}, home currency ${company.homeCurrency}`,
 );
 
 let po = await api("POST", `/api/conferences/${conference}/purchase-orders`, {
@@ -117,7 +121,7 @@ quiet = await api(
   {},
 );
 await sandbox("POST", `/__control/realms/${realmId}/invoices/${quiet.qbo.invoiceId}/payments`, {
-  amount: "750.00",
+  amount: quiet.qbo.balance,
   webhook: false,
 });
 show("5. Another invoice paid in QuickBooks, but no webhook arrives", quiet);

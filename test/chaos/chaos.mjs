@@ -11,6 +11,8 @@
  *   5. a third conference is reconnected mid-run to another company whose invoice ids collide
  *      with its own (each a stranger's 5,000.00, paid): nothing is recorded from that company,
  *      no request reaches it, and every one of its POs shows a `realm_changed` discrepancy.
+ * The companies are as hostile as real ones (sales tax, custom transaction numbers) and forget
+ * a requestid after 2 seconds, so a retried create must find its invoice by DocNumber.
  * The seed is printed first; `CHAOS_SEED=<n> npm run test:chaos` replays a run.
  */
 import { createHmac } from "node:crypto";
@@ -134,7 +136,12 @@ try {
   const conferences = [];
   for (const slug of ["chaos-east", "chaos-west"]) {
     await api("PUT", `/api/conferences/${slug}`, { name: slug });
-    const grant = await control("POST", "/realms", { companyName: slug });
+    // A real company's defaults (sales tax, custom transaction numbers), and a requestid memory
+    // of 2 seconds, so retries after lost answers must find their invoice by DocNumber.
+    const grant = await control("POST", "/realms", {
+      companyName: slug,
+      settings: { requestIdRetentionSeconds: 2 },
+    });
     const stored = await api("PUT", `/api/conferences/${slug}/qbo/tokens`, grant);
     if (stored.status !== 200) throw new Error(`storing tokens failed: ${JSON.stringify(stored.body)}`);
     await control("PUT", `/realms/${grant.realmId}/faults`, {
@@ -372,21 +379,21 @@ try {
     if (views.every((v) => v.body.qbo?.discrepancy?.kind === "realm_changed")) break;
   }
 
-  // Invariant 1: exactly one QBO invoice per PO, and no stray invoices.
+  // Invariant 1: exactly one QBO invoice per PO (found by DocNumber = reference, taxed as the
+  // company taxes), and no stray invoices.
   for (const { realmId } of conferences) {
     const { invoices } = await control("GET", `/realms/${realmId}/invoices`);
-    const byMemo = new Map();
-    for (const inv of invoices) {
-      const memo = inv.CustomerMemo?.value ?? "";
-      byMemo.set(memo, (byMemo.get(memo) ?? 0) + 1);
-    }
+    const byDoc = new Map();
+    for (const inv of invoices) byDoc.set(inv.DocNumber ?? "", (byDoc.get(inv.DocNumber ?? "") ?? 0) + 1);
     for (const po of pos.filter((p) => p.conference.realmId === realmId)) {
-      const n = byMemo.get(`Purchase Order ${po.reference}`) ?? 0;
-      if (n !== 1) violations.push(`${po.reference}: ${n} QBO invoices`);
+      const n = byDoc.get(po.reference) ?? 0;
+      if (n !== 1) violations.push(`${po.reference}: ${n} QBO invoices with DocNumber ${po.reference}`);
     }
     if (invoices.length !== pos.filter((p) => p.conference.realmId === realmId).length) {
       violations.push(`realm ${realmId}: ${invoices.length} invoices for ${pos.length / 2} POs`);
     }
+    if (!invoices.some((inv) => (inv.TxnTaxDetail?.TotalTax ?? 0) > 0))
+      violations.push(`realm ${realmId}: no invoice was taxed`);
   }
   // Invariants 2 and 3: reconciled, or visibly failed.
   const failures = new Set();
