@@ -70,14 +70,28 @@ const CloudEvent = z.object({
   type: z.string().regex(/^qbo\.[a-z]+\.[a-z]+\.v\d+$/),
   intuitaccountid: Id,
   intuitentityid: Id,
-  time: z.string().max(64).optional(),
+  // ISO text in Intuit's samples; epoch milliseconds have been seen too. Not used, only allowed.
+  time: z.union([z.string().max(64), z.number()]).nullish(),
 });
+
+/** CloudEvents name entities in lower case (`qbo.creditmemo.created.v1`); ours are QBO's names. */
+const ENTITIES: Record<string, string> = {
+  invoice: "Invoice",
+  payment: "Payment",
+  creditmemo: "CreditMemo",
+  customer: "Customer",
+  salesreceipt: "SalesReceipt",
+  refundreceipt: "RefundReceipt",
+  journalentry: "JournalEntry",
+  deposit: "Deposit",
+};
 
 const OPERATIONS: Record<string, string> = {
   created: "Create",
   updated: "Update",
   deleted: "Delete",
   voided: "Void",
+  void: "Void",
   emailed: "Emailed",
   merged: "Merge",
 };
@@ -99,7 +113,7 @@ export function parseWebhookEvents(body: unknown): { events: EntityEvent[]; skip
       const [, entity = "", verb = ""] = ce.data.type.split(".");
       events.push({
         realmId: ce.data.intuitaccountid,
-        entity: entity.charAt(0).toUpperCase() + entity.slice(1),
+        entity: ENTITIES[entity] ?? entity.charAt(0).toUpperCase() + entity.slice(1),
         id: ce.data.intuitentityid,
         operation: OPERATIONS[verb] ?? verb,
         eventKey: `ce:${ce.data.id}`,
