@@ -275,7 +275,9 @@ async function errorFrom(res: Response, conference: string, path: string): Promi
     intuit_tid: tid,
     codes: faults.map((f) => f.code),
   });
-  if (res.status === 429 || res.status >= 500) {
+  // Throttling has also been answered as 403 (python-quickbooks #43): the body says so.
+  const throttled = faults.some((f) => /ThrottleExceeded/i.test(`${f.message} ${f.detail}`));
+  if (res.status === 429 || res.status >= 500 || throttled) {
     return new QboError("unavailable", `QuickBooks is unavailable (HTTP ${res.status}); try again later.`, {
       status: res.status,
       faults,

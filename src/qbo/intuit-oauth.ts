@@ -24,6 +24,8 @@ const TokenResponse = z.object({
   refresh_token: z.string().min(1).optional(),
   expires_in: z.coerce.number().int().positive().default(3600),
   x_refresh_token_expires_in: z.coerce.number().int().positive().optional(),
+  /** The refresh token's absolute 5-year cap, when asked for (qbo-api.md A1, SPEC §10). */
+  x_refresh_token_hard_expires_in: z.coerce.number().int().positive().optional(),
 });
 
 const TokenError = z.object({ error: z.string() });
@@ -34,6 +36,8 @@ export interface IssuedTokens {
   refreshToken: string | null;
   accessExpiresAt: number;
   refreshExpiresAt: number | null;
+  /** When the grant dies whatever happens (5-year cap); null when Intuit did not say. */
+  refreshHardExpiresAt: number | null;
 }
 
 export type TokenOutcome =
@@ -87,6 +91,9 @@ export async function requestTokens(
         refreshToken: t.refresh_token ?? null,
         accessExpiresAt: now + t.expires_in * 1000,
         refreshExpiresAt: t.x_refresh_token_expires_in ? now + t.x_refresh_token_expires_in * 1000 : null,
+        refreshHardExpiresAt: t.x_refresh_token_hard_expires_in
+          ? now + t.x_refresh_token_hard_expires_in * 1000
+          : null,
       },
     };
   }

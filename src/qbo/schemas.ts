@@ -10,10 +10,10 @@ const FaultBody = z.union([
       Error: z
         .array(
           z.object({
-            Message: z.string().optional(),
-            Detail: z.string().optional(),
-            code: z.string().optional(),
-            element: z.string().optional(),
+            Message: z.string().nullish(),
+            Detail: z.string().nullish(),
+            code: z.union([z.string(), z.number()]).nullish(),
+            element: z.string().nullish(),
           }),
         )
         .default([]),
@@ -25,9 +25,9 @@ const FaultBody = z.union([
       error: z
         .array(
           z.object({
-            message: z.string().optional(),
-            detail: z.string().optional(),
-            code: z.string().optional(),
+            message: z.string().nullish(),
+            detail: z.string().nullish(),
+            code: z.union([z.string(), z.number()]).nullish(),
           }),
         )
         .default([]),
@@ -50,14 +50,14 @@ export function faultsOf(body: unknown): QboFault[] {
     return parsed.data.Fault.Error.map((e) => ({
       message: e.Message ?? "",
       detail: e.Detail ?? "",
-      code: e.code ?? "",
-      element: e.element,
+      code: e.code == null ? "" : String(e.code),
+      element: e.element ?? undefined,
     }));
   }
   return parsed.data.fault.error.map((e) => ({
     message: e.message ?? "",
     detail: e.detail ?? "",
-    code: e.code ?? "",
+    code: e.code == null ? "" : String(e.code),
   }));
 }
 
@@ -81,6 +81,9 @@ export const Invoice = z.object({
   CurrencyRef: Ref.nullish(),
   /** Home-currency units per 1 unit of the invoice's currency (multicurrency companies). */
   ExchangeRate: z.number().positive().nullish(),
+  HomeTotalAmt: Amount.nullish(),
+  HomeBalance: Amount.nullish(),
+  LinkedTxn: z.array(z.object({ TxnId: z.string(), TxnType: z.string() })).nullish(),
   CustomerRef: Ref.nullish(),
   CustomerMemo: z.object({ value: z.string().nullish() }).nullish(),
   EmailStatus: z.string().nullish(),
@@ -93,6 +96,7 @@ export type Invoice = z.infer<typeof Invoice>;
 export const Payment = z.object({
   Id: z.string().min(1),
   TotalAmt: Amount.optional(),
+  UnappliedAmt: Amount.nullish(),
   Line: z
     .array(
       z.object({
@@ -107,6 +111,11 @@ export type Payment = z.infer<typeof Payment>;
 /** Create responses: `{"Customer": {...}}`; a missing Id fails here (the seed's "without an Id" cases). */
 export const CustomerEnvelope = z.object({ Customer: Customer });
 export const InvoiceEnvelope = z.object({ Invoice: Invoice });
+
+/** A delete answers only `{Id, domain, status: "Deleted"}` (qbo-api.md A8). */
+export const DeletedInvoiceEnvelope = z.object({
+  Invoice: z.object({ Id: z.string().min(1), status: z.literal("Deleted") }),
+});
 
 export const CustomerQuery = z.object({
   QueryResponse: z.object({ Customer: z.array(Customer).optional() }),

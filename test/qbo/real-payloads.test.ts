@@ -16,6 +16,7 @@ import {
   CustomerEnvelope,
   CustomerQuery,
   faultsOf,
+  DeletedInvoiceEnvelope,
   InvoiceEnvelope,
   InvoiceQuery,
   Payment,
@@ -504,7 +505,10 @@ async function tokenOutcome(file: string, status: number) {
 async function check(file: string, c: Case): Promise<void> {
   switch (c.parser) {
     case "invoice": {
-      const { Invoice } = expectParsed(InvoiceEnvelope.safeParse(bodyOf(file)), file);
+      // A delete answers a stub ({Id, domain, status}): the product reads it with its own schema.
+      const body = bodyOf(file);
+      const deleted = DeletedInvoiceEnvelope.safeParse(body);
+      const { Invoice } = deleted.success ? deleted.data : expectParsed(InvoiceEnvelope.safeParse(body), file);
       expect(invoiceFactsOf(Invoice, c.facts)).toEqual(c.facts);
       return;
     }
