@@ -171,6 +171,30 @@ export const faults = {
       detail: `Business Validation Error: ${detail}`,
     });
   },
+  /** Currency rules (multicurrency off, a currency the company lacks): the code is UNVERIFIED. */
+  currency(detail: string) {
+    return new QboFault({
+      code: "6000",
+      message: "A business validation error has occurred while processing your request",
+      detail: `Business Validation Error: ${detail}`,
+      element: "CurrencyRef",
+    });
+  },
+  duplicateDocNumber(docNumber: string, invoiceId: string) {
+    return new QboFault({
+      code: "6140",
+      message: "Duplicate Document Number Error",
+      detail: `Duplicate Document Number Error : You must specify a different number. This number has already been used. DocNumber=${docNumber} is assigned to TxnType=Invoice with TxnId=${invoiceId}`,
+    });
+  },
+  stringTooLong(element: string, max: number, length: number) {
+    return new QboFault({
+      code: "2050",
+      message: "String length is either shorter or longer than supported by specification",
+      detail: `String length specified does not match the supported length. Min:0 Max:${max} supplied length:${length}`,
+      element,
+    });
+  },
   queryParser(detail: string) {
     return new QboFault({
       code: "4000",

@@ -1,26 +1,50 @@
 /**
  * One QBO company: customers, invoices and payments with QBO's rules (unique display names,
  * references that must exist, balances that never go below zero, SyncTokens, void and
- * delete). State and rules only: methods throw `QboFault` and return records.
+ * delete), shaped by the realm's settings (tax, currencies, numbering). State and rules only:
+ * methods throw `QboFault` and return records.
  */
 
 import { faults } from "../http.ts";
-import { type PaymentInput, parseCustomer, parseInvoice, parsePayment, parseSyncRef } from "./inputs.ts";
+import type { CompanySettings } from "../settings.ts";
+import { nowIso } from "../time.ts";
+import {
+  type PaymentInput,
+  parseCustomer,
+  parseInvoice,
+  parseNamed,
+  parsePayment,
+  parseSyncRef,
+} from "./inputs.ts";
 import { centsToNumber } from "./money.ts";
 import type { ParsedQuery, QueryEntity } from "./query.ts";
 import { compileConditions } from "./query-fields.ts";
-import type { CustomerRecord, InvoiceRecord, PaymentRecord, QueryRow } from "./records.ts";
+import type { CustomerRecord, InvoiceRecord, NameListRecord, PaymentRecord, QueryRow } from "./records.ts";
 
 const FIRST_DOC_NUMBER = 1001;
 
+type NameKind = "Customer" | NameListRecord["kind"];
+
 export class Company {
+  readonly #settings: CompanySettings;
   readonly #customers = new Map<string, CustomerRecord>();
-  readonly #customersByName = new Map<string, string>();
+  readonly #nameLists = new Map<string, NameListRecord>();
+  /** DisplayName (lower case) → owner, across customers, vendors and employees, active or not. */
+  readonly #names = new Map<string, { kind: NameKind; id: string }>();
   readonly #invoices = new Map<string, InvoiceRecord>();
   readonly #payments = new Map<string, PaymentRecord>();
   /** One id sequence for every entity, so a customer id is never mistaken for an invoice id. */
   #nextId = 1;
   #nextDocNumber = FIRST_DOC_NUMBER;
+
+  constructor(settings: CompanySettings) {
+    this.#settings = settings;
+  }
+
+  /** The realm's settings as they are now. */
+  get settings(): CompanySettings["value"] {
+    return this.#settings.value;
+  }
 
   customers(): CustomerRecord[] {
     return [...this.#customers.values()];
@@ -47,27 +71,54 @@ export class Company {
     return total;
   }
 
-  /** DisplayName is unique case-insensitively (6240), as across QBO's name lists. */
+  /**
+   * DisplayName is unique case-insensitively (6240) across customers, vendors and employees,
+   * inactive ones included. The currency is the home one unless CurrencyRef says otherwise,
+   * which needs multicurrency on.
+   */
   createCustomer(body: unknown): CustomerRecord {
-    const input = parseCustomer(body);
-    if (this.#customersByName.has(input.displayName.toLowerCase())) throw faults.duplicateName();
+    const { active, currency, ...input } = parseCustomer(body);
+    this.#claimName(input.displayName);
+    const customerCurrency = currency ?? this.settings.homeCurrency;
+    this.#checkCurrency(customerCurrency);
     const now = timestamp();
     const customer: CustomerRecord = {
       ...input,
       id: this.#takeId(),
       syncToken: 0,
-      active: true,
+      active: active ?? true,
+      currency: customerCurrency,
       created: now,
       updated: now,
     };
     this.#customers.set(customer.id, customer);
-    this.#customersByName.set(input.displayName.toLowerCase(), customer.id);
+    this.#names.set(nameKey(customer.displayName), { kind: "Customer", id: customer.id });
     return customer;
   }
 
+  /** A vendor or an employee: they exist here only to take names from customers (6240). */
+  createNameListEntry(kind: NameListRecord["kind"], body: unknown): NameListRecord {
+    const { displayName } = parseNamed(body);
+    this.#claimName(displayName);
+    const now = timestamp();
+    const record: NameListRecord = {
+      id: this.#takeId(),
+      syncToken: 0,
+      kind,
+      displayName,
+      active: true,
+      created: now,
+      updated: now,
+    };
+    this.#nameLists.set(record.id, record);
+    this.#names.set(nameKey(displayName), { kind, id: record.id });
+    return record;
+  }
+
+  /** A customer by name, active or not (vendors' and employees' names find nothing). */
   findCustomerByName(displayName: string): CustomerRecord | undefined {
-    const id = this.#customersByName.get(displayName.toLowerCase());
-    return id === undefined ? undefined : this.#customers.get(id);
+    const owner = this.#names.get(nameKey(displayName));
+    return owner?.kind === "Customer" ? this.#customers.get(owner.id) : undefined;
   }
 
   /** TotalAmt = Σ line Amount, Balance = TotalAmt, DocNumber from the company's sequence. */
@@ -299,6 +350,22 @@ export class Company {
     return payment;
   }
 
+  #claimName(displayName: string, ownId?: string): void {
+    const owner = this.#names.get(nameKey(displayName));
+    if (owner && owner.id !== ownId) throw faults.duplicateName();
+  }
+
+  /** A currency other than the home one needs multicurrency on and a rate (the currency list). */
+  #checkCurrency(currency: string): void {
+    const { homeCurrency, multicurrency, exchangeRates } = this.settings;
+    if (currency === homeCurrency) return;
+    if (!multicurrency)
+      throw faults.currency(`Multicurrency is off: ${currency} is not the home currency ${homeCurrency}`);
+    if (exchangeRates[currency] === undefined) {
+      throw faults.currency(`${currency} is not in the company's currency list`);
+    }
+  }
+
   #takeId(): string {
     return String(this.#nextId++);
   }
@@ -315,7 +382,11 @@ function touch(record: { syncToken: number; updated: string }, now: string): voi
 }
 
 function timestamp(): string {
-  return new Date().toISOString();
+  return nowIso();
+}
+
+function nameKey(displayName: string): string {
+  return displayName.toLowerCase();
 }
 
 function addDays(isoDate: string, days: number): string {

@@ -17,6 +17,8 @@ const addressLine = z.string().max(500);
 
 const CustomerSchema = z.object({
   DisplayName: z.string(),
+  Active: z.boolean().optional(),
+  CurrencyRef: ref.optional(),
   CompanyName: z.string().optional(),
   GivenName: z.string().optional(),
   FamilyName: z.string().optional(),
@@ -37,6 +39,8 @@ const CustomerSchema = z.object({
     })
     .optional(),
 });
+
+const NamedSchema = z.object({ DisplayName: z.string() });
 
 const SalesLineSchema = z.object({
   DetailType: z.literal("SalesItemLineDetail"),
@@ -81,6 +85,8 @@ const PaymentSchema = z.object({
 
 export interface CustomerInput {
   displayName: string;
+  active?: boolean;
+  currency?: string;
   companyName?: string;
   givenName?: string;
   familyName?: string;
@@ -111,11 +117,11 @@ export interface PaymentInput {
 
 export function parseCustomer(body: unknown): CustomerInput {
   const input = parseBody(CustomerSchema, body);
-  const displayName = input.DisplayName.trim();
-  if (displayName === "") throw faults.required("DisplayName");
-  if (displayName.length > 500) throw faults.invalid("DisplayName", "is longer than 500 characters");
+  const displayName = parseDisplayName(input.DisplayName);
   return {
     displayName,
+    active: input.Active,
+    currency: input.CurrencyRef?.value,
     companyName: input.CompanyName,
     givenName: input.GivenName,
     familyName: input.FamilyName,
@@ -124,6 +130,18 @@ export function parseCustomer(body: unknown): CustomerInput {
     phone: input.PrimaryPhone?.FreeFormNumber,
     billAddr: input.BillAddr && withoutUndefined(input.BillAddr),
   };
+}
+
+/** A vendor's or employee's body: only the name is modelled. */
+export function parseNamed(body: unknown): { displayName: string } {
+  return { displayName: parseDisplayName(parseBody(NamedSchema, body).DisplayName) };
+}
+
+function parseDisplayName(value: string): string {
+  const displayName = value.trim();
+  if (displayName === "") throw faults.required("DisplayName");
+  if (displayName.length > 500) throw faults.invalid("DisplayName", "is longer than 500 characters");
+  return displayName;
 }
 
 export function parseInvoice(body: unknown): InvoiceInput {

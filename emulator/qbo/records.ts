@@ -14,6 +14,19 @@ export interface CustomerRecord {
   notes?: string;
   billAddr?: Record<string, string>;
   active: boolean;
+  /** ISO 4217; set at creation only. */
+  currency: string;
+  created: string;
+  updated: string;
+}
+
+/** A vendor or an employee: only their names matter here, as they share customers' name space. */
+export interface NameListRecord {
+  id: string;
+  syncToken: number;
+  kind: "Vendor" | "Employee";
+  displayName: string;
+  active: boolean;
   created: string;
   updated: string;
 }

@@ -1,8 +1,9 @@
 /** QBO's JSON shapes for the emulator's records (money as JSON numbers, like QBO). */
 
+import { currencyRef } from "../settings.ts";
 import type { Company } from "./company.ts";
 import { centsToNumber, quantityToNumber } from "./money.ts";
-import type { CustomerRecord, InvoiceRecord, PaymentRecord, QueryRow } from "./records.ts";
+import type { CustomerRecord, InvoiceRecord, NameListRecord, PaymentRecord, QueryRow } from "./records.ts";
 
 type Json = Record<string, unknown>;
 
@@ -33,13 +34,27 @@ export function customerJson(customer: CustomerRecord, company: Company): Json {
     Taxable: false,
     Balance: balance,
     BalanceWithJobs: balance,
-    CurrencyRef: USD,
+    CurrencyRef: currencyRef(customer.currency),
     PreferredDeliveryMethod: "Email",
     PrimaryEmailAddr: customer.email === undefined ? undefined : { Address: customer.email },
     PrimaryPhone: customer.phone === undefined ? undefined : { FreeFormNumber: customer.phone },
     BillAddr: customer.billAddr && { Id: `${customer.id}01`, ...customer.billAddr },
     MetaData: { CreateTime: customer.created, LastUpdatedTime: customer.updated },
   });
+}
+
+/** A Vendor or Employee: the name fields QBO always returns. */
+export function nameListJson(record: NameListRecord): Json {
+  return {
+    Id: record.id,
+    SyncToken: String(record.syncToken),
+    domain: "QBO",
+    sparse: false,
+    DisplayName: record.displayName,
+    PrintOnCheckName: record.displayName,
+    Active: record.active,
+    MetaData: { CreateTime: record.created, LastUpdatedTime: record.updated },
+  };
 }
 
 export function invoiceJson(invoice: InvoiceRecord, company: Company, options: RenderOptions): Json {

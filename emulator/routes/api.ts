@@ -32,6 +32,8 @@ interface ApiRoute {
 }
 
 const INVOICE_LINK_MINOR_VERSION = 36;
+/** Intuit's documented maximum (qbo-api.md A6); the fault answered beyond it is UNVERIFIED. */
+const MAX_REQUEST_ID_LENGTH = 50;
 
 export async function handleApi(state: EmulatorState, request: EmulatorRequest): Promise<Reply> {
   const match = /^\/v3\/company\/([^/]+)(\/.*)?$/.exec(request.url.pathname);
@@ -66,8 +68,13 @@ function perform(state: EmulatorState, realm: Realm, route: ApiRoute, request: E
   if (auth.realmId !== realm.id) return authorizationFailed();
 
   const requestId = route.write ? request.url.searchParams.get("requestid") : null;
+  const now = Date.now();
   if (requestId) {
-    const original = realm.replies.get(requestId);
+    if (requestId.length > MAX_REQUEST_ID_LENGTH) {
+      return faults.stringTooLong("requestid", MAX_REQUEST_ID_LENGTH, requestId.length).toReply();
+    }
+    const retentionMs = realm.settings.value.requestIdRetentionSeconds * 1000;
+    const original = realm.requestIds.recall(requestId, now, retentionMs);
     if (original) return original;
   }
   let reply: HttpReply;
@@ -78,7 +85,7 @@ function perform(state: EmulatorState, realm: Realm, route: ApiRoute, request: E
     reply = error.toReply();
   }
   // Only committed writes are remembered: a rejected request may be corrected and retried.
-  if (requestId && reply.status === 200) realm.replies.set(requestId, reply);
+  if (requestId && reply.status === 200) realm.requestIds.remember(requestId, reply, now);
   return reply;
 }
 
