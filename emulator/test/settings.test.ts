@@ -60,7 +60,6 @@ describe("realm settings", () => {
       { exchangeRates: { EUR: 0 } },
     ];
     for (const patch of refused) {
-      // biome-ignore lint/suspicious/noExplicitAny: deliberately wrong shapes
       await expect(emulator.control.updateSettings(tokens.realmId, patch as any)).rejects.toMatchObject({
         status: 400,
       });
