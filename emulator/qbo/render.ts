@@ -1,6 +1,7 @@
 /** QBO's JSON shapes for the emulator's records (money as JSON numbers, like QBO). */
 
 import { currencyRef } from "../settings.ts";
+import { formatInstant } from "../time.ts";
 import type { Company } from "./company.ts";
 import { centsToNumber, quantityToNumber } from "./money.ts";
 import type { CustomerRecord, InvoiceRecord, NameListRecord, PaymentRecord, QueryRow } from "./records.ts";
@@ -39,12 +40,12 @@ export function customerJson(customer: CustomerRecord, company: Company): Json {
     PrimaryEmailAddr: customer.email === undefined ? undefined : { Address: customer.email },
     PrimaryPhone: customer.phone === undefined ? undefined : { FreeFormNumber: customer.phone },
     BillAddr: customer.billAddr && { Id: `${customer.id}01`, ...customer.billAddr },
-    MetaData: { CreateTime: customer.created, LastUpdatedTime: customer.updated },
+    MetaData: metaData(customer, company),
   });
 }
 
 /** A Vendor or Employee: the name fields QBO always returns. */
-export function nameListJson(record: NameListRecord): Json {
+export function nameListJson(record: NameListRecord, company: Company): Json {
   return {
     Id: record.id,
     SyncToken: String(record.syncToken),
@@ -53,7 +54,7 @@ export function nameListJson(record: NameListRecord): Json {
     DisplayName: record.displayName,
     PrintOnCheckName: record.displayName,
     Active: record.active,
-    MetaData: { CreateTime: record.created, LastUpdatedTime: record.updated },
+    MetaData: metaData(record, company),
   };
 }
 
@@ -103,10 +104,10 @@ export function invoiceJson(invoice: InvoiceRecord, company: Company, options: R
     DeliveryInfo:
       invoice.deliveryTime === undefined
         ? undefined
-        : { DeliveryType: "Email", DeliveryTime: invoice.deliveryTime },
+        : { DeliveryType: "Email", DeliveryTime: instant(invoice.deliveryTime, company) },
     LinkedTxn: invoice.paymentIds.map((id) => ({ TxnId: id, TxnType: "Payment" })),
     InvoiceLink: options.invoiceLink ? invoice.invoiceLink : undefined,
-    MetaData: { CreateTime: invoice.created, LastUpdatedTime: invoice.updated },
+    MetaData: metaData(invoice, company),
   });
 }
 
@@ -128,7 +129,7 @@ export function paymentJson(payment: PaymentRecord, company: Company): Json {
       Amount: centsToNumber(line.amountCents),
       LinkedTxn: line.invoiceId === undefined ? [] : [{ TxnId: line.invoiceId, TxnType: "Invoice" }],
     })),
-    MetaData: { CreateTime: payment.created, LastUpdatedTime: payment.updated },
+    MetaData: metaData(payment, company),
   });
 }
 
@@ -136,6 +137,15 @@ export function queryRowJson(row: QueryRow, company: Company, options: RenderOpt
   if ("docNumber" in row) return invoiceJson(row, company, options);
   if ("displayName" in row) return customerJson(row, company);
   return paymentJson(row, company);
+}
+
+/** MetaData instants in the company's offset (seconds only, as QBO writes them, unless "Z"). */
+function metaData(record: { created: string; updated: string }, company: Company): Json {
+  return { CreateTime: instant(record.created, company), LastUpdatedTime: instant(record.updated, company) };
+}
+
+function instant(iso: string, company: Company): string {
+  return formatInstant(iso, company.settings.timestampOffset, { millis: false });
 }
 
 function compact(record: Json): Json {

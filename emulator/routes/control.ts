@@ -247,12 +247,12 @@ realmRoute("POST", "/customers", ({ realm, request }) => {
 
 realmRoute("POST", "/vendors", ({ realm, request }) => {
   const vendor = realm.company.createNameListEntry("Vendor", body(NamedEntitySchema, request));
-  return json(201, { Vendor: nameListJson(vendor) });
+  return json(201, { Vendor: nameListJson(vendor, realm.company) });
 });
 
 realmRoute("POST", "/employees", ({ realm, request }) => {
   const employee = realm.company.createNameListEntry("Employee", body(NamedEntitySchema, request));
-  return json(201, { Employee: nameListJson(employee) });
+  return json(201, { Employee: nameListJson(employee, realm.company) });
 });
 
 realmRoute("POST", "/forget-requestids", ({ realm }) => json(200, { forgotten: realm.requestIds.forget() }));
