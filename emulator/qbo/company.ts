@@ -16,12 +16,14 @@ import {
   parsePayment,
   parseSyncRef,
 } from "./inputs.ts";
-import { centsToNumber } from "./money.ts";
+import { centsToNumber, percentOfCents } from "./money.ts";
 import type { ParsedQuery, QueryEntity } from "./query.ts";
 import { compileConditions } from "./query-fields.ts";
 import type { CustomerRecord, InvoiceRecord, NameListRecord, PaymentRecord, QueryRow } from "./records.ts";
 
 const FIRST_DOC_NUMBER = 1001;
+/** The DocNumber that asks QBO for the next number even with custom transaction numbers on. */
+const AUTO_GENERATE = "AUTO_GENERATE";
 
 type NameKind = "Customer" | NameListRecord["kind"];
 
@@ -32,6 +34,8 @@ export class Company {
   /** DisplayName (lower case) → owner, across customers, vendors and employees, active or not. */
   readonly #names = new Map<string, { kind: NameKind; id: string }>();
   readonly #invoices = new Map<string, InvoiceRecord>();
+  /** DocNumber → ids of the live (not deleted) invoices carrying it. */
+  readonly #docNumbers = new Map<string, Set<string>>();
   readonly #payments = new Map<string, PaymentRecord>();
   /** One id sequence for every entity, so a customer id is never mistaken for an invoice id. */
   #nextId = 1;
@@ -121,24 +125,50 @@ export class Company {
     return owner?.kind === "Customer" ? this.#customers.get(owner.id) : undefined;
   }
 
-  /** TotalAmt = Σ line Amount, Balance = TotalAmt, DocNumber from the company's sequence. */
-  createInvoice(body: unknown): InvoiceRecord {
+  /**
+   * An invoice as the company's settings shape it: each line taxable unless its TaxCodeRef is
+   * "NON" (automated tax), TotalAmt = Σ lines + tax, Balance = TotalAmt; the customer's
+   * currency; a DocNumber only when sent or when the company numbers invoices itself.
+   */
+  createInvoice(body: unknown, options: { allowDuplicateDocNumber?: boolean } = {}): InvoiceRecord {
     const input = parseInvoice(body);
-    if (!this.#customers.has(input.customerId))
-      throw faults.invalidReference("CustomerRef", input.customerId);
+    const customer = this.#customers.get(input.customerId);
+    if (!customer) throw faults.invalidReference("CustomerRef", input.customerId);
+    const currency = input.currency ?? customer.currency;
+    this.#checkCurrency(currency);
+    if (currency !== customer.currency) {
+      throw faults.currency(
+        `The invoice currency ${currency} is not the customer's currency ${customer.currency}`,
+      );
+    }
+    const docNumber = this.#docNumberFor(input.docNumber, options.allowDuplicateDocNumber ?? false);
+    const { tax, multicurrency, homeCurrency, exchangeRates } = this.settings;
+    const lines = input.lines.map((line) => ({
+      ...line,
+      taxCode: line.taxCode ?? (tax.mode === "automated" ? "TAX" : "NON"),
+    }));
+    const subtotalCents = lines.reduce((sum, line) => sum + line.amountCents, 0);
+    const taxableCents = lines
+      .filter((line) => line.taxCode !== "NON")
+      .reduce((sum, line) => sum + line.amountCents, 0);
+    const taxCents = tax.mode === "automated" ? percentOfCents(taxableCents, tax.ratePercent) : 0;
     const now = timestamp();
     const txnDate = input.txnDate ?? now.slice(0, 10);
-    const totalCents = input.lines.reduce((sum, line) => sum + line.amountCents, 0);
     const invoice: InvoiceRecord = {
       id: this.#takeId(),
       syncToken: 0,
-      docNumber: input.docNumber ?? String(this.#nextDocNumber++),
+      docNumber,
       txnDate,
       dueDate: input.dueDate ?? addDays(txnDate, 30),
-      customerId: input.customerId,
-      lines: input.lines,
-      totalCents,
-      balanceCents: totalCents,
+      customerId: customer.id,
+      lines,
+      taxCents,
+      totalCents: subtotalCents + taxCents,
+      balanceCents: subtotalCents + taxCents,
+      currency,
+      exchangeRate: multicurrency ? (currency === homeCurrency ? 1 : exchangeRates[currency]) : undefined,
+      allowOnlineCard: input.allowOnlineCard,
+      allowOnlineAch: input.allowOnlineAch,
       customerMemo: input.customerMemo,
       privateNote: input.privateNote,
       billEmail: input.billEmail,
@@ -150,7 +180,13 @@ export class Company {
       updated: now,
     };
     this.#invoices.set(invoice.id, invoice);
+    if (docNumber !== undefined) this.#indexDocNumber(docNumber, invoice.id);
     return invoice;
+  }
+
+  /** Live invoices by DocNumber (voided ones keep theirs; deleted ones free it). */
+  invoicesByDocNumber(docNumber: string): InvoiceRecord[] {
+    return [...(this.#docNumbers.get(docNumber) ?? [])].flatMap((id) => this.#invoices.get(id) ?? []);
   }
 
   /** Any invoice, deleted ones included. */
@@ -187,9 +223,10 @@ export class Company {
     return this.markVoided(invoice);
   }
 
-  /** QBO's void: the invoice stays, every amount zeroed, PrivateNote "Voided". No SyncToken check. */
+  /** QBO's void: the invoice stays, every amount (tax too) zeroed, PrivateNote "Voided". No SyncToken check. */
   markVoided(invoice: InvoiceRecord): InvoiceRecord {
     invoice.state = "voided";
+    invoice.taxCents = 0;
     invoice.totalCents = 0;
     invoice.balanceCents = 0;
     invoice.privateNote = "Voided";
@@ -206,6 +243,7 @@ export class Company {
 
   markDeleted(invoice: InvoiceRecord): InvoiceRecord {
     invoice.state = "deleted";
+    if (invoice.docNumber !== undefined) this.#docNumbers.get(invoice.docNumber)?.delete(invoice.id);
     touch(invoice, timestamp());
     return invoice;
   }
@@ -278,7 +316,10 @@ export class Company {
     return deleted;
   }
 
-  /** Bulk creation for benchmarks: one customer, one single-line invoice per amount. */
+  /**
+   * Bulk creation for benchmarks: one customer, one single-line invoice per amount, as if typed
+   * in QBO's screens: numbered 1001, 1002… and not taxable, so TotalAmt is the amount given.
+   */
   seedInvoices(customerName: string, invoices: Array<{ amountCents: number; paidCents: number }>): string[] {
     const customer =
       this.findCustomerByName(customerName) ?? this.createCustomer({ DisplayName: customerName });
@@ -286,12 +327,13 @@ export class Company {
       const amount = centsToNumber(amountCents);
       const invoice = this.createInvoice({
         CustomerRef: { value: customer.id },
+        DocNumber: AUTO_GENERATE,
         Line: [
           {
             DetailType: "SalesItemLineDetail",
             Amount: amount,
             Description: "Seeded invoice",
-            SalesItemLineDetail: { Qty: 1, UnitPrice: amount },
+            SalesItemLineDetail: { Qty: 1, UnitPrice: amount, TaxCodeRef: { value: "NON" } },
           },
         ],
       });
@@ -348,6 +390,29 @@ export class Company {
       touch(invoice, now);
     }
     return payment;
+  }
+
+  /**
+   * "AUTO_GENERATE", or nothing sent while the company numbers invoices itself → the next free
+   * number. Anything else is kept as sent, and a DocNumber another live invoice has → 6140
+   * unless `include=allowduplicatedocnum`.
+   */
+  #docNumberFor(sent: string | undefined, allowDuplicate: boolean): string | undefined {
+    if (sent === AUTO_GENERATE || (sent === undefined && !this.settings.customTransactionNumbers)) {
+      let number = String(this.#nextDocNumber++);
+      while (this.invoicesByDocNumber(number).length > 0) number = String(this.#nextDocNumber++);
+      return number;
+    }
+    if (sent === undefined) return undefined;
+    const clash = this.invoicesByDocNumber(sent)[0];
+    if (clash && !allowDuplicate) throw faults.duplicateDocNumber(sent, clash.id);
+    return sent;
+  }
+
+  #indexDocNumber(docNumber: string, invoiceId: string): void {
+    const ids = this.#docNumbers.get(docNumber) ?? new Set<string>();
+    ids.add(invoiceId);
+    this.#docNumbers.set(docNumber, ids);
   }
 
   #claimName(displayName: string, ownId?: string): void {

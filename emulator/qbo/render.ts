@@ -3,12 +3,11 @@
 import { currencyRef } from "../settings.ts";
 import { formatInstant } from "../time.ts";
 import type { Company } from "./company.ts";
-import { centsToNumber, quantityToNumber } from "./money.ts";
+import { centsToNumber, convertCents, quantityToNumber } from "./money.ts";
+import type { QueryEntity } from "./query.ts";
 import type { CustomerRecord, InvoiceRecord, NameListRecord, PaymentRecord, QueryRow } from "./records.ts";
 
 type Json = Record<string, unknown>;
-
-const USD = { value: "USD", name: "United States Dollar" };
 
 export interface RenderOptions {
   /** Include InvoiceLink: QBO does so for minorversion >= 36 with include=invoiceLink. */
@@ -72,15 +71,17 @@ export function invoiceJson(invoice: InvoiceRecord, company: Company, options: R
       ItemRef: line.itemRef,
       UnitPrice: line.unitPriceCents === undefined ? undefined : amount(line.unitPriceCents),
       Qty: line.qty === undefined ? undefined : voided ? 0 : quantityToNumber(line.qty),
-      TaxCodeRef: { value: "NON" },
+      TaxCodeRef: line.taxCode === undefined ? undefined : { value: line.taxCode },
     }),
   }));
+  const subtotalCents = invoice.lines.reduce((sum, line) => sum + line.amountCents, 0);
   // QBO appends a subtotal line to every sales document it returns.
   lines.push({
-    Amount: centsToNumber(invoice.totalCents),
+    Amount: amount(subtotalCents),
     DetailType: "SubTotalLineDetail",
     SubTotalLineDetail: {},
   });
+  const rate = invoice.exchangeRate;
   return compact({
     Id: invoice.id,
     SyncToken: String(invoice.syncToken),
@@ -89,15 +90,21 @@ export function invoiceJson(invoice: InvoiceRecord, company: Company, options: R
     DocNumber: invoice.docNumber,
     TxnDate: invoice.txnDate,
     DueDate: invoice.dueDate,
-    CurrencyRef: USD,
+    CurrencyRef: currencyRef(invoice.currency),
+    ExchangeRate: rate,
     CustomerRef: { value: invoice.customerId, name: customer?.displayName },
     CustomerMemo: invoice.customerMemo === undefined ? undefined : { value: invoice.customerMemo },
     PrivateNote: invoice.privateNote,
     BillEmail: invoice.billEmail === undefined ? undefined : { Address: invoice.billEmail },
     BillAddr: customer?.billAddr,
     Line: lines,
+    TxnTaxDetail: { TotalTax: centsToNumber(invoice.taxCents) },
     TotalAmt: centsToNumber(invoice.totalCents),
     Balance: centsToNumber(invoice.balanceCents),
+    HomeTotalAmt: rate === undefined ? undefined : centsToNumber(convertCents(invoice.totalCents, rate)),
+    HomeBalance: rate === undefined ? undefined : centsToNumber(convertCents(invoice.balanceCents, rate)),
+    AllowOnlineCreditCardPayment: invoice.allowOnlineCard,
+    AllowOnlineACHPayment: invoice.allowOnlineAch,
     ApplyTaxAfterDiscount: false,
     PrintStatus: "NotSet",
     EmailStatus: invoice.emailStatus,
@@ -119,7 +126,7 @@ export function paymentJson(payment: PaymentRecord, company: Company): Json {
     domain: "QBO",
     sparse: false,
     TxnDate: payment.txnDate,
-    CurrencyRef: USD,
+    CurrencyRef: currencyRef(company.customer(payment.customerId)?.currency ?? company.settings.homeCurrency),
     CustomerRef: { value: payment.customerId, name: company.customer(payment.customerId)?.displayName },
     TotalAmt: centsToNumber(payment.totalCents),
     UnappliedAmt: centsToNumber(payment.totalCents - appliedCents),
@@ -133,10 +140,15 @@ export function paymentJson(payment: PaymentRecord, company: Company): Json {
   });
 }
 
-export function queryRowJson(row: QueryRow, company: Company, options: RenderOptions): Json {
-  if ("docNumber" in row) return invoiceJson(row, company, options);
-  if ("displayName" in row) return customerJson(row, company);
-  return paymentJson(row, company);
+export function queryRowJson(
+  entity: QueryEntity,
+  row: QueryRow,
+  company: Company,
+  options: RenderOptions,
+): Json {
+  if (entity === "Invoice") return invoiceJson(row as InvoiceRecord, company, options);
+  if (entity === "Customer") return customerJson(row as CustomerRecord, company);
+  return paymentJson(row as PaymentRecord, company);
 }
 
 /** MetaData instants in the company's offset (seconds only, as QBO writes them, unless "Z"). */

@@ -132,11 +132,12 @@ function resolveRoute(request: EmulatorRequest, path: string): ApiRoute {
       return read("pdf:invoice", (realm) => {
         const invoice = realm.company.invoice(id);
         const pdf = invoicePdf([
-          `Invoice ${invoice.docNumber}`,
+          `Invoice ${invoice.docNumber ?? ""}`.trim(),
           realm.companyName,
           `Bill to: ${realm.company.customer(invoice.customerId)?.displayName ?? ""}`,
           `Date: ${invoice.txnDate}   Due: ${invoice.dueDate}`,
-          `Total: ${formatCents(invoice.totalCents)}   Balance due: ${formatCents(invoice.balanceCents)}`,
+          `Tax: ${formatCents(invoice.taxCents)}   Total: ${formatCents(invoice.totalCents)} ${invoice.currency}`,
+          `Balance due: ${formatCents(invoice.balanceCents)} ${invoice.currency}`,
         ]);
         return { status: 200, headers: { "content-type": "application/pdf" }, body: pdf };
       });
@@ -190,7 +191,8 @@ function invoiceWrite(request: EmulatorRequest, options: { invoiceLink: boolean 
   return write("create:invoice", (realm) => {
     const body = jsonBody(request);
     if (isRecord(body) && body.Id !== undefined) throw faults.invalid("Id", "updates are not modelled");
-    const invoice = realm.company.createInvoice(body);
+    const allowDuplicateDocNumber = includes(request.url.searchParams, "allowduplicatedocnum");
+    const invoice = realm.company.createInvoice(body, { allowDuplicateDocNumber });
     return ok(realm, { Invoice: invoiceJson(invoice, realm.company, options) });
   });
 }
@@ -227,7 +229,7 @@ function queryRoute(request: EmulatorRequest, options: { invoiceLink: boolean })
     const { rows, total } = realm.company.query(query);
     if (query.count) return ok(realm, { QueryResponse: { totalCount: total } });
     if (rows.length === 0) return ok(realm, { QueryResponse: {} });
-    const entities = rows.map((row) => queryRowJson(row, realm.company, options));
+    const entities = rows.map((row) => queryRowJson(query.entity, row, realm.company, options));
     return ok(realm, {
       QueryResponse: {
         [query.entity]: entities,
@@ -253,8 +255,13 @@ function write(operation: string, run: (realm: Realm) => HttpReply): ApiRoute {
 
 function wantsInvoiceLink(params: URLSearchParams): boolean {
   const minor = Number(params.get("minorversion"));
+  return Number.isFinite(minor) && minor >= INVOICE_LINK_MINOR_VERSION && includes(params, "invoicelink");
+}
+
+/** Whether `include=` (comma-separated, any case) names `option`. */
+function includes(params: URLSearchParams, option: string): boolean {
   const include = (params.get("include") ?? "").split(",").map((part) => part.trim().toLowerCase());
-  return Number.isFinite(minor) && minor >= INVOICE_LINK_MINOR_VERSION && include.includes("invoicelink");
+  return include.includes(option);
 }
 
 function jsonBody(request: EmulatorRequest): unknown {

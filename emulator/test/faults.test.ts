@@ -63,7 +63,7 @@ describe("fault rules", () => {
   });
 
   it("commit-then-fail: the write happens, the answer is a 500, and a requestid retry gets the original", async () => {
-    const { tokens, qbo } = await emulator.realm();
+    const { tokens, qbo } = await emulator.realm({ settings: { customTransactionNumbers: false } });
     const customer = await qbo.customer("Committed");
     await emulator.control.setFaults(tokens.realmId, {
       rules: [{ kind: "commit-then-fail", times: 1, match: { operation: "create:invoice" } }],
