@@ -7,6 +7,69 @@
 import { z } from "zod";
 
 const moneyString = z.string().regex(/^\d+(\.\d{1,2})?$/, "must be a decimal string like 100.00");
+const currencyCode = z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code like USD");
+/** A rate or percentage: exact up to 8 decimal places, so tax and conversions stay integer maths. */
+const exactDecimal = z
+  .number()
+  .nonnegative()
+  .refine((value) => /^\d+(\.\d{1,8})?$/.test(String(value)), "must have at most 8 decimal places");
+
+// ---- realm settings (how real a company is) ------------------------------------------------------
+
+export const TaxSettingSchema = z.discriminatedUnion("mode", [
+  z.strictObject({ mode: z.literal("automated"), ratePercent: exactDecimal.max(100) }),
+  z.strictObject({ mode: z.literal("none") }),
+]);
+
+/**
+ * A partial settings object: what `POST /realms {settings}` and `PATCH /realms/{r}/settings` take.
+ * Unknown keys are refused, so a misspelt switch fails loudly instead of leaving the default on.
+ */
+export const SettingsPatchSchema = z.strictObject({
+  tax: TaxSettingSchema.optional(),
+  homeCurrency: currencyCode.optional(),
+  multicurrency: z.boolean().optional(),
+  exchangeRates: z.record(currencyCode, exactDecimal.positive()).optional(),
+  customTransactionNumbers: z.boolean().optional(),
+  onlinePayments: z.boolean().optional(),
+  requestIdRetentionSeconds: z.number().nonnegative().optional(),
+  pdfRequiresAcceptPdf: z.boolean().optional(),
+  hideInactiveCustomers: z.boolean().optional(),
+  timestampOffset: z
+    .string()
+    .regex(/^(Z|[+-](0\d|1[0-4]):[0-5]\d)$/, 'must be "Z" or an offset like -07:00')
+    .optional(),
+});
+
+export type TaxSetting = z.output<typeof TaxSettingSchema>;
+export type SettingsPatch = z.input<typeof SettingsPatchSchema>;
+
+/**
+ * Everything that makes one emulated company behave like a real one rather than a tidy sandbox.
+ * The defaults (emulator/settings.ts) are the hostile ones; each switch turns one behaviour off.
+ */
+export interface RealmSettings {
+  /** Automated Sales Tax at one rate on every taxable line, or no sales tax at all. */
+  tax: TaxSetting;
+  /** ISO 4217 code of the company's home currency. */
+  homeCurrency: string;
+  /** Whether customers and invoices may be in a currency other than the home one. */
+  multicurrency: boolean;
+  /** Home-currency units per 1 foreign unit, per currency the company uses. */
+  exchangeRates: Record<string, number>;
+  /** QBO's "Custom transaction numbers": on, an invoice gets no DocNumber unless one is sent. */
+  customTransactionNumbers: boolean;
+  /** QuickBooks Payments: without it no invoice ever has an InvoiceLink. */
+  onlinePayments: boolean;
+  /** How long a `requestid` is remembered (and its reply replayed). */
+  requestIdRetentionSeconds: number;
+  /** GET /invoice/{id}/pdf answers 400 unless Accept names application/pdf. */
+  pdfRequiresAcceptPdf: boolean;
+  /** Customer queries return active customers only unless the WHERE names `Active`. */
+  hideInactiveCustomers: boolean;
+  /** The offset of MetaData times and of every body's `time`: "Z" or like "-07:00". */
+  timestampOffset: string;
+}
 
 export const FAULT_KINDS = [
   "throttle",
@@ -58,6 +121,18 @@ export const CreateRealmSchema = z.object({
   /** Fractions allowed, so tests can watch a token expire quickly. */
   accessTokenTtlSeconds: z.number().positive().optional(),
   refreshTokenTtlSeconds: z.number().positive().optional(),
+  /** Applied over the defaults (or over the realm's settings when it exists). */
+  settings: SettingsPatchSchema.optional(),
+});
+
+/** A name-list entry the control API can seed: vendors and employees share customers' names. */
+export const NamedEntitySchema = z.object({ DisplayName: z.string() });
+
+export const SeedCustomerSchema = z.object({
+  DisplayName: z.string(),
+  Active: z.boolean().optional(),
+  CurrencyRef: z.object({ value: z.string(), name: z.string().optional() }).optional(),
+  PrimaryEmailAddr: z.object({ Address: z.string() }).optional(),
 });
 
 export const IssueTokensSchema = z.object({ clientId: z.string().min(1).optional() });
@@ -102,6 +177,7 @@ export type CreateRealmOptions = z.input<typeof CreateRealmSchema>;
 export type Limits = z.input<typeof LimitsSchema>;
 export type SeedInvoicesRequest = z.input<typeof SeedInvoicesSchema>;
 export type WebhookConfig = z.input<typeof WebhookSchema>;
+export type SeedCustomerRequest = z.input<typeof SeedCustomerSchema>;
 
 /** A grant as the control API hands it out (instants are ISO 8601). */
 export interface RealmTokens {

@@ -10,9 +10,12 @@ import type {
   QboEntity,
   QboInvoice,
   QboPayment,
+  RealmSettings,
   RealmStats,
   RealmTokens,
+  SeedCustomerRequest,
   SeedInvoicesRequest,
+  SettingsPatch,
   WebhookConfig,
   WebhookDelivery,
 } from "./control-api.ts";
@@ -25,9 +28,13 @@ export type {
   QboEntity,
   QboInvoice,
   QboPayment,
+  RealmSettings,
   RealmStats,
   RealmTokens,
+  SeedCustomerRequest,
   SeedInvoicesRequest,
+  SettingsPatch,
+  TaxSetting,
   WebhookConfig,
   WebhookDelivery,
 } from "./control-api.ts";
@@ -73,7 +80,10 @@ export class EmulatorControl {
     return this.#call("POST", "/clients", client);
   }
 
-  /** Creates a company (or reuses `realmId`) and a first grant for it. */
+  /**
+   * Creates a company (or reuses `realmId`) and a first grant for it. `settings` (partial) is
+   * applied over the hostile defaults, e.g. `{ settings: { customTransactionNumbers: false } }`.
+   */
   createRealm(options: CreateRealmOptions = {}): Promise<RealmTokens> {
     return this.#call("POST", "/realms", options);
   }
@@ -102,6 +112,39 @@ export class EmulatorControl {
 
   setLimits(realmId: string, limits: Limits): Promise<Limits> {
     return this.#call("PUT", `${realm(realmId)}/limits`, limits);
+  }
+
+  /** The realm's full settings. */
+  settings(realmId: string): Promise<RealmSettings> {
+    return this.#call("GET", `${realm(realmId)}/settings`);
+  }
+
+  /** Changes some settings (`tax` is replaced whole, `exchangeRates` merged); answers them all. */
+  updateSettings(realmId: string, settings: SettingsPatch): Promise<RealmSettings> {
+    return this.#call("PATCH", `${realm(realmId)}/settings`, settings);
+  }
+
+  /**
+   * A customer made in QuickBooks' own screens, e.g. an inactive one or one in a foreign
+   * currency. QBO's rules still apply (6240 names, currencies) and answer 400 `{error, code}`.
+   */
+  createCustomer(realmId: string, customer: SeedCustomerRequest): Promise<{ Customer: QboEntity }> {
+    return this.#call("POST", `${realm(realmId)}/customers`, customer);
+  }
+
+  /** A vendor: its DisplayName is then taken for customers too (6240). */
+  createVendor(realmId: string, vendor: { DisplayName: string }): Promise<{ Vendor: QboEntity }> {
+    return this.#call("POST", `${realm(realmId)}/vendors`, vendor);
+  }
+
+  /** An employee: its DisplayName is then taken for customers too (6240). */
+  createEmployee(realmId: string, employee: { DisplayName: string }): Promise<{ Employee: QboEntity }> {
+    return this.#call("POST", `${realm(realmId)}/employees`, employee);
+  }
+
+  /** Forgets every remembered `requestid` now, as if the retention had passed. */
+  forgetRequestIds(realmId: string): Promise<{ forgotten: number }> {
+    return this.#call("POST", `${realm(realmId)}/forget-requestids`);
   }
 
   stats(realmId: string): Promise<RealmStats> {

@@ -1,7 +1,8 @@
 /**
  * Per-realm fault injection and rate limits. Rules are consumed in order (one rule per
  * request); requests no rule matched may get a seeded random fault. Limits model QBO's real
- * throttling: too many requests in flight or in the last minute answer 429 with Retry-After.
+ * throttling: too many requests in flight or in the last minute answer 429, without
+ * Retry-After (Intuit only says to wait 60 seconds).
  */
 
 import type { z } from "zod";
@@ -102,15 +103,16 @@ function matches(rule: StoredRule, target: FaultTarget): boolean {
 export async function applyFault(
   fault: ActiveFault | undefined,
   perform: () => Promise<HttpReply>,
+  offset = "Z",
 ): Promise<Reply> {
   if (!fault) return perform();
   switch (fault.kind) {
     case "throttle":
-      return throttled(fault.retryAfterSeconds ?? 1);
+      return throttled(fault.retryAfterSeconds, offset);
     case "status":
-      return statusReply(fault.status ?? 500, fault.retryAfterSeconds);
+      return statusReply(fault.status ?? 500, fault.retryAfterSeconds, offset);
     case "body":
-      return bodyReply(fault.status ?? 200, fault.body);
+      return bodyReply(fault.status ?? 200, fault.body, offset);
     case "drop":
       return { drop: true };
     case "latency":
@@ -118,19 +120,19 @@ export async function applyFault(
       return perform();
     case "commit-then-fail":
       await perform();
-      return statusReply(fault.status ?? 500, fault.retryAfterSeconds);
+      return statusReply(fault.status ?? 500, fault.retryAfterSeconds, offset);
     case "commit-then-drop":
       await perform();
       return { drop: true };
   }
 }
 
-function statusReply(status: number, retryAfterSeconds: number | undefined): HttpReply {
+function statusReply(status: number, retryAfterSeconds: number | undefined, offset: string): HttpReply {
   let reply: HttpReply;
-  if (status === 429) reply = throttled(retryAfterSeconds ?? 1);
-  else if (status === 401) reply = authenticationFailed("Token invalid");
-  else if (status === 403) reply = authorizationFailed();
-  else if (status === 500) reply = faults.system().toReply();
+  if (status === 429) reply = throttled(retryAfterSeconds, offset);
+  else if (status === 401) reply = authenticationFailed("Token invalid", offset);
+  else if (status === 403) reply = authorizationFailed(offset);
+  else if (status === 500) reply = faults.system().toReply(offset);
   else if (status > 500) reply = gatewayPage(status);
   else {
     reply = new QboFault({
@@ -138,16 +140,16 @@ function statusReply(status: number, retryAfterSeconds: number | undefined): Htt
       code: String(status),
       message: "Injected fault",
       detail: `The emulator answered ${status} as instructed`,
-    }).toReply();
+    }).toReply(offset);
   }
   if (retryAfterSeconds !== undefined) reply.headers["retry-after"] = String(retryAfterSeconds);
   return reply;
 }
 
 /** A made-up answer (e.g. a 200 without an Id) to test how a client copes with nonsense. */
-function bodyReply(status: number, body: unknown): HttpReply {
+function bodyReply(status: number, body: unknown, offset: string): HttpReply {
   if (typeof body === "object" && body !== null && !Array.isArray(body) && !("time" in body)) {
-    return qboJson(status, body as Record<string, unknown>);
+    return qboJson(status, body as Record<string, unknown>, { offset });
   }
   return { status, headers: { "content-type": QBO_JSON }, body: JSON.stringify(body ?? null) };
 }
@@ -176,17 +178,12 @@ export class RateLimits {
     this.#admitted = [];
   }
 
-  /** Admits a request (call `release` when it ends) or says when to retry. */
-  admit(now: number): { release: () => void } | { retryAfterSeconds: number } {
-    if (this.#maxConcurrent !== undefined && this.#inFlight >= this.#maxConcurrent) {
-      return { retryAfterSeconds: 1 };
-    }
+  /** Admits a request (call `release` when it ends), or refuses it. */
+  admit(now: number): { release: () => void } | { refused: true } {
+    if (this.#maxConcurrent !== undefined && this.#inFlight >= this.#maxConcurrent) return { refused: true };
     if (this.#perMinute !== undefined) {
       while (this.#admitted.length > 0 && (this.#admitted[0] ?? 0) <= now - WINDOW_MS) this.#admitted.shift();
-      if (this.#admitted.length >= this.#perMinute) {
-        const oldest = this.#admitted[0] ?? now;
-        return { retryAfterSeconds: Math.max(1, Math.ceil((oldest + WINDOW_MS - now) / 1000)) };
-      }
+      if (this.#admitted.length >= this.#perMinute) return { refused: true };
       this.#admitted.push(now);
     }
     this.#inFlight++;

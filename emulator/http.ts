@@ -5,6 +5,7 @@
  */
 
 import { intuitTid } from "./random.ts";
+import { formatInstant } from "./time.ts";
 
 export interface EmulatorRequest {
   method: string;
@@ -43,12 +44,24 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   return { status, headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) };
 }
 
-/** A QBO API JSON body: QBO stamps every one with the server time. */
-export function qboJson(status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) {
+/** How a QBO JSON answer is stamped: extra headers, and the company's `timestampOffset`. */
+export interface QboJsonOptions {
+  headers?: Record<string, string>;
+  /** "Z" (the default) or like "-07:00". */
+  offset?: string;
+}
+
+/** A QBO API JSON body: QBO stamps every one with the server time, in the company's offset. */
+export function qboJson(
+  status: number,
+  body: Record<string, unknown>,
+  options: QboJsonOptions = {},
+): HttpReply {
+  const time = formatInstant(Date.now(), options.offset ?? "Z", { millis: true });
   return {
     status,
-    headers: { "content-type": QBO_JSON, ...headers },
-    body: JSON.stringify({ ...body, time: new Date().toISOString() }),
+    headers: { "content-type": QBO_JSON, ...options.headers },
+    body: JSON.stringify({ ...body, time }),
   };
 }
 
@@ -102,10 +115,10 @@ export class QboFault extends Error {
     this.type = fault.type ?? "ValidationFault";
   }
 
-  toReply(): HttpReply {
+  toReply(offset = "Z"): HttpReply {
     const error: Record<string, string> = { Message: this.message, Detail: this.detail, code: this.code };
     if (this.element !== undefined) error.element = this.element;
-    return qboJson(this.status, { Fault: { Error: [error], type: this.type } });
+    return qboJson(this.status, { Fault: { Error: [error], type: this.type } }, { offset });
   }
 }
 
@@ -171,6 +184,30 @@ export const faults = {
       detail: `Business Validation Error: ${detail}`,
     });
   },
+  /** Currency rules (multicurrency off, a currency the company lacks): the code is UNVERIFIED. */
+  currency(detail: string) {
+    return new QboFault({
+      code: "6000",
+      message: "A business validation error has occurred while processing your request",
+      detail: `Business Validation Error: ${detail}`,
+      element: "CurrencyRef",
+    });
+  },
+  duplicateDocNumber(docNumber: string, invoiceId: string) {
+    return new QboFault({
+      code: "6140",
+      message: "Duplicate Document Number Error",
+      detail: `Duplicate Document Number Error : You must specify a different number. This number has already been used. DocNumber=${docNumber} is assigned to TxnType=Invoice with TxnId=${invoiceId}`,
+    });
+  },
+  stringTooLong(element: string, max: number, length: number) {
+    return new QboFault({
+      code: "2050",
+      message: "String length is either shorter or longer than supported by specification",
+      detail: `String length specified does not match the supported length. Min:0 Max:${max} supplied length:${length}`,
+      element,
+    });
+  },
   queryParser(detail: string) {
     return new QboFault({
       code: "4000",
@@ -205,8 +242,11 @@ export const faults = {
   },
 };
 
-/** Intuit's throttling answer; `Retry-After` tells a polite client when to come back. */
-export function throttled(retryAfterSeconds: number): HttpReply {
+/**
+ * Intuit's throttling answer (qbo-api.md A5: code "3001", not "003001"). Intuit only says "wait
+ * 60 seconds", so there is no `Retry-After` unless a fault rule asks for one.
+ */
+export function throttled(retryAfterSeconds: number | undefined, offset = "Z"): HttpReply {
   return qboJson(
     429,
     {
@@ -214,43 +254,54 @@ export function throttled(retryAfterSeconds: number): HttpReply {
         Error: [
           {
             Message: "message=ThrottleExceeded; errorCode=003001; statusCode=429",
-            Detail: "The request limit was reached.",
-            code: "003001",
+            Detail: "The request limit was reached. Try again later",
+            code: "3001",
           },
         ],
         type: "SERVICE",
       },
     },
-    { "retry-after": String(retryAfterSeconds) },
+    {
+      headers: retryAfterSeconds === undefined ? {} : { "retry-after": String(retryAfterSeconds) },
+      offset,
+    },
   );
 }
 
 /** The gateway's 401: note the lower-case keys, unlike every other QBO fault. */
-export function authenticationFailed(detail: string): HttpReply {
-  return qboJson(401, {
-    fault: {
-      error: [
-        { message: "message=AuthenticationFailed; errorCode=003200; statusCode=401", detail, code: "3200" },
-      ],
-      type: "AUTHENTICATION",
+export function authenticationFailed(detail: string, offset = "Z"): HttpReply {
+  return qboJson(
+    401,
+    {
+      fault: {
+        error: [
+          { message: "message=AuthenticationFailed; errorCode=003200; statusCode=401", detail, code: "3200" },
+        ],
+        type: "AUTHENTICATION",
+      },
     },
-  });
+    { offset },
+  );
 }
 
 /** The gateway's 403 for a valid token of another company (lower-case keys as well). */
-export function authorizationFailed(): HttpReply {
-  return qboJson(403, {
-    fault: {
-      error: [
-        {
-          message: "message=ApplicationAuthorizationFailed; errorCode=003100; statusCode=403",
-          detail: "The access token is not authorized for this company",
-          code: "3100",
-        },
-      ],
-      type: "SERVICE",
+export function authorizationFailed(offset = "Z"): HttpReply {
+  return qboJson(
+    403,
+    {
+      fault: {
+        error: [
+          {
+            message: "message=ApplicationAuthorizationFailed; errorCode=003100; statusCode=403",
+            detail: "The access token is not authorized for this company",
+            code: "3100",
+          },
+        ],
+        type: "SERVICE",
+      },
     },
-  });
+    { offset },
+  );
 }
 
 /** What an overloaded gateway in front of QBO answers: HTML, not JSON. */

@@ -1,33 +1,77 @@
 /**
- * A realm is one QBO company plus everything the emulator keeps about it: its fault plan,
- * rate limits, request counters and the `requestid` replay store. Test files share one
- * emulator and stay apart by using their own realms.
+ * A realm is one QBO company plus everything the emulator keeps about it: its settings (how
+ * real the company is), fault plan, rate limits, request counters and the `requestid` replay
+ * store. Test files share one emulator and stay apart by using their own realms.
  */
 
 import { DEFAULT_ACCESS_TTL_SECONDS, DEFAULT_REFRESH_TTL_SECONDS, type TokenTtls } from "./auth.ts";
-import { OPERATIONS, type RealmStats } from "./control-api.ts";
+import { OPERATIONS, type RealmStats, type SettingsPatch } from "./control-api.ts";
 import { FaultPlan, RateLimits } from "./faults.ts";
 import type { HttpReply } from "./http.ts";
 import { Company } from "./qbo/company.ts";
+import { CompanySettings } from "./settings.ts";
+
+export interface RealmOptions {
+  companyName?: string;
+  ttls?: Partial<TokenTtls>;
+  settings?: SettingsPatch;
+}
 
 export class Realm {
   readonly id: string;
   companyName: string;
   ttls: TokenTtls;
-  readonly company = new Company();
+  readonly settings: CompanySettings;
+  readonly company: Company;
   readonly faults = new FaultPlan();
   readonly limits = new RateLimits();
   readonly stats = new StatsCounter();
-  /** Committed write responses by `requestid`, replayed verbatim to repeated requests. */
-  readonly replies = new Map<string, HttpReply>();
+  readonly requestIds = new RequestIdStore();
 
-  constructor(id: string, options: { companyName?: string; ttls?: Partial<TokenTtls> } = {}) {
+  constructor(id: string, options: RealmOptions = {}) {
     this.id = id;
     this.companyName = options.companyName ?? `Sandbox Company ${id}`;
     this.ttls = {
       accessTtlSeconds: options.ttls?.accessTtlSeconds ?? DEFAULT_ACCESS_TTL_SECONDS,
       refreshTtlSeconds: options.ttls?.refreshTtlSeconds ?? DEFAULT_REFRESH_TTL_SECONDS,
     };
+    this.settings = new CompanySettings(options.settings);
+    this.company = new Company(this.settings);
+  }
+}
+
+/**
+ * Committed write responses by `requestid`, replayed verbatim to a repeated request while they
+ * are remembered. Intuit documents no retention (qbo-api.md A6), so it is a setting: after
+ * `requestIdRetentionSeconds` a retry is a new request and creates again.
+ */
+export class RequestIdStore {
+  /** Insertion order is age order, so expired entries are always at the front. */
+  readonly #replies = new Map<string, { reply: HttpReply; at: number }>();
+
+  /** The remembered reply, unless it is older than `retentionMs`. */
+  recall(requestId: string, now: number, retentionMs: number): HttpReply | undefined {
+    this.#prune(now, retentionMs);
+    return this.#replies.get(requestId)?.reply;
+  }
+
+  remember(requestId: string, reply: HttpReply, now: number): void {
+    this.#replies.delete(requestId);
+    this.#replies.set(requestId, { reply, at: now });
+  }
+
+  /** Forgets every requestid now; returns how many there were. */
+  forget(): number {
+    const count = this.#replies.size;
+    this.#replies.clear();
+    return count;
+  }
+
+  #prune(now: number, retentionMs: number): void {
+    for (const [requestId, entry] of this.#replies) {
+      if (now - entry.at < retentionMs) return;
+      this.#replies.delete(requestId);
+    }
   }
 }
 

@@ -3,9 +3,9 @@
  * target and which realm the consent page connects. `reset` returns to the start-up state.
  */
 
-import { OAuthServer, type TokenTtls } from "./auth.ts";
+import { OAuthServer } from "./auth.ts";
 import { randomRealmId } from "./random.ts";
-import { Realm } from "./realm.ts";
+import { Realm, type RealmOptions } from "./realm.ts";
 import { Webhooks, type WebhookTarget } from "./webhooks.ts";
 
 export interface EmulatorStateOptions {
@@ -35,16 +35,17 @@ export class EmulatorState {
     this.#consentRealmByClient = new Map();
   }
 
-  /** Creates the company, or returns it when it exists (so set-up scripts can be re-run). */
-  ensureRealm(
-    realmId: string | undefined,
-    options: { companyName?: string; ttls?: Partial<TokenTtls> } = {},
-  ): Realm {
+  /**
+   * Creates the company, or returns it when it exists (so set-up scripts can be re-run); given
+   * settings are applied over the defaults, or over an existing realm's settings.
+   */
+  ensureRealm(realmId: string | undefined, options: RealmOptions = {}): Realm {
     const id = realmId ?? this.#unusedRealmId();
     const existing = this.realms.get(id);
     if (existing) {
       if (options.companyName) existing.companyName = options.companyName;
       existing.ttls = { ...existing.ttls, ...dropUndefined(options.ttls ?? {}) };
+      if (options.settings) existing.settings.update(options.settings);
       return existing;
     }
     const realm = new Realm(id, options);

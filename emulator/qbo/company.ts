@@ -1,26 +1,54 @@
 /**
  * One QBO company: customers, invoices and payments with QBO's rules (unique display names,
  * references that must exist, balances that never go below zero, SyncTokens, void and
- * delete). State and rules only: methods throw `QboFault` and return records.
+ * delete), shaped by the realm's settings (tax, currencies, numbering). State and rules only:
+ * methods throw `QboFault` and return records.
  */
 
 import { faults } from "../http.ts";
-import { type PaymentInput, parseCustomer, parseInvoice, parsePayment, parseSyncRef } from "./inputs.ts";
-import { centsToNumber } from "./money.ts";
+import type { CompanySettings } from "../settings.ts";
+import { nowIso } from "../time.ts";
+import {
+  type PaymentInput,
+  parseCustomer,
+  parseInvoice,
+  parseNamed,
+  parsePayment,
+  parseSyncRef,
+} from "./inputs.ts";
+import { centsToNumber, percentOfCents } from "./money.ts";
 import type { ParsedQuery, QueryEntity } from "./query.ts";
 import { compileConditions } from "./query-fields.ts";
-import type { CustomerRecord, InvoiceRecord, PaymentRecord, QueryRow } from "./records.ts";
+import type { CustomerRecord, InvoiceRecord, NameListRecord, PaymentRecord, QueryRow } from "./records.ts";
 
 const FIRST_DOC_NUMBER = 1001;
+/** The DocNumber that asks QBO for the next number even with custom transaction numbers on. */
+const AUTO_GENERATE = "AUTO_GENERATE";
+
+type NameKind = "Customer" | NameListRecord["kind"];
 
 export class Company {
+  readonly #settings: CompanySettings;
   readonly #customers = new Map<string, CustomerRecord>();
-  readonly #customersByName = new Map<string, string>();
+  readonly #nameLists = new Map<string, NameListRecord>();
+  /** DisplayName (lower case) → owner, across customers, vendors and employees, active or not. */
+  readonly #names = new Map<string, { kind: NameKind; id: string }>();
   readonly #invoices = new Map<string, InvoiceRecord>();
+  /** DocNumber → ids of the live (not deleted) invoices carrying it. */
+  readonly #docNumbers = new Map<string, Set<string>>();
   readonly #payments = new Map<string, PaymentRecord>();
   /** One id sequence for every entity, so a customer id is never mistaken for an invoice id. */
   #nextId = 1;
   #nextDocNumber = FIRST_DOC_NUMBER;
+
+  constructor(settings: CompanySettings) {
+    this.#settings = settings;
+  }
+
+  /** The realm's settings as they are now. */
+  get settings(): CompanySettings["value"] {
+    return this.#settings.value;
+  }
 
   customers(): CustomerRecord[] {
     return [...this.#customers.values()];
@@ -47,47 +75,100 @@ export class Company {
     return total;
   }
 
-  /** DisplayName is unique case-insensitively (6240), as across QBO's name lists. */
+  /**
+   * DisplayName is unique case-insensitively (6240) across customers, vendors and employees,
+   * inactive ones included. The currency is the home one unless CurrencyRef says otherwise,
+   * which needs multicurrency on.
+   */
   createCustomer(body: unknown): CustomerRecord {
-    const input = parseCustomer(body);
-    if (this.#customersByName.has(input.displayName.toLowerCase())) throw faults.duplicateName();
+    const { active, currency, ...input } = parseCustomer(body);
+    this.#claimName(input.displayName);
+    const customerCurrency = currency ?? this.settings.homeCurrency;
+    this.#checkCurrency(customerCurrency);
     const now = timestamp();
     const customer: CustomerRecord = {
       ...input,
       id: this.#takeId(),
       syncToken: 0,
-      active: true,
+      active: active ?? true,
+      currency: customerCurrency,
       created: now,
       updated: now,
     };
     this.#customers.set(customer.id, customer);
-    this.#customersByName.set(input.displayName.toLowerCase(), customer.id);
+    this.#names.set(nameKey(customer.displayName), { kind: "Customer", id: customer.id });
     return customer;
   }
 
-  findCustomerByName(displayName: string): CustomerRecord | undefined {
-    const id = this.#customersByName.get(displayName.toLowerCase());
-    return id === undefined ? undefined : this.#customers.get(id);
+  /** A vendor or an employee: they exist here only to take names from customers (6240). */
+  createNameListEntry(kind: NameListRecord["kind"], body: unknown): NameListRecord {
+    const { displayName } = parseNamed(body);
+    this.#claimName(displayName);
+    const now = timestamp();
+    const record: NameListRecord = {
+      id: this.#takeId(),
+      syncToken: 0,
+      kind,
+      displayName,
+      active: true,
+      created: now,
+      updated: now,
+    };
+    this.#nameLists.set(record.id, record);
+    this.#names.set(nameKey(displayName), { kind, id: record.id });
+    return record;
   }
 
-  /** TotalAmt = Σ line Amount, Balance = TotalAmt, DocNumber from the company's sequence. */
-  createInvoice(body: unknown): InvoiceRecord {
+  /** A customer by name, active or not (vendors' and employees' names find nothing). */
+  findCustomerByName(displayName: string): CustomerRecord | undefined {
+    const owner = this.#names.get(nameKey(displayName));
+    return owner?.kind === "Customer" ? this.#customers.get(owner.id) : undefined;
+  }
+
+  /**
+   * An invoice as the company's settings shape it: each line taxable unless its TaxCodeRef is
+   * "NON" (automated tax), TotalAmt = Σ lines + tax, Balance = TotalAmt; the customer's
+   * currency; a DocNumber only when sent or when the company numbers invoices itself.
+   */
+  createInvoice(body: unknown, options: { allowDuplicateDocNumber?: boolean } = {}): InvoiceRecord {
     const input = parseInvoice(body);
-    if (!this.#customers.has(input.customerId))
-      throw faults.invalidReference("CustomerRef", input.customerId);
+    const customer = this.#customers.get(input.customerId);
+    if (!customer) throw faults.invalidReference("CustomerRef", input.customerId);
+    const currency = input.currency ?? customer.currency;
+    this.#checkCurrency(currency);
+    if (currency !== customer.currency) {
+      throw faults.currency(
+        `The invoice currency ${currency} is not the customer's currency ${customer.currency}`,
+      );
+    }
+    const docNumber = this.#docNumberFor(input.docNumber, options.allowDuplicateDocNumber ?? false);
+    const { tax, multicurrency, homeCurrency, exchangeRates } = this.settings;
+    const lines = input.lines.map((line) => ({
+      ...line,
+      taxCode: line.taxCode ?? (tax.mode === "automated" ? "TAX" : "NON"),
+    }));
+    const subtotalCents = lines.reduce((sum, line) => sum + line.amountCents, 0);
+    const taxableCents = lines
+      .filter((line) => line.taxCode !== "NON")
+      .reduce((sum, line) => sum + line.amountCents, 0);
+    const taxCents = tax.mode === "automated" ? percentOfCents(taxableCents, tax.ratePercent) : 0;
     const now = timestamp();
     const txnDate = input.txnDate ?? now.slice(0, 10);
-    const totalCents = input.lines.reduce((sum, line) => sum + line.amountCents, 0);
     const invoice: InvoiceRecord = {
       id: this.#takeId(),
       syncToken: 0,
-      docNumber: input.docNumber ?? String(this.#nextDocNumber++),
+      docNumber,
       txnDate,
       dueDate: input.dueDate ?? addDays(txnDate, 30),
-      customerId: input.customerId,
-      lines: input.lines,
-      totalCents,
-      balanceCents: totalCents,
+      customerId: customer.id,
+      lines,
+      taxCents,
+      totalCents: subtotalCents + taxCents,
+      balanceCents: subtotalCents + taxCents,
+      currency,
+      exchangeRate: multicurrency ? (currency === homeCurrency ? 1 : exchangeRates[currency]) : undefined,
+      allowOnlineCard: input.allowOnlineCard,
+      allowOnlineAch: input.allowOnlineAch,
       customerMemo: input.customerMemo,
       privateNote: input.privateNote,
       billEmail: input.billEmail,
@@ -99,7 +180,13 @@ export class Company {
       updated: now,
     };
     this.#invoices.set(invoice.id, invoice);
+    if (docNumber !== undefined) this.#indexDocNumber(docNumber, invoice.id);
     return invoice;
+  }
+
+  /** Live invoices by DocNumber (voided ones keep theirs; deleted ones free it). */
+  invoicesByDocNumber(docNumber: string): InvoiceRecord[] {
+    return [...(this.#docNumbers.get(docNumber) ?? [])].flatMap((id) => this.#invoices.get(id) ?? []);
   }
 
   /** Any invoice, deleted ones included. */
@@ -136,9 +223,10 @@ export class Company {
     return this.markVoided(invoice);
   }
 
-  /** QBO's void: the invoice stays, every amount zeroed, PrivateNote "Voided". No SyncToken check. */
+  /** QBO's void: the invoice stays, every amount (tax too) zeroed, PrivateNote "Voided". No SyncToken check. */
   markVoided(invoice: InvoiceRecord): InvoiceRecord {
     invoice.state = "voided";
+    invoice.taxCents = 0;
     invoice.totalCents = 0;
     invoice.balanceCents = 0;
     invoice.privateNote = "Voided";
@@ -155,6 +243,7 @@ export class Company {
 
   markDeleted(invoice: InvoiceRecord): InvoiceRecord {
     invoice.state = "deleted";
+    if (invoice.docNumber !== undefined) this.#docNumbers.get(invoice.docNumber)?.delete(invoice.id);
     touch(invoice, timestamp());
     return invoice;
   }
@@ -227,7 +316,10 @@ export class Company {
     return deleted;
   }
 
-  /** Bulk creation for benchmarks: one customer, one single-line invoice per amount. */
+  /**
+   * Bulk creation for benchmarks: one customer, one single-line invoice per amount, as if typed
+   * in QBO's screens: numbered 1001, 1002… and not taxable, so TotalAmt is the amount given.
+   */
   seedInvoices(customerName: string, invoices: Array<{ amountCents: number; paidCents: number }>): string[] {
     const customer =
       this.findCustomerByName(customerName) ?? this.createCustomer({ DisplayName: customerName });
@@ -235,12 +327,13 @@ export class Company {
       const amount = centsToNumber(amountCents);
       const invoice = this.createInvoice({
         CustomerRef: { value: customer.id },
+        DocNumber: AUTO_GENERATE,
         Line: [
           {
             DetailType: "SalesItemLineDetail",
             Amount: amount,
             Description: "Seeded invoice",
-            SalesItemLineDetail: { Qty: 1, UnitPrice: amount },
+            SalesItemLineDetail: { Qty: 1, UnitPrice: amount, TaxCodeRef: { value: "NON" } },
           },
         ],
       });
@@ -299,6 +392,45 @@ export class Company {
     return payment;
   }
 
+  /**
+   * "AUTO_GENERATE", or nothing sent while the company numbers invoices itself → the next free
+   * number. Anything else is kept as sent, and a DocNumber another live invoice has → 6140
+   * unless `include=allowduplicatedocnum`.
+   */
+  #docNumberFor(sent: string | undefined, allowDuplicate: boolean): string | undefined {
+    if (sent === AUTO_GENERATE || (sent === undefined && !this.settings.customTransactionNumbers)) {
+      let number = String(this.#nextDocNumber++);
+      while (this.invoicesByDocNumber(number).length > 0) number = String(this.#nextDocNumber++);
+      return number;
+    }
+    if (sent === undefined) return undefined;
+    const clash = this.invoicesByDocNumber(sent)[0];
+    if (clash && !allowDuplicate) throw faults.duplicateDocNumber(sent, clash.id);
+    return sent;
+  }
+
+  #indexDocNumber(docNumber: string, invoiceId: string): void {
+    const ids = this.#docNumbers.get(docNumber) ?? new Set<string>();
+    ids.add(invoiceId);
+    this.#docNumbers.set(docNumber, ids);
+  }
+
+  #claimName(displayName: string, ownId?: string): void {
+    const owner = this.#names.get(nameKey(displayName));
+    if (owner && owner.id !== ownId) throw faults.duplicateName();
+  }
+
+  /** A currency other than the home one needs multicurrency on and a rate (the currency list). */
+  #checkCurrency(currency: string): void {
+    const { homeCurrency, multicurrency, exchangeRates } = this.settings;
+    if (currency === homeCurrency) return;
+    if (!multicurrency)
+      throw faults.currency(`Multicurrency is off: ${currency} is not the home currency ${homeCurrency}`);
+    if (exchangeRates[currency] === undefined) {
+      throw faults.currency(`${currency} is not in the company's currency list`);
+    }
+  }
+
   #takeId(): string {
     return String(this.#nextId++);
   }
@@ -315,7 +447,11 @@ function touch(record: { syncToken: number; updated: string }, now: string): voi
 }
 
 function timestamp(): string {
-  return new Date().toISOString();
+  return nowIso();
+}
+
+function nameKey(displayName: string): string {
+  return displayName.toLowerCase();
 }
 
 function addDays(isoDate: string, days: number): string {

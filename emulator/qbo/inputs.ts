@@ -17,6 +17,8 @@ const addressLine = z.string().max(500);
 
 const CustomerSchema = z.object({
   DisplayName: z.string(),
+  Active: z.boolean().optional(),
+  CurrencyRef: ref.optional(),
   CompanyName: z.string().optional(),
   GivenName: z.string().optional(),
   FamilyName: z.string().optional(),
@@ -38,6 +40,8 @@ const CustomerSchema = z.object({
     .optional(),
 });
 
+const NamedSchema = z.object({ DisplayName: z.string() });
+
 const SalesLineSchema = z.object({
   DetailType: z.literal("SalesItemLineDetail"),
   Amount: money,
@@ -47,6 +51,7 @@ const SalesLineSchema = z.object({
       ItemRef: ref.optional(),
       Qty: z.union([z.number(), z.string()]).optional(),
       UnitPrice: money.optional(),
+      TaxCodeRef: ref.optional(),
     })
     .optional(),
 });
@@ -54,13 +59,19 @@ const SalesLineSchema = z.object({
 const InvoiceSchema = z.object({
   CustomerRef: ref,
   Line: z.array(SalesLineSchema).min(1),
-  DocNumber: z.string().max(21).optional(),
+  DocNumber: z.string().optional(),
   TxnDate: date.optional(),
   DueDate: date.optional(),
+  CurrencyRef: ref.optional(),
   CustomerMemo: z.object({ value: z.string() }).optional(),
   PrivateNote: z.string().max(4000).optional(),
   BillEmail: emailAddr.optional(),
+  AllowOnlineCreditCardPayment: z.boolean().optional(),
+  AllowOnlineACHPayment: z.boolean().optional(),
 });
+
+/** QBO's DocNumber limit: longer is 2050 (qbo-api.md A8). */
+const MAX_DOC_NUMBER_LENGTH = 21;
 
 const SyncSchema = z.object({ Id: idString, SyncToken: idString });
 
@@ -81,6 +92,8 @@ const PaymentSchema = z.object({
 
 export interface CustomerInput {
   displayName: string;
+  active?: boolean;
+  currency?: string;
   companyName?: string;
   givenName?: string;
   familyName?: string;
@@ -93,12 +106,16 @@ export interface CustomerInput {
 export interface InvoiceInput {
   customerId: string;
   lines: InvoiceLineRecord[];
+  /** As sent, "AUTO_GENERATE" included. */
   docNumber?: string;
   txnDate?: string;
   dueDate?: string;
+  currency?: string;
   customerMemo?: string;
   privateNote?: string;
   billEmail?: string;
+  allowOnlineCard: boolean;
+  allowOnlineAch: boolean;
 }
 
 export interface PaymentInput {
@@ -111,11 +128,11 @@ export interface PaymentInput {
 
 export function parseCustomer(body: unknown): CustomerInput {
   const input = parseBody(CustomerSchema, body);
-  const displayName = input.DisplayName.trim();
-  if (displayName === "") throw faults.required("DisplayName");
-  if (displayName.length > 500) throw faults.invalid("DisplayName", "is longer than 500 characters");
+  const displayName = parseDisplayName(input.DisplayName);
   return {
     displayName,
+    active: input.Active,
+    currency: input.CurrencyRef?.value,
     companyName: input.CompanyName,
     givenName: input.GivenName,
     familyName: input.FamilyName,
@@ -126,17 +143,35 @@ export function parseCustomer(body: unknown): CustomerInput {
   };
 }
 
+/** A vendor's or employee's body: only the name is modelled. */
+export function parseNamed(body: unknown): { displayName: string } {
+  return { displayName: parseDisplayName(parseBody(NamedSchema, body).DisplayName) };
+}
+
+function parseDisplayName(value: string): string {
+  const displayName = value.trim();
+  if (displayName === "") throw faults.required("DisplayName");
+  if (displayName.length > 500) throw faults.invalid("DisplayName", "is longer than 500 characters");
+  return displayName;
+}
+
 export function parseInvoice(body: unknown): InvoiceInput {
   const input = parseBody(InvoiceSchema, body);
+  if (input.DocNumber !== undefined && input.DocNumber.length > MAX_DOC_NUMBER_LENGTH) {
+    throw faults.stringTooLong("DocNumber", MAX_DOC_NUMBER_LENGTH, input.DocNumber.length);
+  }
   return {
     customerId: input.CustomerRef.value,
     lines: input.Line.map((line, index) => salesLine(line, index)),
     docNumber: input.DocNumber,
     txnDate: input.TxnDate,
     dueDate: input.DueDate,
+    currency: input.CurrencyRef?.value,
     customerMemo: input.CustomerMemo?.value,
     privateNote: input.PrivateNote,
     billEmail: input.BillEmail?.Address,
+    allowOnlineCard: input.AllowOnlineCreditCardPayment ?? false,
+    allowOnlineAch: input.AllowOnlineACHPayment ?? false,
   };
 }
 
@@ -192,6 +227,7 @@ function salesLine(line: z.infer<typeof SalesLineSchema>, index: number): Invoic
     itemRef: detail.ItemRef
       ? { value: detail.ItemRef.value, name: detail.ItemRef.name ?? DEFAULT_ITEM.name }
       : DEFAULT_ITEM,
+    taxCode: detail.TaxCodeRef?.value,
   };
 }
 

@@ -42,12 +42,17 @@ export interface Quantity {
 
 /** Parses a QBO quantity (up to 5 decimal places, like QBO's Qty field). */
 export function parseQuantity(value: unknown): Quantity | undefined {
+  return parseDecimal(value, 5);
+}
+
+/** An exact decimal as a scaled integer, or undefined past `maxPlaces` decimal places. */
+function parseDecimal(value: unknown, maxPlaces: number): Quantity | undefined {
   const text = decimalText(value);
   if (text === undefined) return undefined;
   const match = DECIMAL.exec(text);
   if (!match) return undefined;
   const [, sign, whole = "0", fraction = ""] = match;
-  if (fraction.length > 5) return undefined;
+  if (fraction.length > maxPlaces) return undefined;
   const scaled = BigInt(`${sign ?? ""}${whole}${fraction}`);
   return { scaled, scale: fraction.length };
 }
@@ -58,10 +63,34 @@ export function quantityToNumber(quantity: Quantity): number {
 
 /** Qty × UnitPrice rounded half away from zero to the cent, as QBO checks line amounts. */
 export function lineAmountCents(quantity: Quantity, unitPriceCents: number): number {
-  const divisor = 10n ** BigInt(quantity.scale);
-  const product = quantity.scaled * BigInt(unitPriceCents);
-  const negative = product < 0n;
-  const magnitude = negative ? -product : product;
+  return roundedQuotient(quantity.scaled * BigInt(unitPriceCents), 10n ** BigInt(quantity.scale));
+}
+
+/**
+ * `ratePercent` % of an amount, rounded half up to the cent, in integer maths: 1000.00 at
+ * 8.875 % is exactly 88.75, never 88.74999…. The rate has at most 8 decimal places.
+ */
+export function percentOfCents(cents: number, ratePercent: number): number {
+  const rate = exactFactor(ratePercent);
+  return roundedQuotient(BigInt(cents) * rate.scaled, 10n ** BigInt(rate.scale + 2));
+}
+
+/** An amount × an exchange rate (home units per foreign unit), rounded half up to the cent. */
+export function convertCents(cents: number, rate: number): number {
+  const factor = exactFactor(rate);
+  return roundedQuotient(BigInt(cents) * factor.scaled, 10n ** BigInt(factor.scale));
+}
+
+function exactFactor(value: number): Quantity {
+  const factor = parseDecimal(value, 8);
+  if (!factor) throw new RangeError(`${value} is not a decimal with at most 8 places`);
+  return factor;
+}
+
+/** dividend / divisor rounded half away from zero. */
+function roundedQuotient(dividend: bigint, divisor: bigint): number {
+  const negative = dividend < 0n;
+  const magnitude = negative ? -dividend : dividend;
   const rounded = (magnitude * 2n + divisor) / (2n * divisor);
   return Number(negative ? -rounded : rounded);
 }

@@ -10,13 +10,15 @@ interface QueryField {
   caseInsensitive?: boolean;
   /** Money: compared in cents, so '100' matches 100.00. */
   money?: boolean;
+  /** An instant: compared to the second whatever its offset, as QBO keeps MetaData times. */
+  instant?: boolean;
 }
 
 const common: Record<string, QueryField> = {
   id: { get: (r) => r.id },
   synctoken: { get: (r) => String(r.syncToken) },
-  "metadata.createtime": { get: (r) => r.created },
-  "metadata.lastupdatedtime": { get: (r) => r.updated },
+  "metadata.createtime": { get: (r) => r.created, instant: true },
+  "metadata.lastupdatedtime": { get: (r) => r.updated, instant: true },
 };
 
 const customer = (r: QueryRow) => r as CustomerRecord;
@@ -73,12 +75,21 @@ function compile(entity: QueryEntity, condition: Condition): (record: QueryRow) 
       if (typeof cents !== "number") throw faults.queryValidation(`'${value}' is not an amount`);
       return String(cents);
     }
+    if (field.instant) {
+      const ms = Date.parse(value);
+      if (Number.isNaN(ms)) throw faults.queryValidation(`'${value}' is not a date-time`);
+      return String(Math.floor(ms / 1000));
+    }
+    return field.caseInsensitive ? value.toLowerCase() : value;
+  };
+  const stored = (value: string): string => {
+    if (field.instant) return String(Math.floor(Date.parse(value) / 1000));
     return field.caseInsensitive ? value.toLowerCase() : value;
   };
   const wanted = new Set(condition.values.map(normalise));
   return (record) => {
     const value = field.get(record);
     if (value === undefined) return false;
-    return wanted.has(field.caseInsensitive ? value.toLowerCase() : value);
+    return wanted.has(stored(value));
   };
 }

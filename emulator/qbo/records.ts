@@ -14,6 +14,19 @@ export interface CustomerRecord {
   notes?: string;
   billAddr?: Record<string, string>;
   active: boolean;
+  /** ISO 4217; set at creation only. */
+  currency: string;
+  created: string;
+  updated: string;
+}
+
+/** A vendor or an employee: only their names matter here, as they share customers' name space. */
+export interface NameListRecord {
+  id: string;
+  syncToken: number;
+  kind: "Vendor" | "Employee";
+  displayName: string;
+  active: boolean;
   created: string;
   updated: string;
 }
@@ -24,6 +37,8 @@ export interface InvoiceLineRecord {
   qty?: Quantity;
   unitPriceCents?: number;
   itemRef: { value: string; name: string };
+  /** TaxCodeRef as sent, else the company's default ("TAX" with automated tax, "NON" without). */
+  taxCode?: string;
 }
 
 export type InvoiceState = "open" | "voided" | "deleted";
@@ -31,13 +46,22 @@ export type InvoiceState = "open" | "voided" | "deleted";
 export interface InvoiceRecord {
   id: string;
   syncToken: number;
-  docNumber: string;
+  /** Absent with custom transaction numbers on, unless the request sent one. */
+  docNumber?: string;
   txnDate: string;
   dueDate: string;
   customerId: string;
   lines: InvoiceLineRecord[];
+  /** TxnTaxDetail.TotalTax. */
+  taxCents: number;
+  /** Σ lines + tax. */
   totalCents: number;
   balanceCents: number;
+  currency: string;
+  /** Home units per 1 invoice unit, fixed at creation; set only in multicurrency companies. */
+  exchangeRate?: number;
+  allowOnlineCard: boolean;
+  allowOnlineAch: boolean;
   customerMemo?: string;
   privateNote?: string;
   billEmail?: string;

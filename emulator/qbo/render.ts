@@ -1,12 +1,13 @@
 /** QBO's JSON shapes for the emulator's records (money as JSON numbers, like QBO). */
 
+import { currencyRef } from "../settings.ts";
+import { formatInstant } from "../time.ts";
 import type { Company } from "./company.ts";
-import { centsToNumber, quantityToNumber } from "./money.ts";
-import type { CustomerRecord, InvoiceRecord, PaymentRecord, QueryRow } from "./records.ts";
+import { centsToNumber, convertCents, quantityToNumber } from "./money.ts";
+import type { QueryEntity } from "./query.ts";
+import type { CustomerRecord, InvoiceRecord, NameListRecord, PaymentRecord, QueryRow } from "./records.ts";
 
 type Json = Record<string, unknown>;
-
-const USD = { value: "USD", name: "United States Dollar" };
 
 export interface RenderOptions {
   /** Include InvoiceLink: QBO does so for minorversion >= 36 with include=invoiceLink. */
@@ -33,13 +34,27 @@ export function customerJson(customer: CustomerRecord, company: Company): Json {
     Taxable: false,
     Balance: balance,
     BalanceWithJobs: balance,
-    CurrencyRef: USD,
+    CurrencyRef: currencyRef(customer.currency),
     PreferredDeliveryMethod: "Email",
     PrimaryEmailAddr: customer.email === undefined ? undefined : { Address: customer.email },
     PrimaryPhone: customer.phone === undefined ? undefined : { FreeFormNumber: customer.phone },
     BillAddr: customer.billAddr && { Id: `${customer.id}01`, ...customer.billAddr },
-    MetaData: { CreateTime: customer.created, LastUpdatedTime: customer.updated },
+    MetaData: metaData(customer, company),
   });
+}
+
+/** A Vendor or Employee: the name fields QBO always returns. */
+export function nameListJson(record: NameListRecord, company: Company): Json {
+  return {
+    Id: record.id,
+    SyncToken: String(record.syncToken),
+    domain: "QBO",
+    sparse: false,
+    DisplayName: record.displayName,
+    PrintOnCheckName: record.displayName,
+    Active: record.active,
+    MetaData: metaData(record, company),
+  };
 }
 
 export function invoiceJson(invoice: InvoiceRecord, company: Company, options: RenderOptions): Json {
@@ -56,15 +71,17 @@ export function invoiceJson(invoice: InvoiceRecord, company: Company, options: R
       ItemRef: line.itemRef,
       UnitPrice: line.unitPriceCents === undefined ? undefined : amount(line.unitPriceCents),
       Qty: line.qty === undefined ? undefined : voided ? 0 : quantityToNumber(line.qty),
-      TaxCodeRef: { value: "NON" },
+      TaxCodeRef: line.taxCode === undefined ? undefined : { value: line.taxCode },
     }),
   }));
+  const subtotalCents = invoice.lines.reduce((sum, line) => sum + line.amountCents, 0);
   // QBO appends a subtotal line to every sales document it returns.
   lines.push({
-    Amount: centsToNumber(invoice.totalCents),
+    Amount: amount(subtotalCents),
     DetailType: "SubTotalLineDetail",
     SubTotalLineDetail: {},
   });
+  const rate = invoice.exchangeRate;
   return compact({
     Id: invoice.id,
     SyncToken: String(invoice.syncToken),
@@ -73,25 +90,31 @@ export function invoiceJson(invoice: InvoiceRecord, company: Company, options: R
     DocNumber: invoice.docNumber,
     TxnDate: invoice.txnDate,
     DueDate: invoice.dueDate,
-    CurrencyRef: USD,
+    CurrencyRef: currencyRef(invoice.currency),
+    ExchangeRate: rate,
     CustomerRef: { value: invoice.customerId, name: customer?.displayName },
     CustomerMemo: invoice.customerMemo === undefined ? undefined : { value: invoice.customerMemo },
     PrivateNote: invoice.privateNote,
     BillEmail: invoice.billEmail === undefined ? undefined : { Address: invoice.billEmail },
     BillAddr: customer?.billAddr,
     Line: lines,
+    TxnTaxDetail: { TotalTax: centsToNumber(invoice.taxCents) },
     TotalAmt: centsToNumber(invoice.totalCents),
     Balance: centsToNumber(invoice.balanceCents),
+    HomeTotalAmt: rate === undefined ? undefined : centsToNumber(convertCents(invoice.totalCents, rate)),
+    HomeBalance: rate === undefined ? undefined : centsToNumber(convertCents(invoice.balanceCents, rate)),
+    AllowOnlineCreditCardPayment: invoice.allowOnlineCard,
+    AllowOnlineACHPayment: invoice.allowOnlineAch,
     ApplyTaxAfterDiscount: false,
     PrintStatus: "NotSet",
     EmailStatus: invoice.emailStatus,
     DeliveryInfo:
       invoice.deliveryTime === undefined
         ? undefined
-        : { DeliveryType: "Email", DeliveryTime: invoice.deliveryTime },
+        : { DeliveryType: "Email", DeliveryTime: instant(invoice.deliveryTime, company) },
     LinkedTxn: invoice.paymentIds.map((id) => ({ TxnId: id, TxnType: "Payment" })),
     InvoiceLink: options.invoiceLink ? invoice.invoiceLink : undefined,
-    MetaData: { CreateTime: invoice.created, LastUpdatedTime: invoice.updated },
+    MetaData: metaData(invoice, company),
   });
 }
 
@@ -103,7 +126,7 @@ export function paymentJson(payment: PaymentRecord, company: Company): Json {
     domain: "QBO",
     sparse: false,
     TxnDate: payment.txnDate,
-    CurrencyRef: USD,
+    CurrencyRef: currencyRef(company.customer(payment.customerId)?.currency ?? company.settings.homeCurrency),
     CustomerRef: { value: payment.customerId, name: company.customer(payment.customerId)?.displayName },
     TotalAmt: centsToNumber(payment.totalCents),
     UnappliedAmt: centsToNumber(payment.totalCents - appliedCents),
@@ -113,14 +136,28 @@ export function paymentJson(payment: PaymentRecord, company: Company): Json {
       Amount: centsToNumber(line.amountCents),
       LinkedTxn: line.invoiceId === undefined ? [] : [{ TxnId: line.invoiceId, TxnType: "Invoice" }],
     })),
-    MetaData: { CreateTime: payment.created, LastUpdatedTime: payment.updated },
+    MetaData: metaData(payment, company),
   });
 }
 
-export function queryRowJson(row: QueryRow, company: Company, options: RenderOptions): Json {
-  if ("docNumber" in row) return invoiceJson(row, company, options);
-  if ("displayName" in row) return customerJson(row, company);
-  return paymentJson(row, company);
+export function queryRowJson(
+  entity: QueryEntity,
+  row: QueryRow,
+  company: Company,
+  options: RenderOptions,
+): Json {
+  if (entity === "Invoice") return invoiceJson(row as InvoiceRecord, company, options);
+  if (entity === "Customer") return customerJson(row as CustomerRecord, company);
+  return paymentJson(row as PaymentRecord, company);
+}
+
+/** MetaData instants in the company's offset (seconds only, as QBO writes them, unless "Z"). */
+function metaData(record: { created: string; updated: string }, company: Company): Json {
+  return { CreateTime: instant(record.created, company), LastUpdatedTime: instant(record.updated, company) };
+}
+
+function instant(iso: string, company: Company): string {
+  return formatInstant(iso, company.settings.timestampOffset, { millis: false });
 }
 
 function compact(record: Json): Json {

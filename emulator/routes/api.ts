@@ -32,6 +32,8 @@ interface ApiRoute {
 }
 
 const INVOICE_LINK_MINOR_VERSION = 36;
+/** Intuit's documented maximum (qbo-api.md A6); the fault answered beyond it is UNVERIFIED. */
+const MAX_REQUEST_ID_LENGTH = 50;
 
 export async function handleApi(state: EmulatorState, request: EmulatorRequest): Promise<Reply> {
   const match = /^\/v3\/company\/([^/]+)(\/.*)?$/.exec(request.url.pathname);
@@ -45,29 +47,36 @@ export async function handleApi(state: EmulatorState, request: EmulatorRequest):
 
   const route = resolveRoute(request, path);
   realm.stats.request(route.operation, request.url.searchParams.get("minorversion"));
+  const offset = realm.settings.value.timestampOffset;
 
   const admission = realm.limits.admit(Date.now());
-  if ("retryAfterSeconds" in admission) {
+  if ("refused" in admission) {
     realm.stats.limitThrottled();
-    return throttled(admission.retryAfterSeconds);
+    return throttled(undefined, offset);
   }
   try {
     const fault = realm.faults.take({ method: request.method, path, operation: route.operation });
     if (fault) realm.stats.faultInjected();
-    return await applyFault(fault, async () => perform(state, realm, route, request));
+    return await applyFault(fault, async () => perform(state, realm, route, request), offset);
   } finally {
     admission.release();
   }
 }
 
 function perform(state: EmulatorState, realm: Realm, route: ApiRoute, request: EmulatorRequest): HttpReply {
+  const offset = realm.settings.value.timestampOffset;
   const auth = state.oauth.checkAccessToken(request.headers.get("authorization"));
-  if (!auth.ok) return authenticationFailed(auth.detail);
-  if (auth.realmId !== realm.id) return authorizationFailed();
+  if (!auth.ok) return authenticationFailed(auth.detail, offset);
+  if (auth.realmId !== realm.id) return authorizationFailed(offset);
 
   const requestId = route.write ? request.url.searchParams.get("requestid") : null;
+  const now = Date.now();
   if (requestId) {
-    const original = realm.replies.get(requestId);
+    if (requestId.length > MAX_REQUEST_ID_LENGTH) {
+      return faults.stringTooLong("requestid", MAX_REQUEST_ID_LENGTH, requestId.length).toReply(offset);
+    }
+    const retentionMs = realm.settings.value.requestIdRetentionSeconds * 1000;
+    const original = realm.requestIds.recall(requestId, now, retentionMs);
     if (original) return original;
   }
   let reply: HttpReply;
@@ -75,10 +84,10 @@ function perform(state: EmulatorState, realm: Realm, route: ApiRoute, request: E
     reply = route.run(realm);
   } catch (error) {
     if (!(error instanceof QboFault)) throw error;
-    reply = error.toReply();
+    reply = error.toReply(offset);
   }
   // Only committed writes are remembered: a rejected request may be corrected and retried.
-  if (requestId && reply.status === 200) realm.replies.set(requestId, reply);
+  if (requestId && reply.status === 200) realm.requestIds.remember(requestId, reply, now);
   return reply;
 }
 
@@ -100,14 +109,14 @@ function resolveRoute(request: EmulatorRequest, path: string): ApiRoute {
         const body = jsonBody(request);
         if (isRecord(body) && body.Id !== undefined) throw faults.invalid("Id", "updates are not modelled");
         const customer = realm.company.createCustomer(body);
-        return qboJson(200, { Customer: customerJson(customer, realm.company) });
+        return ok(realm, { Customer: customerJson(customer, realm.company) });
       });
     }
     if (method === "GET" && id && !action) {
       return read("read:customer", (realm) => {
         const customer = realm.company.customer(id);
         if (!customer) throw faults.objectNotFound("Customer", id);
-        return qboJson(200, { Customer: customerJson(customer, realm.company) });
+        return ok(realm, { Customer: customerJson(customer, realm.company) });
       });
     }
   }
@@ -116,18 +125,19 @@ function resolveRoute(request: EmulatorRequest, path: string): ApiRoute {
     if (method === "GET" && id && !action) {
       return read("read:invoice", (realm) => {
         const invoice = realm.company.invoice(id);
-        return qboJson(200, { Invoice: invoiceJson(invoice, realm.company, options) });
+        return ok(realm, { Invoice: invoiceJson(invoice, realm.company, options) });
       });
     }
     if (method === "GET" && id && action === "pdf") {
       return read("pdf:invoice", (realm) => {
         const invoice = realm.company.invoice(id);
         const pdf = invoicePdf([
-          `Invoice ${invoice.docNumber}`,
+          `Invoice ${invoice.docNumber ?? ""}`.trim(),
           realm.companyName,
           `Bill to: ${realm.company.customer(invoice.customerId)?.displayName ?? ""}`,
           `Date: ${invoice.txnDate}   Due: ${invoice.dueDate}`,
-          `Total: ${formatCents(invoice.totalCents)}   Balance due: ${formatCents(invoice.balanceCents)}`,
+          `Tax: ${formatCents(invoice.taxCents)}   Total: ${formatCents(invoice.totalCents)} ${invoice.currency}`,
+          `Balance due: ${formatCents(invoice.balanceCents)} ${invoice.currency}`,
         ]);
         return { status: 200, headers: { "content-type": "application/pdf" }, body: pdf };
       });
@@ -135,7 +145,7 @@ function resolveRoute(request: EmulatorRequest, path: string): ApiRoute {
     if (method === "POST" && id && action === "send") {
       return write("send:invoice", (realm) => {
         const invoice = realm.company.sendInvoice(id, params.get("sendTo") ?? undefined);
-        return qboJson(200, { Invoice: invoiceJson(invoice, realm.company, options) });
+        return ok(realm, { Invoice: invoiceJson(invoice, realm.company, options) });
       });
     }
   }
@@ -145,12 +155,12 @@ function resolveRoute(request: EmulatorRequest, path: string): ApiRoute {
         const body = jsonBody(request);
         if (isRecord(body) && body.Id !== undefined) throw faults.invalid("Id", "updates are not modelled");
         const payment = realm.company.createPayment(body);
-        return qboJson(200, { Payment: paymentJson(payment, realm.company) });
+        return ok(realm, { Payment: paymentJson(payment, realm.company) });
       });
     }
     if (method === "GET" && id && !action) {
       return read("read:payment", (realm) =>
-        qboJson(200, { Payment: paymentJson(realm.company.payment(id), realm.company) }),
+        ok(realm, { Payment: paymentJson(realm.company.payment(id), realm.company) }),
       );
     }
   }
@@ -164,13 +174,13 @@ function invoiceWrite(request: EmulatorRequest, options: { invoiceLink: boolean 
   if (operation === "void") {
     return write("void:invoice", (realm) => {
       const invoice = realm.company.voidInvoice(jsonBody(request));
-      return qboJson(200, { Invoice: invoiceJson(invoice, realm.company, options) });
+      return ok(realm, { Invoice: invoiceJson(invoice, realm.company, options) });
     });
   }
   if (operation === "delete") {
     return write("delete:invoice", (realm) => {
       const invoice = realm.company.deleteInvoice(jsonBody(request));
-      return qboJson(200, { Invoice: { Id: invoice.id, status: "Deleted", domain: "QBO" } });
+      return ok(realm, { Invoice: { Id: invoice.id, status: "Deleted", domain: "QBO" } });
     });
   }
   if (operation !== undefined) {
@@ -181,8 +191,9 @@ function invoiceWrite(request: EmulatorRequest, options: { invoiceLink: boolean 
   return write("create:invoice", (realm) => {
     const body = jsonBody(request);
     if (isRecord(body) && body.Id !== undefined) throw faults.invalid("Id", "updates are not modelled");
-    const invoice = realm.company.createInvoice(body);
-    return qboJson(200, { Invoice: invoiceJson(invoice, realm.company, options) });
+    const allowDuplicateDocNumber = includes(request.url.searchParams, "allowduplicatedocnum");
+    const invoice = realm.company.createInvoice(body, { allowDuplicateDocNumber });
+    return ok(realm, { Invoice: invoiceJson(invoice, realm.company, options) });
   });
 }
 
@@ -216,10 +227,10 @@ function queryRoute(request: EmulatorRequest, options: { invoiceLink: boolean })
   }
   return read(`query:${query.entity}`, (realm) => {
     const { rows, total } = realm.company.query(query);
-    if (query.count) return qboJson(200, { QueryResponse: { totalCount: total } });
-    if (rows.length === 0) return qboJson(200, { QueryResponse: {} });
-    const entities = rows.map((row) => queryRowJson(row, realm.company, options));
-    return qboJson(200, {
+    if (query.count) return ok(realm, { QueryResponse: { totalCount: total } });
+    if (rows.length === 0) return ok(realm, { QueryResponse: {} });
+    const entities = rows.map((row) => queryRowJson(query.entity, row, realm.company, options));
+    return ok(realm, {
       QueryResponse: {
         [query.entity]: entities,
         startPosition: query.startPosition,
@@ -227,6 +238,11 @@ function queryRoute(request: EmulatorRequest, options: { invoiceLink: boolean })
       },
     });
   });
+}
+
+/** A 200 QBO answer stamped in the company's offset. */
+function ok(realm: Realm, body: Record<string, unknown>): HttpReply {
+  return qboJson(200, body, { offset: realm.settings.value.timestampOffset });
 }
 
 function read(operation: string, run: (realm: Realm) => HttpReply): ApiRoute {
@@ -239,8 +255,13 @@ function write(operation: string, run: (realm: Realm) => HttpReply): ApiRoute {
 
 function wantsInvoiceLink(params: URLSearchParams): boolean {
   const minor = Number(params.get("minorversion"));
+  return Number.isFinite(minor) && minor >= INVOICE_LINK_MINOR_VERSION && includes(params, "invoicelink");
+}
+
+/** Whether `include=` (comma-separated, any case) names `option`. */
+function includes(params: URLSearchParams, option: string): boolean {
   const include = (params.get("include") ?? "").split(",").map((part) => part.trim().toLowerCase());
-  return Number.isFinite(minor) && minor >= INVOICE_LINK_MINOR_VERSION && include.includes("invoicelink");
+  return include.includes(option);
 }
 
 function jsonBody(request: EmulatorRequest): unknown {

@@ -14,15 +14,18 @@ import {
   InvoiceEventSchema,
   IssueTokensSchema,
   LimitsSchema,
+  NamedEntitySchema,
   type RealmTokens,
   RecordPaymentSchema,
+  SeedCustomerSchema,
   SeedInvoicesSchema,
+  SettingsPatchSchema,
   WebhookSchema,
 } from "../control-api.ts";
 import { type EmulatorRequest, type HttpReply, json, QboFault, type RequestContext } from "../http.ts";
 import { parseCents } from "../qbo/money.ts";
 import type { InvoiceRecord, PaymentRecord } from "../qbo/records.ts";
-import { customerJson, invoiceJson, paymentJson } from "../qbo/render.ts";
+import { customerJson, invoiceJson, nameListJson, paymentJson } from "../qbo/render.ts";
 import type { Realm } from "../realm.ts";
 import type { EmulatorState } from "../state.ts";
 import type { EntityChange } from "../webhooks.ts";
@@ -171,6 +174,7 @@ route("POST", /^\/realms$/, ({ state, request }) => {
   const realm = state.ensureRealm(input.realmId, {
     companyName: input.companyName,
     ttls: { accessTtlSeconds: input.accessTokenTtlSeconds, refreshTtlSeconds: input.refreshTokenTtlSeconds },
+    settings: input.settings,
   });
   return json(201, tokensJson(state.oauth.issueGrant(realm.id, clientId, realm.ttls)));
 });
@@ -229,6 +233,29 @@ realmRoute("PUT", "/limits", ({ realm, request }) => {
   realm.limits.set(input);
   return json(200, { maxConcurrent: input.maxConcurrent ?? null, perMinute: input.perMinute ?? null });
 });
+
+realmRoute("GET", "/settings", ({ realm }) => json(200, realm.settings.current));
+
+realmRoute("PATCH", "/settings", ({ realm, request }) =>
+  json(200, realm.settings.update(body(SettingsPatchSchema, request))),
+);
+
+realmRoute("POST", "/customers", ({ realm, request }) => {
+  const customer = realm.company.createCustomer(body(SeedCustomerSchema, request));
+  return json(201, { Customer: customerJson(customer, realm.company) });
+});
+
+realmRoute("POST", "/vendors", ({ realm, request }) => {
+  const vendor = realm.company.createNameListEntry("Vendor", body(NamedEntitySchema, request));
+  return json(201, { Vendor: nameListJson(vendor, realm.company) });
+});
+
+realmRoute("POST", "/employees", ({ realm, request }) => {
+  const employee = realm.company.createNameListEntry("Employee", body(NamedEntitySchema, request));
+  return json(201, { Employee: nameListJson(employee, realm.company) });
+});
+
+realmRoute("POST", "/forget-requestids", ({ realm }) => json(200, { forgotten: realm.requestIds.forget() }));
 
 realmRoute("GET", "/stats", ({ realm }) => json(200, realm.stats.snapshot()));
 

@@ -41,7 +41,11 @@ export async function handleToken(state: EmulatorState, request: EmulatorRequest
     operation: `token:${grantType}`,
   });
   if (fault) realm?.stats.faultInjected();
-  return applyFault(fault, async () => exchange(state, request, form, grantType));
+  return applyFault(
+    fault,
+    async () => exchange(state, request, form, grantType),
+    realm?.settings.value.timestampOffset,
+  );
 }
 
 function exchange(state: EmulatorState, request: EmulatorRequest, form: URLSearchParams, grantType: string) {
@@ -94,14 +98,19 @@ export async function handleRevoke(state: EmulatorState, request: EmulatorReques
   realm?.stats.revokeCall();
   const fault = realm?.faults.take({ method: request.method, path: REVOKE_PATH, operation: "revoke" });
   if (fault) realm?.stats.faultInjected();
-  return applyFault(fault, async () => {
-    if (request.method !== "POST") return oauthError(405, "invalid_request");
-    const clientId = state.oauth.authenticateClient(request.headers.get("authorization"));
-    if (!clientId) return oauthError(401, "invalid_client");
-    if (!token) return oauthError(400, "invalid_request");
-    state.oauth.revoke(clientId, token);
-    return { status: 200, headers: NO_STORE, body: "" };
-  });
+  const offset = realm?.settings.value.timestampOffset;
+  return applyFault(
+    fault,
+    async () => {
+      if (request.method !== "POST") return oauthError(405, "invalid_request");
+      const clientId = state.oauth.authenticateClient(request.headers.get("authorization"));
+      if (!clientId) return oauthError(401, "invalid_client");
+      if (!token) return oauthError(400, "invalid_request");
+      state.oauth.revoke(clientId, token);
+      return { status: 200, headers: NO_STORE, body: "" };
+    },
+    offset,
+  );
 }
 
 function revokeToken(request: EmulatorRequest): string | undefined {

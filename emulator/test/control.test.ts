@@ -43,8 +43,9 @@ async function until<T>(check: () => Promise<T | undefined>): Promise<T> {
   throw new Error("timed out");
 }
 
+/** A realm without sales tax, so the invoice's total is `total`. */
 async function invoicedRealm(total = 100) {
-  const { tokens, qbo } = await emulator.realm();
+  const { tokens, qbo } = await emulator.realm({ settings: { tax: { mode: "none" } } });
   const customer = await qbo.customer("Customer");
   const invoice = (await qbo.invoice(customer, [[1, total, total]])).body.Invoice;
   return { realmId: tokens.realmId, qbo, invoiceId: invoice.Id as string };
