@@ -2,7 +2,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { expect, vi } from "vitest";
-import { EmulatorControl } from "../emulator/control-client.ts";
+import { EmulatorControl, type SettingsPatch as RealmSettingsPatch } from "../emulator/control-client.ts";
 import { createApp } from "../src/app";
 import { paths } from "./paths";
 import { API_TOKEN, VERIFIER } from "./secrets";

@@ -54,6 +54,7 @@ describe("creating a purchase order", () => {
         },
       ],
       subtotal: "1200.00",
+      tax: "0.00",
       total: "1200.00",
       totalPaid: "0.00",
       totalCredited: "0.00",

@@ -15,8 +15,8 @@ import { requestTokens } from "../../src/qbo/intuit-oauth";
 import {
   CustomerEnvelope,
   CustomerQuery,
-  faultsOf,
   DeletedInvoiceEnvelope,
+  faultsOf,
   InvoiceEnvelope,
   InvoiceQuery,
   Payment,
@@ -508,7 +508,9 @@ async function check(file: string, c: Case): Promise<void> {
       // A delete answers a stub ({Id, domain, status}): the product reads it with its own schema.
       const body = bodyOf(file);
       const deleted = DeletedInvoiceEnvelope.safeParse(body);
-      const { Invoice } = deleted.success ? deleted.data : expectParsed(InvoiceEnvelope.safeParse(body), file);
+      const { Invoice } = deleted.success
+        ? deleted.data
+        : expectParsed(InvoiceEnvelope.safeParse(body), file);
       expect(invoiceFactsOf(Invoice, c.facts)).toEqual(c.facts);
       return;
     }
