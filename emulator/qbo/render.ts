@@ -1,6 +1,6 @@
 /** QBO's JSON shapes for the emulator's records (money as JSON numbers, like QBO). */
 
-import { currencyRef } from "../settings.ts";
+import { type CompanySettings, currencyRef } from "../settings.ts";
 import { formatInstant } from "../time.ts";
 import type { Company } from "./company.ts";
 import { centsToNumber, convertCents, quantityToNumber } from "./money.ts";
@@ -137,6 +137,70 @@ export function paymentJson(payment: PaymentRecord, company: Company): Json {
       LinkedTxn: line.invoiceId === undefined ? [] : [{ TxnId: line.invoiceId, TxnType: "Invoice" }],
     })),
     MetaData: metaData(payment, company),
+  });
+}
+
+/**
+ * The company's Preferences, the parts that follow from the settings, in the shape of Intuit's
+ * own sample (QuickBooks-V3-DotNET-SDK `JsonSerializerTest.PreferenceDeSerializerTest`; field
+ * names from Finance.xsd). `Id` is always "1"; each settings change bumps `SyncToken`.
+ */
+export function preferencesJson(settings: CompanySettings): Json {
+  const { tax, homeCurrency, multicurrency, customTransactionNumbers, onlinePayments, timestampOffset } =
+    settings.value;
+  const automated = tax.mode === "automated";
+  return {
+    AccountingInfoPrefs: { CustomerTerminology: "Customers" },
+    ProductAndServicesPrefs: {
+      ForSales: true,
+      ForPurchase: true,
+      QuantityWithPriceAndRate: true,
+      QuantityOnHand: true,
+    },
+    SalesFormsPrefs: {
+      CustomTxnNumbers: customTransactionNumbers,
+      AllowDeposit: false,
+      AllowDiscount: false,
+      AllowEstimates: true,
+      ETransactionPaymentEnabled: onlinePayments,
+      IPNSupportEnabled: false,
+      AllowServiceDate: false,
+      AllowShipping: false,
+      DefaultTerms: { value: "3" },
+    },
+    VendorAndPurchasesPrefs: { TrackingByCustomer: false, BillableExpenseTracking: false },
+    TaxPrefs: { UsingSalesTax: automated, PartnerTaxEnabled: automated },
+    CurrencyPrefs: { MultiCurrencyEnabled: multicurrency, HomeCurrency: { value: homeCurrency } },
+    OtherPrefs: { NameValue: [{ Name: "SalesFormsPrefs.DefaultItem", Value: "1" }] },
+    domain: "QBO",
+    sparse: false,
+    Id: "1",
+    SyncToken: String(settings.version),
+    MetaData: {
+      CreateTime: formatInstant(settings.created, timestampOffset, { millis: false }),
+      LastUpdatedTime: formatInstant(settings.updated, timestampOffset, { millis: false }),
+    },
+  };
+}
+
+const COUNTRY_OF_CURRENCY: Record<string, string> = { USD: "US", CAD: "CA", GBP: "GB", AUD: "AU" };
+
+/** CompanyInfo: the company's name and country (from its home currency). */
+export function companyInfoJson(companyName: string, settings: CompanySettings): Json {
+  const { homeCurrency, timestampOffset } = settings.value;
+  const created = formatInstant(settings.created, timestampOffset, { millis: false });
+  return compact({
+    CompanyName: companyName,
+    LegalName: companyName,
+    Country: COUNTRY_OF_CURRENCY[homeCurrency],
+    SupportedLanguages: "en",
+    FiscalYearStartMonth: "January",
+    CompanyStartDate: settings.created.slice(0, 10),
+    domain: "QBO",
+    sparse: false,
+    Id: "1",
+    SyncToken: "0",
+    MetaData: { CreateTime: created, LastUpdatedTime: created },
   });
 }
 

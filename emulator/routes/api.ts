@@ -19,7 +19,15 @@ import {
 import { formatCents } from "../qbo/money.ts";
 import { invoicePdf } from "../qbo/pdf.ts";
 import { type ParsedQuery, parseQuery, QuerySyntaxError } from "../qbo/query.ts";
-import { customerJson, invoiceJson, paymentJson, queryRowJson } from "../qbo/render.ts";
+import { compileConditions } from "../qbo/query-fields.ts";
+import {
+  companyInfoJson,
+  customerJson,
+  invoiceJson,
+  paymentJson,
+  preferencesJson,
+  queryRowJson,
+} from "../qbo/render.ts";
 import type { Realm } from "../realm.ts";
 import type { EmulatorState } from "../state.ts";
 
@@ -103,12 +111,25 @@ function resolveRoute(request: EmulatorRequest, path: string): ApiRoute {
   if (entity === "query" && segments.length === 1 && (method === "GET" || method === "POST")) {
     return queryRoute(request, options);
   }
+  if (entity === "preferences" && method === "GET" && !id) {
+    return read("read:preferences", (realm) => ok(realm, { Preferences: preferencesJson(realm.settings) }));
+  }
+  if (entity === "companyinfo" && method === "GET" && id && !action) {
+    return read("read:companyinfo", (realm) => {
+      if (id !== realm.id) throw faults.objectNotFound("CompanyInfo", id);
+      return ok(realm, { CompanyInfo: companyInfoJson(realm.companyName, realm.settings) });
+    });
+  }
   if (entity === "customer") {
+    if (method === "POST" && !id && hasId(request)) {
+      return write("update:customer", (realm) => {
+        const customer = realm.company.updateCustomer(jsonBody(request));
+        return ok(realm, { Customer: customerJson(customer, realm.company) });
+      });
+    }
     if (method === "POST" && !id) {
       return write("create:customer", (realm) => {
-        const body = jsonBody(request);
-        if (isRecord(body) && body.Id !== undefined) throw faults.invalid("Id", "updates are not modelled");
-        const customer = realm.company.createCustomer(body);
+        const customer = realm.company.createCustomer(jsonBody(request));
         return ok(realm, { Customer: customerJson(customer, realm.company) });
       });
     }
@@ -225,6 +246,15 @@ function queryRoute(request: EmulatorRequest, options: { invoiceLink: boolean })
       throw faults.queryParser(error.message);
     });
   }
+  if (query.entity === "Preferences") {
+    return read("query:Preferences", (realm) => {
+      compileConditions("Preferences", query.conditions);
+      if (query.count) return ok(realm, { QueryResponse: { totalCount: 1 } });
+      if (query.startPosition > 1) return ok(realm, { QueryResponse: {} });
+      // As in Intuit's sample: the one entity and maxResults, no startPosition.
+      return ok(realm, { QueryResponse: { Preferences: [preferencesJson(realm.settings)], maxResults: 1 } });
+    });
+  }
   return read(`query:${query.entity}`, (realm) => {
     const { rows, total } = realm.company.query(query);
     if (query.count) return ok(realm, { QueryResponse: { totalCount: total } });
@@ -269,6 +299,16 @@ function jsonBody(request: EmulatorRequest): unknown {
     return JSON.parse(request.body);
   } catch {
     throw faults.invalid("body", "is not valid JSON");
+  }
+}
+
+/** Whether a POST body names an Id, i.e. updates an entity instead of creating one. */
+function hasId(request: EmulatorRequest): boolean {
+  try {
+    const body: unknown = JSON.parse(request.body);
+    return isRecord(body) && body.Id !== undefined;
+  } catch {
+    return false;
   }
 }
 
