@@ -77,6 +77,7 @@ export const FAULT_KINDS = [
   "body",
   "commit-then-fail",
   "commit-then-drop",
+  "commit-then-body",
   "latency",
   "drop",
 ] as const;
@@ -95,7 +96,7 @@ export const FaultRuleSchema = z.object({
   status: z.number().int().min(200).max(599).optional(),
   retryAfterSeconds: z.number().int().nonnegative().optional(),
   ms: z.number().int().nonnegative().max(120_000).optional(),
-  /** For kind "body": the JSON answered instead of the real response. */
+  /** For kinds "body" and "commit-then-body": the JSON answered instead of the real response. */
   body: z.unknown().optional(),
 });
 

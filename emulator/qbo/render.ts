@@ -10,8 +10,22 @@ import type { CustomerRecord, InvoiceRecord, NameListRecord, PaymentRecord, Quer
 type Json = Record<string, unknown>;
 
 export interface RenderOptions {
-  /** Include InvoiceLink: QBO does so for minorversion >= 36 with include=invoiceLink. */
+  /** `include=invoiceLink` was asked for (the link still needs online payment: see `invoiceLink`). */
   invoiceLink: boolean;
+}
+
+const EMAIL = /^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/;
+
+/**
+ * QBO returns InvoiceLink only when asked, with QuickBooks Payments on for the company, online
+ * payment allowed on the invoice (card or ACH) and an e-mail address to send it to (A8, Part B 7).
+ */
+function invoiceLink(invoice: InvoiceRecord, company: Company, options: RenderOptions): string | undefined {
+  const allowed = invoice.allowOnlineCard || invoice.allowOnlineAch;
+  const emailable = invoice.billEmail !== undefined && EMAIL.test(invoice.billEmail);
+  return options.invoiceLink && company.settings.onlinePayments && allowed && emailable
+    ? invoice.invoiceLink
+    : undefined;
 }
 
 export function customerJson(customer: CustomerRecord, company: Company): Json {
@@ -113,7 +127,7 @@ export function invoiceJson(invoice: InvoiceRecord, company: Company, options: R
         ? undefined
         : { DeliveryType: "Email", DeliveryTime: instant(invoice.deliveryTime, company) },
     LinkedTxn: invoice.paymentIds.map((id) => ({ TxnId: id, TxnType: "Payment" })),
-    InvoiceLink: options.invoiceLink ? invoice.invoiceLink : undefined,
+    InvoiceLink: invoiceLink(invoice, company, options),
     MetaData: metaData(invoice, company),
   });
 }

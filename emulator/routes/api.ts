@@ -39,7 +39,6 @@ interface ApiRoute {
   run(realm: Realm): HttpReply;
 }
 
-const INVOICE_LINK_MINOR_VERSION = 36;
 /** Intuit's documented maximum (qbo-api.md A6); the fault answered beyond it is UNVERIFIED. */
 const MAX_REQUEST_ID_LENGTH = 50;
 
@@ -106,7 +105,7 @@ function resolveRoute(request: EmulatorRequest, path: string): ApiRoute {
   const entity = segments[0]?.toLowerCase();
   const id = segments[1];
   const action = segments[2]?.toLowerCase();
-  const options = { invoiceLink: wantsInvoiceLink(params) };
+  const options = { invoiceLink: includes(params, "invoicelink") };
 
   if (entity === "query" && segments.length === 1 && (method === "GET" || method === "POST")) {
     return queryRoute(request, options);
@@ -151,6 +150,7 @@ function resolveRoute(request: EmulatorRequest, path: string): ApiRoute {
     }
     if (method === "GET" && id && action === "pdf") {
       return read("pdf:invoice", (realm) => {
+        if (realm.settings.value.pdfRequiresAcceptPdf && !acceptsPdf(request)) throw pdfNotAccepted();
         const invoice = realm.company.invoice(id);
         const pdf = invoicePdf([
           `Invoice ${invoice.docNumber ?? ""}`.trim(),
@@ -283,11 +283,6 @@ function write(operation: string, run: (realm: Realm) => HttpReply): ApiRoute {
   return { operation, write: true, run };
 }
 
-function wantsInvoiceLink(params: URLSearchParams): boolean {
-  const minor = Number(params.get("minorversion"));
-  return Number.isFinite(minor) && minor >= INVOICE_LINK_MINOR_VERSION && includes(params, "invoicelink");
-}
-
 /** Whether `include=` (comma-separated, any case) names `option`. */
 function includes(params: URLSearchParams, option: string): boolean {
   const include = (params.get("include") ?? "").split(",").map((part) => part.trim().toLowerCase());
@@ -300,6 +295,21 @@ function jsonBody(request: EmulatorRequest): unknown {
   } catch {
     throw faults.invalid("body", "is not valid JSON");
   }
+}
+
+/** Public clients report QBO needs `Accept: application/pdf` on /pdf (qbo-api.md A8, S31). */
+function acceptsPdf(request: EmulatorRequest): boolean {
+  return (request.headers.get("accept") ?? "").toLowerCase().includes("application/pdf");
+}
+
+/** What QBO answers a /pdf request without that Accept is UNVERIFIED: a plain 400 Fault here. */
+function pdfNotAccepted(): QboFault {
+  return new QboFault({
+    code: "400",
+    message: "Unsupported Accept header",
+    detail: "GET /invoice/{id}/pdf answers only to Accept: application/pdf",
+    element: "Accept",
+  });
 }
 
 /** Whether a POST body names an Id, i.e. updates an entity instead of creating one. */
