@@ -234,7 +234,8 @@ export interface WebhookDelivery {
 /** The QBO entities as the control API returns them (QBO JSON, plus `status` when deleted). */
 export type QboEntity = { Id: string; SyncToken: string; [field: string]: unknown };
 export type QboInvoice = QboEntity & {
-  DocNumber: string;
+  /** Absent with custom transaction numbers on (the default) unless one was sent. */
+  DocNumber?: string;
   TotalAmt: number;
   Balance: number;
   status?: "Deleted";

@@ -45,7 +45,7 @@ export function customerJson(customer: CustomerRecord, company: Company): Json {
     Active: customer.active,
     Job: false,
     BillWithParent: false,
-    Taxable: false,
+    Taxable: company.settings.tax.mode === "automated",
     Balance: balance,
     BalanceWithJobs: balance,
     CurrencyRef: currencyRef(customer.currency),
