@@ -77,6 +77,7 @@ export const FAULT_KINDS = [
   "body",
   "commit-then-fail",
   "commit-then-drop",
+  "commit-then-body",
   "latency",
   "drop",
 ] as const;
@@ -95,7 +96,7 @@ export const FaultRuleSchema = z.object({
   status: z.number().int().min(200).max(599).optional(),
   retryAfterSeconds: z.number().int().nonnegative().optional(),
   ms: z.number().int().nonnegative().max(120_000).optional(),
-  /** For kind "body": the JSON answered instead of the real response. */
+  /** For kinds "body" and "commit-then-body": the JSON answered instead of the real response. */
   body: z.unknown().optional(),
 });
 
@@ -192,7 +193,12 @@ export const OPERATIONS = [
   "query:Customer",
   "query:Invoice",
   "query:Payment",
+  "query:Preferences",
   "create:customer",
+  "update:customer",
+  "read:customer",
+  "read:preferences",
+  "read:companyinfo",
   "create:invoice",
   "create:payment",
   "read:invoice",
@@ -228,7 +234,8 @@ export interface WebhookDelivery {
 /** The QBO entities as the control API returns them (QBO JSON, plus `status` when deleted). */
 export type QboEntity = { Id: string; SyncToken: string; [field: string]: unknown };
 export type QboInvoice = QboEntity & {
-  DocNumber: string;
+  /** Absent with custom transaction numbers on (the default) unless one was sent. */
+  DocNumber?: string;
   TotalAmt: number;
   Balance: number;
   status?: "Deleted";

@@ -124,6 +124,9 @@ export async function applyFault(
     case "commit-then-drop":
       await perform();
       return { drop: true };
+    case "commit-then-body":
+      await perform();
+      return bodyReply(fault.status ?? 200, fault.body, offset);
   }
 }
 
@@ -146,7 +149,10 @@ function statusReply(status: number, retryAfterSeconds: number | undefined, offs
   return reply;
 }
 
-/** A made-up answer (e.g. a 200 without an Id) to test how a client copes with nonsense. */
+/**
+ * A made-up answer (e.g. a 200 without an Id, a 200 carrying a `Fault` as QBO sometimes sends,
+ * or an amount with three decimals) to test how a client copes with nonsense.
+ */
 function bodyReply(status: number, body: unknown, offset: string): HttpReply {
   if (typeof body === "object" && body !== null && !Array.isArray(body) && !("time" in body)) {
     return qboJson(status, body as Record<string, unknown>, { offset });

@@ -11,6 +11,7 @@ import { nowIso } from "../time.ts";
 import {
   type PaymentInput,
   parseCustomer,
+  parseCustomerUpdate,
   parseInvoice,
   parseNamed,
   parsePayment,
@@ -97,6 +98,32 @@ export class Company {
     };
     this.#customers.set(customer.id, customer);
     this.#names.set(nameKey(customer.displayName), { kind: "Customer", id: customer.id });
+    return customer;
+  }
+
+  /**
+   * `POST /customer` with an Id: a stale SyncToken → 5010; `sparse` changes only the fields
+   * sent (e.g. `Active: true` reactivates), a full update clears the others. A new name must
+   * still be free (6240); the currency is fixed at creation.
+   */
+  updateCustomer(body: unknown): CustomerRecord {
+    const { id, syncToken, changes } = parseCustomerUpdate(body);
+    const customer = this.#customers.get(id);
+    if (!customer) throw faults.objectNotFound("Customer", id);
+    if (syncToken !== String(customer.syncToken)) throw faults.staleSyncToken();
+    const { active, currency, displayName, ...fields } = changes;
+    if (currency !== undefined && currency !== customer.currency) {
+      throw faults.currency(`The currency of customer ${id} is ${customer.currency} and cannot be changed`);
+    }
+    if (displayName !== undefined && nameKey(displayName) !== nameKey(customer.displayName)) {
+      this.#claimName(displayName, id);
+      this.#names.delete(nameKey(customer.displayName));
+      this.#names.set(nameKey(displayName), { kind: "Customer", id });
+    }
+    if (displayName !== undefined) customer.displayName = displayName;
+    Object.assign(customer, fields);
+    if ("active" in changes) customer.active = active ?? true;
+    touch(customer, timestamp());
     return customer;
   }
 
@@ -342,11 +369,21 @@ export class Company {
     });
   }
 
-  /** Runs a parsed query; `Id` conditions use the index, so `Id IN (...)` stays cheap at 10k rows. */
+  /**
+   * Runs a parsed query; `Id` conditions use the index, so `Id IN (...)` stays cheap at 10k rows.
+   * Customer queries skip inactive customers unless the WHERE names `Active` (qbo-api.md A9).
+   */
   query(query: ParsedQuery): { rows: QueryRow[]; total: number } {
-    const matches = compileConditions(query.entity, query.conditions);
+    const conditions = [...query.conditions];
+    const namesActive = conditions.some((condition) => condition.field.toLowerCase() === "active");
+    if (query.entity === "Customer" && this.settings.hideInactiveCustomers && !namesActive) {
+      conditions.push({ field: "Active", operator: "=", values: ["true"] });
+    }
+    const matches = compileConditions(query.entity, conditions);
     const source = this.#source(query.entity);
-    const idCondition = query.conditions.find((condition) => condition.field.toLowerCase() === "id");
+    const idCondition = query.conditions.find(
+      (condition) => condition.field.toLowerCase() === "id" && condition.operator !== "LIKE",
+    );
     const candidates: Iterable<QueryRow> = idCondition
       ? [...new Set(idCondition.values)]
           .sort((a, b) => Number(a) - Number(b))

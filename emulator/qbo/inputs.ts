@@ -40,6 +40,12 @@ const CustomerSchema = z.object({
     .optional(),
 });
 
+const CustomerUpdateSchema = CustomerSchema.partial().extend({
+  Id: idString,
+  SyncToken: idString,
+  sparse: z.boolean().optional(),
+});
+
 const NamedSchema = z.object({ DisplayName: z.string() });
 
 const SalesLineSchema = z.object({
@@ -128,7 +134,35 @@ export interface PaymentInput {
 
 export function parseCustomer(body: unknown): CustomerInput {
   const input = parseBody(CustomerSchema, body);
-  const displayName = parseDisplayName(input.DisplayName);
+  return customerInput(input, parseDisplayName(input.DisplayName));
+}
+
+/** A customer update: `sparse` changes only the fields sent; a full update clears the others. */
+export interface CustomerUpdate {
+  id: string;
+  syncToken: string;
+  sparse: boolean;
+  changes: Partial<CustomerInput>;
+}
+
+export function parseCustomerUpdate(body: unknown): CustomerUpdate {
+  const input = parseBody(CustomerUpdateSchema, body);
+  const sparse = input.sparse === true;
+  if (!sparse && input.DisplayName === undefined) throw faults.required("DisplayName");
+  const displayName = input.DisplayName === undefined ? undefined : parseDisplayName(input.DisplayName);
+  const fields = customerInput(input, displayName);
+  const changes = sparse
+    ? (Object.fromEntries(
+        Object.entries(fields).filter(([, value]) => value !== undefined),
+      ) as Partial<CustomerInput>)
+    : fields;
+  return { id: input.Id, syncToken: input.SyncToken, sparse, changes };
+}
+
+function customerInput<D extends string | undefined>(
+  input: Omit<z.output<typeof CustomerSchema>, "DisplayName">,
+  displayName: D,
+): Omit<CustomerInput, "displayName"> & { displayName: D } {
   return {
     displayName,
     active: input.Active,

@@ -51,6 +51,8 @@ const FIELDS: Record<QueryEntity, Record<string, QueryField>> = {
     customerref: { get: (r) => payment(r).customerId },
     totalamt: { get: (r) => String(payment(r).totalCents), money: true },
   },
+  // One row, answered from the settings; no field is filterable in the emulator.
+  Preferences: {},
 };
 
 /** One predicate for all conditions (they are ANDed); unknown fields are QBO's 4001. */
@@ -69,6 +71,7 @@ function compile(entity: QueryEntity, condition: Condition): (record: QueryRow) 
       `property '${condition.field}' is not queryable on ${entity} in the emulator`,
     );
   }
+  if (condition.operator === "LIKE") return compileLike(field, condition);
   const normalise = (value: string): string => {
     if (field.money) {
       const cents = parseCents(value);
@@ -91,5 +94,24 @@ function compile(entity: QueryEntity, condition: Condition): (record: QueryRow) 
     const value = field.get(record);
     if (value === undefined) return false;
     return wanted.has(stored(value));
+  };
+}
+
+/**
+ * LIKE with `%` as "any run of characters" (QBO supports only `%`); everything else, `_`
+ * included, is literal. Case follows the field (DisplayName ignores it).
+ */
+function compileLike(field: QueryField, condition: Condition): (record: QueryRow) => boolean {
+  if (field.money || field.instant) {
+    throw faults.queryValidation(`LIKE is not supported on ${condition.field}`);
+  }
+  const pattern = (condition.values[0] ?? "")
+    .split("%")
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+    .join("[\\s\\S]*");
+  const regex = new RegExp(`^${pattern}$`, field.caseInsensitive ? "iu" : "u");
+  return (record) => {
+    const value = field.get(record);
+    return value !== undefined && regex.test(value);
   };
 }

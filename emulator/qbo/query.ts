@@ -1,15 +1,17 @@
 /**
  * The subset of QBO's query language the service uses:
  *
- *   SELECT * | COUNT(*) FROM Customer|Invoice|Payment
- *     [WHERE Field = 'value' | Field IN ('a', 'b') [AND ...]]
+ *   SELECT * | COUNT(*) FROM Customer|Invoice|Payment|Preferences
+ *     [WHERE Field = 'value' | Field IN ('a', 'b') | Field LIKE '%part%' [AND ...]]
  *     [STARTPOSITION n] [MAXRESULTS n]
  *
  * Keywords are case-insensitive. Strings are single-quoted; a backslash escapes the next
- * character (`O\'Brien`, `back\\slash`). There is no OR, as in QBO.
+ * character (`O\'Brien`, `back\\slash`). There is no OR, as in QBO. Like QBO's lexer, curly
+ * quotes and en dashes are a lexical error even inside a literal, and so is a literal whose
+ * last backslash escapes its closing quote (qbo-api.md A9).
  */
 
-export const QUERY_ENTITIES = ["Customer", "Invoice", "Payment"] as const;
+export const QUERY_ENTITIES = ["Customer", "Invoice", "Payment", "Preferences"] as const;
 export type QueryEntity = (typeof QUERY_ENTITIES)[number];
 
 export const DEFAULT_MAX_RESULTS = 100;
@@ -17,6 +19,8 @@ export const MAX_MAX_RESULTS = 1000;
 
 export interface Condition {
   field: string;
+  /** `=` and `IN` match any of `values`; `LIKE` has one pattern where `%` is any run of characters. */
+  operator: "=" | "IN" | "LIKE";
   values: string[];
 }
 
@@ -98,7 +102,11 @@ function parseCondition(reader: TokenReader): Condition {
   const field = reader.word("a field name");
   if (reader.peekSymbol("=")) {
     reader.symbol("=");
-    return { field, values: [reader.literal()] };
+    return { field, operator: "=", values: [reader.literal()] };
+  }
+  if (reader.peekKeyword("LIKE")) {
+    reader.keyword("LIKE");
+    return { field, operator: "LIKE", values: [reader.literal()] };
   }
   reader.keyword("IN");
   reader.symbol("(");
@@ -108,7 +116,7 @@ function parseCondition(reader: TokenReader): Condition {
     values.push(reader.literal());
   }
   reader.symbol(")");
-  return { field, values };
+  return { field, operator: "IN", values };
 }
 
 class TokenReader {
@@ -182,6 +190,25 @@ class TokenReader {
   }
 }
 
+/** Characters QBO's lexer refuses wherever they are (observed: U+2019, U+2018, U+2013). */
+const LEXICAL_ERRORS = new Set(["\u2018", "\u2019", "\u2013"]);
+
+/**
+ * QBO's wording: `Invalid content. Lexical error at line 1, column 43. Encountered: "\u2019"
+ * (8217), after : "'%Fleur"` (quickbooks-ruby #309, QuickBooks-V3-PHP-SDK #397).
+ */
+function lexicalError(source: string, index: number, tokenStart: number): QuerySyntaxError {
+  const after = source.slice(tokenStart, index);
+  const char = source.charAt(index);
+  const encountered =
+    char === ""
+      ? "<EOF>"
+      : `"${char.charCodeAt(0) > 0x7e ? `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}` : char}" (${char.charCodeAt(0)})`;
+  return new QuerySyntaxError(
+    `Invalid content. Lexical error at line 1, column ${index + 1}. Encountered: ${encountered}, after : "${after}"`,
+  );
+}
+
 function tokenize(source: string): Token[] {
   const tokens: Token[] = [];
   let index = 0;
@@ -194,13 +221,11 @@ function tokenize(source: string): Token[] {
       let text = "";
       index++;
       for (;;) {
-        if (index >= source.length)
-          throw new QuerySyntaxError(`Unterminated string starting at column ${at + 1}`);
+        if (index >= source.length) throw lexicalError(source, index, at);
         const next = source.charAt(index);
+        if (LEXICAL_ERRORS.has(next)) throw lexicalError(source, index, at);
         if (next === "\\") {
-          if (index + 1 >= source.length) {
-            throw new QuerySyntaxError(`Unterminated string starting at column ${at + 1}`);
-          }
+          if (index + 1 >= source.length) throw lexicalError(source, index + 1, at);
           text += source.charAt(index + 1);
           index += 2;
         } else if (next === "'") {
@@ -217,7 +242,7 @@ function tokenize(source: string): Token[] {
       index++;
     } else {
       const match = /^(?:-?\d+(?:\.\d+)?|[A-Za-z_][A-Za-z0-9_.]*)/.exec(source.slice(index));
-      if (!match) throw new QuerySyntaxError(`Unexpected character "${char}" at column ${index + 1}`);
+      if (!match) throw lexicalError(source, index, index);
       const text = match[0];
       tokens.push({ kind: /^-?\d/.test(text) ? "number" : "word", text, at: index });
       index += text.length;

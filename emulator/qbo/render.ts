@@ -1,6 +1,6 @@
 /** QBO's JSON shapes for the emulator's records (money as JSON numbers, like QBO). */
 
-import { currencyRef } from "../settings.ts";
+import { type CompanySettings, currencyRef } from "../settings.ts";
 import { formatInstant } from "../time.ts";
 import type { Company } from "./company.ts";
 import { centsToNumber, convertCents, quantityToNumber } from "./money.ts";
@@ -10,8 +10,22 @@ import type { CustomerRecord, InvoiceRecord, NameListRecord, PaymentRecord, Quer
 type Json = Record<string, unknown>;
 
 export interface RenderOptions {
-  /** Include InvoiceLink: QBO does so for minorversion >= 36 with include=invoiceLink. */
+  /** `include=invoiceLink` was asked for (the link still needs online payment: see `invoiceLink`). */
   invoiceLink: boolean;
+}
+
+const EMAIL = /^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/;
+
+/**
+ * QBO returns InvoiceLink only when asked, with QuickBooks Payments on for the company, online
+ * payment allowed on the invoice (card or ACH) and an e-mail address to send it to (A8, Part B 7).
+ */
+function invoiceLink(invoice: InvoiceRecord, company: Company, options: RenderOptions): string | undefined {
+  const allowed = invoice.allowOnlineCard || invoice.allowOnlineAch;
+  const emailable = invoice.billEmail !== undefined && EMAIL.test(invoice.billEmail);
+  return options.invoiceLink && company.settings.onlinePayments && allowed && emailable
+    ? invoice.invoiceLink
+    : undefined;
 }
 
 export function customerJson(customer: CustomerRecord, company: Company): Json {
@@ -31,7 +45,7 @@ export function customerJson(customer: CustomerRecord, company: Company): Json {
     Active: customer.active,
     Job: false,
     BillWithParent: false,
-    Taxable: false,
+    Taxable: company.settings.tax.mode === "automated",
     Balance: balance,
     BalanceWithJobs: balance,
     CurrencyRef: currencyRef(customer.currency),
@@ -113,7 +127,7 @@ export function invoiceJson(invoice: InvoiceRecord, company: Company, options: R
         ? undefined
         : { DeliveryType: "Email", DeliveryTime: instant(invoice.deliveryTime, company) },
     LinkedTxn: invoice.paymentIds.map((id) => ({ TxnId: id, TxnType: "Payment" })),
-    InvoiceLink: options.invoiceLink ? invoice.invoiceLink : undefined,
+    InvoiceLink: invoiceLink(invoice, company, options),
     MetaData: metaData(invoice, company),
   });
 }
@@ -137,6 +151,70 @@ export function paymentJson(payment: PaymentRecord, company: Company): Json {
       LinkedTxn: line.invoiceId === undefined ? [] : [{ TxnId: line.invoiceId, TxnType: "Invoice" }],
     })),
     MetaData: metaData(payment, company),
+  });
+}
+
+/**
+ * The company's Preferences, the parts that follow from the settings, in the shape of Intuit's
+ * own sample (QuickBooks-V3-DotNET-SDK `JsonSerializerTest.PreferenceDeSerializerTest`; field
+ * names from Finance.xsd). `Id` is always "1"; each settings change bumps `SyncToken`.
+ */
+export function preferencesJson(settings: CompanySettings): Json {
+  const { tax, homeCurrency, multicurrency, customTransactionNumbers, onlinePayments, timestampOffset } =
+    settings.value;
+  const automated = tax.mode === "automated";
+  return {
+    AccountingInfoPrefs: { CustomerTerminology: "Customers" },
+    ProductAndServicesPrefs: {
+      ForSales: true,
+      ForPurchase: true,
+      QuantityWithPriceAndRate: true,
+      QuantityOnHand: true,
+    },
+    SalesFormsPrefs: {
+      CustomTxnNumbers: customTransactionNumbers,
+      AllowDeposit: false,
+      AllowDiscount: false,
+      AllowEstimates: true,
+      ETransactionPaymentEnabled: onlinePayments,
+      IPNSupportEnabled: false,
+      AllowServiceDate: false,
+      AllowShipping: false,
+      DefaultTerms: { value: "3" },
+    },
+    VendorAndPurchasesPrefs: { TrackingByCustomer: false, BillableExpenseTracking: false },
+    TaxPrefs: { UsingSalesTax: automated, PartnerTaxEnabled: automated },
+    CurrencyPrefs: { MultiCurrencyEnabled: multicurrency, HomeCurrency: { value: homeCurrency } },
+    OtherPrefs: { NameValue: [{ Name: "SalesFormsPrefs.DefaultItem", Value: "1" }] },
+    domain: "QBO",
+    sparse: false,
+    Id: "1",
+    SyncToken: String(settings.version),
+    MetaData: {
+      CreateTime: formatInstant(settings.created, timestampOffset, { millis: false }),
+      LastUpdatedTime: formatInstant(settings.updated, timestampOffset, { millis: false }),
+    },
+  };
+}
+
+const COUNTRY_OF_CURRENCY: Record<string, string> = { USD: "US", CAD: "CA", GBP: "GB", AUD: "AU" };
+
+/** CompanyInfo: the company's name and country (from its home currency). */
+export function companyInfoJson(companyName: string, settings: CompanySettings): Json {
+  const { homeCurrency, timestampOffset } = settings.value;
+  const created = formatInstant(settings.created, timestampOffset, { millis: false });
+  return compact({
+    CompanyName: companyName,
+    LegalName: companyName,
+    Country: COUNTRY_OF_CURRENCY[homeCurrency],
+    SupportedLanguages: "en",
+    FiscalYearStartMonth: "January",
+    CompanyStartDate: settings.created.slice(0, 10),
+    domain: "QBO",
+    sparse: false,
+    Id: "1",
+    SyncToken: "0",
+    MetaData: { CreateTime: created, LastUpdatedTime: created },
   });
 }
 

@@ -19,7 +19,15 @@ import {
 import { formatCents } from "../qbo/money.ts";
 import { invoicePdf } from "../qbo/pdf.ts";
 import { type ParsedQuery, parseQuery, QuerySyntaxError } from "../qbo/query.ts";
-import { customerJson, invoiceJson, paymentJson, queryRowJson } from "../qbo/render.ts";
+import { compileConditions } from "../qbo/query-fields.ts";
+import {
+  companyInfoJson,
+  customerJson,
+  invoiceJson,
+  paymentJson,
+  preferencesJson,
+  queryRowJson,
+} from "../qbo/render.ts";
 import type { Realm } from "../realm.ts";
 import type { EmulatorState } from "../state.ts";
 
@@ -31,7 +39,6 @@ interface ApiRoute {
   run(realm: Realm): HttpReply;
 }
 
-const INVOICE_LINK_MINOR_VERSION = 36;
 /** Intuit's documented maximum (qbo-api.md A6); the fault answered beyond it is UNVERIFIED. */
 const MAX_REQUEST_ID_LENGTH = 50;
 
@@ -98,17 +105,30 @@ function resolveRoute(request: EmulatorRequest, path: string): ApiRoute {
   const entity = segments[0]?.toLowerCase();
   const id = segments[1];
   const action = segments[2]?.toLowerCase();
-  const options = { invoiceLink: wantsInvoiceLink(params) };
+  const options = { invoiceLink: includes(params, "invoicelink") };
 
   if (entity === "query" && segments.length === 1 && (method === "GET" || method === "POST")) {
     return queryRoute(request, options);
   }
+  if (entity === "preferences" && method === "GET" && !id) {
+    return read("read:preferences", (realm) => ok(realm, { Preferences: preferencesJson(realm.settings) }));
+  }
+  if (entity === "companyinfo" && method === "GET" && id && !action) {
+    return read("read:companyinfo", (realm) => {
+      if (id !== realm.id) throw faults.objectNotFound("CompanyInfo", id);
+      return ok(realm, { CompanyInfo: companyInfoJson(realm.companyName, realm.settings) });
+    });
+  }
   if (entity === "customer") {
+    if (method === "POST" && !id && hasId(request)) {
+      return write("update:customer", (realm) => {
+        const customer = realm.company.updateCustomer(jsonBody(request));
+        return ok(realm, { Customer: customerJson(customer, realm.company) });
+      });
+    }
     if (method === "POST" && !id) {
       return write("create:customer", (realm) => {
-        const body = jsonBody(request);
-        if (isRecord(body) && body.Id !== undefined) throw faults.invalid("Id", "updates are not modelled");
-        const customer = realm.company.createCustomer(body);
+        const customer = realm.company.createCustomer(jsonBody(request));
         return ok(realm, { Customer: customerJson(customer, realm.company) });
       });
     }
@@ -130,6 +150,7 @@ function resolveRoute(request: EmulatorRequest, path: string): ApiRoute {
     }
     if (method === "GET" && id && action === "pdf") {
       return read("pdf:invoice", (realm) => {
+        if (realm.settings.value.pdfRequiresAcceptPdf && !acceptsPdf(request)) throw pdfNotAccepted();
         const invoice = realm.company.invoice(id);
         const pdf = invoicePdf([
           `Invoice ${invoice.docNumber ?? ""}`.trim(),
@@ -225,6 +246,15 @@ function queryRoute(request: EmulatorRequest, options: { invoiceLink: boolean })
       throw faults.queryParser(error.message);
     });
   }
+  if (query.entity === "Preferences") {
+    return read("query:Preferences", (realm) => {
+      compileConditions("Preferences", query.conditions);
+      if (query.count) return ok(realm, { QueryResponse: { totalCount: 1 } });
+      if (query.startPosition > 1) return ok(realm, { QueryResponse: {} });
+      // As in Intuit's sample: the one entity and maxResults, no startPosition.
+      return ok(realm, { QueryResponse: { Preferences: [preferencesJson(realm.settings)], maxResults: 1 } });
+    });
+  }
   return read(`query:${query.entity}`, (realm) => {
     const { rows, total } = realm.company.query(query);
     if (query.count) return ok(realm, { QueryResponse: { totalCount: total } });
@@ -253,11 +283,6 @@ function write(operation: string, run: (realm: Realm) => HttpReply): ApiRoute {
   return { operation, write: true, run };
 }
 
-function wantsInvoiceLink(params: URLSearchParams): boolean {
-  const minor = Number(params.get("minorversion"));
-  return Number.isFinite(minor) && minor >= INVOICE_LINK_MINOR_VERSION && includes(params, "invoicelink");
-}
-
 /** Whether `include=` (comma-separated, any case) names `option`. */
 function includes(params: URLSearchParams, option: string): boolean {
   const include = (params.get("include") ?? "").split(",").map((part) => part.trim().toLowerCase());
@@ -269,6 +294,31 @@ function jsonBody(request: EmulatorRequest): unknown {
     return JSON.parse(request.body);
   } catch {
     throw faults.invalid("body", "is not valid JSON");
+  }
+}
+
+/** Public clients report QBO needs `Accept: application/pdf` on /pdf (qbo-api.md A8, S31). */
+function acceptsPdf(request: EmulatorRequest): boolean {
+  return (request.headers.get("accept") ?? "").toLowerCase().includes("application/pdf");
+}
+
+/** What QBO answers a /pdf request without that Accept is UNVERIFIED: a plain 400 Fault here. */
+function pdfNotAccepted(): QboFault {
+  return new QboFault({
+    code: "400",
+    message: "Unsupported Accept header",
+    detail: "GET /invoice/{id}/pdf answers only to Accept: application/pdf",
+    element: "Accept",
+  });
+}
+
+/** Whether a POST body names an Id, i.e. updates an entity instead of creating one. */
+function hasId(request: EmulatorRequest): boolean {
+  try {
+    const body: unknown = JSON.parse(request.body);
+    return isRecord(body) && body.Id !== undefined;
+  } catch {
+    return false;
   }
 }
 

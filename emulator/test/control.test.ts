@@ -74,7 +74,7 @@ describe("stats", () => {
   it("counts every request by operation, including 401s, and the last minorversion", async () => {
     const { realmId, qbo, invoiceId } = await invoicedRealm();
     await qbo.get(`/invoice/${invoiceId}`);
-    await qbo.get(`/invoice/${invoiceId}/pdf`);
+    await qbo.pdf(invoiceId);
     await qbo.request("POST", `/invoice/${invoiceId}/send`, { params: { sendTo: "a@b.test" } });
     await qbo.query(`SELECT * FROM Invoice WHERE Id = '${invoiceId}'`);
     await qbo.query("SELECT * FROM Payment");

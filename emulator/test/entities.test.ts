@@ -89,7 +89,7 @@ describe("invoices", () => {
     expect(unknown.body.Fault.Error[0]).toMatchObject({ code: "2500", element: "CustomerRef" });
   });
 
-  it("keeps memo, note and email, and returns InvoiceLink only for minorversion >= 36 with include", async () => {
+  it("keeps memo, note, email and dates", async () => {
     const { qbo } = await emulator.realm();
     const customer = await qbo.customer("Umbrella");
     const body = {
@@ -102,21 +102,14 @@ describe("invoices", () => {
       BillEmail: { Address: "pay@umbrella.test" },
       TxnDate: "2027-01-15",
     };
-    const created = await qbo.post("/invoice", body, { include: "invoiceLink" });
+    const created = await qbo.post("/invoice", body);
     expect(created.body.Invoice).toMatchObject({
       CustomerMemo: { value: "Purchase Order PO-ABC123" },
       PrivateNote: "PO PO-ABC123",
       BillEmail: { Address: "pay@umbrella.test" },
       TxnDate: "2027-01-15",
-      InvoiceLink: expect.stringMatching(
-        /^https:\/\/connect\.intuit\.com\/portal\/app\/CommerceNetwork\/view\/scs-v1-/,
-      ),
+      DueDate: "2027-02-14",
     });
-    const old = await qbo.get(`/invoice/${created.body.Invoice.Id}`, {
-      include: "invoiceLink",
-      minorversion: "35",
-    });
-    expect(old.body.Invoice.InvoiceLink).toBeUndefined();
   });
 
   it("reads an invoice, and answers 610 for an unknown one", async () => {
@@ -149,7 +142,7 @@ describe("invoices", () => {
     const { qbo } = await emulator.realm({ settings: { customTransactionNumbers: false } });
     const customer = await qbo.customer("Tyrell");
     const id = (await qbo.invoice(customer, [[1, 5, 5]])).body.Invoice.Id;
-    const pdf = await qbo.get(`/invoice/${id}/pdf`);
+    const pdf = await qbo.pdf(id);
     expect(pdf.status).toBe(200);
     expect(pdf.headers.get("content-type")).toBe("application/pdf");
     expect(pdf.text.startsWith("%PDF-1.4")).toBe(true);

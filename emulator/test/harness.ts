@@ -61,12 +61,18 @@ export class QboClient {
   async request(
     method: string,
     path: string,
-    options: { body?: unknown; rawBody?: string; params?: Record<string, string>; contentType?: string } = {},
+    options: {
+      body?: unknown;
+      rawBody?: string;
+      params?: Record<string, string>;
+      contentType?: string;
+      accept?: string;
+    } = {},
   ): Promise<ApiResponse> {
     const url = new URL(`${this.baseUrl}/v3/company/${this.realmId}${path}`);
     url.searchParams.set("minorversion", "75");
     for (const [name, value] of Object.entries(options.params ?? {})) url.searchParams.set(name, value);
-    const headers: Record<string, string> = { accept: "application/json" };
+    const headers: Record<string, string> = { accept: options.accept ?? "application/json" };
     if (this.accessToken !== "") headers.authorization = `Bearer ${this.accessToken}`;
     let body: string | undefined = options.rawBody;
     if (options.body !== undefined) body = JSON.stringify(options.body);
@@ -81,6 +87,11 @@ export class QboClient {
 
   post(path: string, body: unknown, params?: Record<string, string>): Promise<ApiResponse> {
     return this.request("POST", path, { body, params });
+  }
+
+  /** The invoice's PDF, asked for as QBO wants it (Accept: application/pdf). */
+  pdf(invoiceId: string): Promise<ApiResponse> {
+    return this.request("GET", `/invoice/${invoiceId}/pdf`, { accept: "application/pdf" });
   }
 
   query(query: string): Promise<ApiResponse> {

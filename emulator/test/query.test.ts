@@ -15,7 +15,7 @@ describe("the query parser", () => {
 
   it("unescapes \\' and \\\\ inside string literals", () => {
     const query = parseQuery("SELECT * FROM Customer WHERE DisplayName = 'O\\'Brien \\\\ Sons'");
-    expect(query.conditions).toEqual([{ field: "DisplayName", values: ["O'Brien \\ Sons"] }]);
+    expect(query.conditions).toEqual([{ field: "DisplayName", operator: "=", values: ["O'Brien \\ Sons"] }]);
   });
 
   it("reads IN lists, AND, STARTPOSITION and MAXRESULTS", () => {
@@ -24,17 +24,29 @@ describe("the query parser", () => {
     );
     expect(query).toMatchObject({
       conditions: [
-        { field: "Id", values: ["1", "2", "3"] },
-        { field: "DocNumber", values: ["1001"] },
+        { field: "Id", operator: "IN", values: ["1", "2", "3"] },
+        { field: "DocNumber", operator: "=", values: ["1001"] },
       ],
       startPosition: 11,
       maxResults: 1000,
     });
   });
 
+  it("reads LIKE with its pattern as written", () => {
+    const query = parseQuery("SELECT * FROM Customer WHERE DisplayName LIKE '%acme%'");
+    expect(query.conditions).toEqual([{ field: "DisplayName", operator: "LIKE", values: ["%acme%"] }]);
+  });
+
   it.each([
-    ["SELECT * FROM Invoice WHERE Id = '1", /Unterminated/],
+    ["SELECT * FROM Invoice WHERE Id = '1", /Lexical error at line 1, column 36\. Encountered: <EOF>/],
     ["SELECT * FROM Vendor", /Unsupported entity/],
+    [
+      "SELECT * FROM Customer WHERE DisplayName = 'O\u2019Brien'",
+      /Encountered: "\\u2019" \(8217\), after : "'O"/,
+    ],
+    ["SELECT * FROM Customer WHERE DisplayName = '\u2018Quoted'", /Encountered: "\\u2018" \(8216\)/],
+    ["SELECT * FROM Customer WHERE DisplayName = 'A \u2013 B'", /Encountered: "\\u2013" \(8211\)/],
+    ["SELECT * FROM Customer WHERE DisplayName = 'Trailing\\'", /Lexical error.*Encountered: <EOF>/],
     ["SELECT * FROM Invoice WHERE Id IN ('1',)", /expecting a quoted value/],
     ["SELECT * FROM Invoice MAXRESULTS 1001", /MAXRESULTS must be between 1 and 1000/],
     ["SELECT * FROM Invoice STARTPOSITION 0", /STARTPOSITION/],

@@ -213,3 +213,61 @@ describe("DocNumber (custom transaction numbers on by default)", () => {
     expect(both.body.QueryResponse.Invoice.map((i: { Id: string }) => i.Id)).toEqual([a.Id, b.Id]);
   });
 });
+
+describe("Preferences and CompanyInfo", () => {
+  it("describe the hostile defaults in Intuit's shape", async () => {
+    const { tokens, qbo } = await emulator.realm();
+    const response = await qbo.get("/preferences");
+    expect(response.status).toBe(200);
+    expect(response.body.Preferences).toMatchObject({
+      Id: "1",
+      SyncToken: "0",
+      domain: "QBO",
+      CurrencyPrefs: { MultiCurrencyEnabled: false, HomeCurrency: { value: "USD" } },
+      SalesFormsPrefs: { CustomTxnNumbers: true, ETransactionPaymentEnabled: false },
+      TaxPrefs: { UsingSalesTax: true, PartnerTaxEnabled: true },
+      MetaData: { CreateTime: expect.stringMatching(/-07:00$/), LastUpdatedTime: expect.any(String) },
+    });
+    expect(response.body.time).toMatch(/-07:00$/);
+    expect((await emulator.control.stats(tokens.realmId)).requests.byOperation["read:preferences"]).toBe(1);
+  });
+
+  it("follow the settings, with SyncToken bumped by each change", async () => {
+    const { tokens, qbo } = await emulator.realm({
+      settings: { multicurrency: true, homeCurrency: "CAD", tax: { mode: "none" }, onlinePayments: true },
+    });
+    await emulator.control.updateSettings(tokens.realmId, { customTransactionNumbers: false });
+    const { Preferences } = (await qbo.get("/preferences")).body;
+    expect(Preferences).toMatchObject({
+      SyncToken: "1",
+      CurrencyPrefs: { MultiCurrencyEnabled: true, HomeCurrency: { value: "CAD" } },
+      SalesFormsPrefs: { CustomTxnNumbers: false, ETransactionPaymentEnabled: true },
+      TaxPrefs: { UsingSalesTax: false, PartnerTaxEnabled: false },
+    });
+  });
+
+  it("answer SELECT * FROM Preferences as Intuit's sample does", async () => {
+    const { tokens, qbo } = await emulator.realm();
+    const response = await qbo.query("select * from Preferences");
+    expect(response.status).toBe(200);
+    expect(response.body.QueryResponse).toEqual({
+      Preferences: [expect.objectContaining({ Id: "1", CurrencyPrefs: expect.any(Object) })],
+      maxResults: 1,
+    });
+    expect((await qbo.query("SELECT * FROM Preferences WHERE Colour = 'red'")).body.Fault.Error[0].code).toBe(
+      "4001",
+    );
+    expect((await emulator.control.stats(tokens.realmId)).requests.byOperation["query:Preferences"]).toBe(2);
+  });
+
+  it("serve CompanyInfo for the realm, 610 for another id", async () => {
+    const { tokens, qbo } = await emulator.realm({ companyName: "Conference Org LLC" });
+    const info = await qbo.get(`/companyinfo/${tokens.realmId}`);
+    expect(info.body.CompanyInfo).toMatchObject({
+      CompanyName: "Conference Org LLC",
+      Country: "US",
+      Id: "1",
+    });
+    expect((await qbo.get("/companyinfo/42")).body.Fault.Error[0].code).toBe("610");
+  });
+});
