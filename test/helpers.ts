@@ -152,6 +152,12 @@ export async function postWebhook(body: string, signature?: string | null) {
   return call("POST", paths.webhook, undefined, { token: null, headers, rawBody: body });
 }
 
+/**
+ * Turns one hostile behaviour off by name: no sales tax, so an invoice's amounts are the PO's
+ * lines. For tests whose subject is not tax (tax has its own tests in qbo/real-companies).
+ */
+export const UNTAXED = { tax: { mode: "none" } } as const satisfies RealmSettingsPatch;
+
 /** A connected conference with one PO of `total` whose QBO invoice exists. */
 export async function invoicedPo(total = "1200.00", settings?: RealmSettingsPatch) {
   const { slug, realmId } = await connectedConference(settings ? { settings } : {});

@@ -7,6 +7,7 @@ import {
   emulator,
   expectError,
   paths,
+  UNTAXED,
   unique,
 } from "../helpers";
 
@@ -16,7 +17,7 @@ async function realmStats(realmId: string) {
 
 describe("creating the QuickBooks invoice of a PO", () => {
   it("creates the customer and the invoice, exact to the cent, and moves a draft to sent", async () => {
-    const { slug, realmId } = await connectedConference();
+    const { slug, realmId } = await connectedConference({ settings: UNTAXED });
     const po = await createPo(slug, {
       organizationName: unique("Globex"),
       billingAddress: "1 Main St\nSuite 2\nSpringfield\nIL 62701\nUSA\nPlanet Earth",
@@ -36,7 +37,8 @@ describe("creating the QuickBooks invoice of a PO", () => {
       balance: "2469.42",
       discrepancy: null,
     });
-    expect(res.body.qbo.paymentLink).toMatch(/^https:\/\//);
+    // No QuickBooks Payments on a default company: no link, and that is fine (real-companies tests the link).
+    expect(res.body.qbo.paymentLink).toBeNull();
     const customers: any[] = (await emulator().customers(realmId)).customers;
     expect(customers).toHaveLength(1);
     expect(customers[0]).toMatchObject({
@@ -76,7 +78,7 @@ describe("creating the QuickBooks invoice of a PO", () => {
   });
 
   it("uses an existing QBO customer, and remembers it so the next PO costs no look-up", async () => {
-    const { slug, realmId } = await connectedConference();
+    const { slug, realmId } = await connectedConference({ settings: UNTAXED });
     const org = unique("Initech");
     const first = await createPo(slug, { organizationName: org });
     expect((await call("POST", paths.qboInvoice(slug, first.reference), {})).status).toBe(201);
@@ -106,7 +108,7 @@ describe("creating the QuickBooks invoice of a PO", () => {
   });
 
   it("escapes quotes and backslashes in the organization name", async () => {
-    const { slug, realmId } = await connectedConference();
+    const { slug, realmId } = await connectedConference({ settings: UNTAXED });
     const org = `O'Brien \\ Sons "Ltd" ${unique("x")}`;
     const po = await createPo(slug, { organizationName: org });
     expect((await call("POST", paths.qboInvoice(slug, po.reference), {})).status).toBe(201);
@@ -126,7 +128,7 @@ describe("creating the QuickBooks invoice of a PO", () => {
   });
 
   it("answers 409 qbo_invoice_exists for a PO that already has one", async () => {
-    const { slug } = await connectedConference();
+    const { slug } = await connectedConference({ settings: UNTAXED });
     const po = await createPo(slug);
     expect((await call("POST", paths.qboInvoice(slug, po.reference), {})).status).toBe(201);
     const again = await call("POST", paths.qboInvoice(slug, po.reference), {});
@@ -134,7 +136,7 @@ describe("creating the QuickBooks invoice of a PO", () => {
   });
 
   it("answers 409 invalid_state for a cancelled PO", async () => {
-    const { slug } = await connectedConference();
+    const { slug } = await connectedConference({ settings: UNTAXED });
     const po = await createPo(slug);
     await call("POST", paths.cancel(slug, po.reference), {});
     const res = await call("POST", paths.qboInvoice(slug, po.reference), {});
@@ -142,7 +144,7 @@ describe("creating the QuickBooks invoice of a PO", () => {
   });
 
   it("answers 502 qbo_api_error when QBO returns a customer without an Id, and keeps the PO without invoice", async () => {
-    const { slug, realmId } = await connectedConference();
+    const { slug, realmId } = await connectedConference({ settings: UNTAXED });
     await emulator().setFaults(realmId, {
       rules: [
         {
@@ -163,7 +165,7 @@ describe("creating the QuickBooks invoice of a PO", () => {
   });
 
   it("answers 502 qbo_api_error when QBO returns an invoice without an Id", async () => {
-    const { slug, realmId } = await connectedConference();
+    const { slug, realmId } = await connectedConference({ settings: UNTAXED });
     await emulator().setFaults(realmId, {
       rules: [
         {
@@ -182,7 +184,7 @@ describe("creating the QuickBooks invoice of a PO", () => {
   });
 
   it("passes QBO's faults and intuit_tid through in a 502", async () => {
-    const { slug, realmId } = await connectedConference();
+    const { slug, realmId } = await connectedConference({ settings: UNTAXED });
     await emulator().setFaults(realmId, {
       rules: [{ kind: "status", status: 400, times: 1, match: { operation: "create:invoice" } }],
     });
@@ -195,7 +197,7 @@ describe("creating the QuickBooks invoice of a PO", () => {
   });
 
   it("answers 503 qbo_unavailable on throttling, and a later retry succeeds", async () => {
-    const { slug, realmId } = await connectedConference();
+    const { slug, realmId } = await connectedConference({ settings: UNTAXED });
     await emulator().setFaults(realmId, {
       rules: [{ kind: "throttle", times: 1, retryAfterSeconds: 7, match: { operation: "create:invoice" } }],
     });
@@ -210,7 +212,7 @@ describe("creating the QuickBooks invoice of a PO", () => {
   });
 
   it("makes one QBO invoice when the first create committed but its response was lost", async () => {
-    const { slug, realmId } = await connectedConference();
+    const { slug, realmId } = await connectedConference({ settings: UNTAXED });
     await emulator().setFaults(realmId, {
       rules: [{ kind: "commit-then-fail", status: 500, times: 1, match: { operation: "create:invoice" } }],
     });
@@ -226,7 +228,7 @@ describe("creating the QuickBooks invoice of a PO", () => {
   });
 
   it("makes one QBO invoice when the connection dropped after the commit", async () => {
-    const { slug, realmId } = await connectedConference();
+    const { slug, realmId } = await connectedConference({ settings: UNTAXED });
     await emulator().setFaults(realmId, {
       rules: [{ kind: "commit-then-drop", times: 1, match: { operation: "create:invoice" } }],
     });
@@ -237,7 +239,7 @@ describe("creating the QuickBooks invoice of a PO", () => {
   });
 
   it("lets 10 concurrent creates for one PO make exactly one QBO create request", async () => {
-    const { slug, realmId } = await connectedConference();
+    const { slug, realmId } = await connectedConference({ settings: UNTAXED });
     await emulator().setFaults(realmId, {
       rules: [{ kind: "latency", ms: 150, times: 1, match: { operation: "create:invoice" } }],
     });
@@ -256,7 +258,7 @@ describe("creating the QuickBooks invoice of a PO", () => {
   });
 
   it("emails the invoice when asked to (send: true)", async () => {
-    const { slug, realmId } = await connectedConference();
+    const { slug, realmId } = await connectedConference({ settings: UNTAXED });
     const po = await createPo(slug);
     const res = await call("POST", paths.qboInvoice(slug, po.reference), { send: true });
     expect(res.status).toBe(201);
@@ -267,7 +269,7 @@ describe("creating the QuickBooks invoice of a PO", () => {
 
 describe("sending, PDF and voiding", () => {
   it("sends the invoice to the PO's contact through QBO", async () => {
-    const { slug, realmId } = await connectedConference();
+    const { slug, realmId } = await connectedConference({ settings: UNTAXED });
     const po = await createPo(slug, { contactEmail: "billing@example.test" });
     await call("POST", paths.qboInvoice(slug, po.reference), {});
     const res = await call("POST", paths.qboInvoiceSend(slug, po.reference));
@@ -281,14 +283,14 @@ describe("sending, PDF and voiding", () => {
   });
 
   it("refuses to send a PO without an invoice (409 invalid_state)", async () => {
-    const { slug } = await connectedConference();
+    const { slug } = await connectedConference({ settings: UNTAXED });
     const po = await createPo(slug);
     const res = await call("POST", paths.qboInvoiceSend(slug, po.reference));
     expectError(res, 409, "invalid_state");
   });
 
   it("returns the invoice PDF", async () => {
-    const { slug } = await connectedConference();
+    const { slug } = await connectedConference({ settings: UNTAXED });
     const po = await createPo(slug);
     await call("POST", paths.qboInvoice(slug, po.reference), {});
     const res = await call("GET", paths.qboInvoicePdf(slug, po.reference));
@@ -298,7 +300,7 @@ describe("sending, PDF and voiding", () => {
   });
 
   it("voids the QBO invoice when cancelling with voidQboInvoice", async () => {
-    const { slug, realmId } = await connectedConference();
+    const { slug, realmId } = await connectedConference({ settings: UNTAXED });
     const po = await createPo(slug);
     await call("POST", paths.qboInvoice(slug, po.reference), {});
     const res = await call("POST", paths.cancel(slug, po.reference), {
@@ -312,7 +314,7 @@ describe("sending, PDF and voiding", () => {
   });
 
   it("leaves the PO as it was when voiding fails", async () => {
-    const { slug, realmId } = await connectedConference();
+    const { slug, realmId } = await connectedConference({ settings: UNTAXED });
     const po = await createPo(slug);
     await call("POST", paths.qboInvoice(slug, po.reference), {});
     await emulator().setFaults(realmId, {

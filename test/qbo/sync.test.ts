@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { call, createPo, emulator, expectError, invoicedPo, paths } from "../helpers";
+import { call, createPo, emulator, expectError, invoicedPo, paths, UNTAXED } from "../helpers";
 
 describe("syncing a PO with its QBO invoice", () => {
   it("records one QBO payment and marks the PO paid when QBO shows it paid", async () => {
-    const { slug, realmId, reference, invoiceId } = await invoicedPo();
+    const { slug, realmId, reference, invoiceId } = await invoicedPo(undefined, UNTAXED);
     await emulator().recordPayment(realmId, invoiceId, { amount: "1200.00", webhook: false });
 
     const res = await call("POST", paths.qboInvoiceSync(slug, reference));
@@ -25,7 +25,7 @@ describe("syncing a PO with its QBO invoice", () => {
   });
 
   it("records a partial payment and nothing more on a repeated sync", async () => {
-    const { slug, realmId, reference, invoiceId } = await invoicedPo("1000.00");
+    const { slug, realmId, reference, invoiceId } = await invoicedPo("1000.00", UNTAXED);
     await emulator().recordPayment(realmId, invoiceId, { amount: "250.10", webhook: false });
 
     const first = await call("POST", paths.qboInvoiceSync(slug, reference));
@@ -38,7 +38,7 @@ describe("syncing a PO with its QBO invoice", () => {
   });
 
   it("records only the difference when part was already recorded by hand", async () => {
-    const { slug, realmId, reference, invoiceId } = await invoicedPo("500.00");
+    const { slug, realmId, reference, invoiceId } = await invoicedPo("500.00", UNTAXED);
     await call("POST", paths.payments(slug, reference), {
       amount: "200.00",
       method: "wire",
@@ -54,7 +54,7 @@ describe("syncing a PO with its QBO invoice", () => {
   });
 
   it("records one payment under 8 concurrent syncs of the same state", async () => {
-    const { slug, realmId, reference, invoiceId } = await invoicedPo("300.00");
+    const { slug, realmId, reference, invoiceId } = await invoicedPo("300.00", UNTAXED);
     await emulator().recordPayment(realmId, invoiceId, { amount: "120.00", webhook: false });
     const results = await Promise.all(
       Array.from({ length: 8 }, () => call("POST", paths.qboInvoiceSync(slug, reference))),
@@ -66,7 +66,7 @@ describe("syncing a PO with its QBO invoice", () => {
   });
 
   it("flags a discrepancy and removes nothing when QBO shows less paid than was recorded from it", async () => {
-    const { slug, realmId, reference, invoiceId } = await invoicedPo("400.00");
+    const { slug, realmId, reference, invoiceId } = await invoicedPo("400.00", UNTAXED);
     await emulator().recordPayment(realmId, invoiceId, { amount: "100.00", webhook: false });
     await call("POST", paths.qboInvoiceSync(slug, reference));
     await emulator().deletePayments(realmId, invoiceId);
@@ -80,7 +80,7 @@ describe("syncing a PO with its QBO invoice", () => {
   });
 
   it("flags a voided invoice without touching payments", async () => {
-    const { slug, realmId, reference, invoiceId } = await invoicedPo("400.00");
+    const { slug, realmId, reference, invoiceId } = await invoicedPo("400.00", UNTAXED);
     await emulator().voidInvoice(realmId, invoiceId);
     const res = await call("POST", paths.qboInvoiceSync(slug, reference));
     expect(res.status).toBe(200);
@@ -90,7 +90,7 @@ describe("syncing a PO with its QBO invoice", () => {
   });
 
   it("refuses to sync a paid PO or one without an invoice", async () => {
-    const { slug, realmId, reference, invoiceId } = await invoicedPo("10.00");
+    const { slug, realmId, reference, invoiceId } = await invoicedPo("10.00", UNTAXED);
     await emulator().recordPayment(realmId, invoiceId, { amount: "10.00", webhook: false });
     expect((await call("POST", paths.qboInvoiceSync(slug, reference))).body.status).toBe("paid");
     const again = await call("POST", paths.qboInvoiceSync(slug, reference));
@@ -101,7 +101,7 @@ describe("syncing a PO with its QBO invoice", () => {
   });
 
   it("reads the invoice with one query, not a per-invoice GET", async () => {
-    const { slug, realmId, reference } = await invoicedPo();
+    const { slug, realmId, reference } = await invoicedPo(undefined, UNTAXED);
     await emulator().resetStats(realmId);
     await call("POST", paths.qboInvoiceSync(slug, reference));
     const stats = await emulator().stats(realmId);

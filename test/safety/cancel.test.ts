@@ -4,13 +4,13 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { call, connectedConference, createPo, emulator, invoicedPo } from "../helpers";
+import { call, connectedConference, createPo, emulator, invoicedPo, UNTAXED } from "../helpers";
 
 const poPath = (slug: string, ref: string) => `/api/conferences/${slug}/purchase-orders/${ref}`;
 
 describe("cancelling while the QuickBooks invoice is being created", () => {
   it("answers 409 qbo_invoice_in_progress, and the invoice then lands on a live PO", async () => {
-    const { slug, realmId } = await connectedConference();
+    const { slug, realmId } = await connectedConference({ settings: UNTAXED });
     const { reference } = await createPo(slug);
     await emulator().setFaults(realmId, {
       rules: [{ kind: "latency", ms: 1500, match: { operation: "create:invoice" } }],
@@ -42,7 +42,7 @@ describe("cancelling while the QuickBooks invoice is being created", () => {
   });
 
   it("lets a cancel through once the claim is older than a live request can be", async () => {
-    const { slug } = await connectedConference();
+    const { slug } = await connectedConference({ settings: UNTAXED });
     const { reference } = await createPo(slug);
     const stale = new Date(Date.now() - 3 * 60 * 1000).toISOString();
     await env.DB.prepare("UPDATE purchase_orders SET qbo_create_claimed_at = ? WHERE reference = ?")
@@ -58,7 +58,7 @@ describe("cancelling while the QuickBooks invoice is being created", () => {
 
 describe("a cancelled PO that kept its QuickBooks invoice", () => {
   it("is still reconciled: money paid in QuickBooks is recorded and flagged, and the PO stays cancelled", async () => {
-    const { slug, realmId, reference, invoiceId } = await invoicedPo("300.00");
+    const { slug, realmId, reference, invoiceId } = await invoicedPo("300.00", UNTAXED);
     expect((await call("POST", `${poPath(slug, reference)}/cancel`, {})).body.status).toBe("cancelled");
     await emulator().recordPayment(realmId, invoiceId, { amount: "300.00", webhook: false });
 
@@ -75,7 +75,7 @@ describe("a cancelled PO that kept its QuickBooks invoice", () => {
   });
 
   it("can have its invoice voided later with qboInvoice: void, once", async () => {
-    const { slug, realmId, reference, invoiceId } = await invoicedPo("300.00");
+    const { slug, realmId, reference, invoiceId } = await invoicedPo("300.00", UNTAXED);
     await call("POST", `${poPath(slug, reference)}/cancel`, {});
 
     const res = await call("POST", `${poPath(slug, reference)}/cancel`, { qboInvoice: "void" });
@@ -95,7 +95,7 @@ describe("a cancelled PO that kept its QuickBooks invoice", () => {
   });
 
   it("answers 409 to a second cancel that asks for nothing more", async () => {
-    const { slug, reference } = await invoicedPo("300.00");
+    const { slug, reference } = await invoicedPo("300.00", UNTAXED);
     await call("POST", `${poPath(slug, reference)}/cancel`, {});
 
     const res = await call("POST", `${poPath(slug, reference)}/cancel`, { qboInvoice: "keep" });
@@ -105,7 +105,7 @@ describe("a cancelled PO that kept its QuickBooks invoice", () => {
   });
 
   it("refuses a body whose two spellings disagree with 400, and changes nothing", async () => {
-    const { slug, reference } = await invoicedPo("300.00");
+    const { slug, reference } = await invoicedPo("300.00", UNTAXED);
 
     const res = await call("POST", `${poPath(slug, reference)}/cancel`, {
       qboInvoice: "keep",

@@ -8,7 +8,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
-import { call, consent, emulator, followCallback, invoicedPo, postWebhook } from "../helpers";
+import { call, consent, emulator, followCallback, invoicedPo, postWebhook, UNTAXED } from "../helpers";
 
 const poPath = (slug: string, ref: string) => `/api/conferences/${slug}/purchase-orders/${ref}`;
 
@@ -44,7 +44,7 @@ const tokensBody = (
 
 /** An invoiced 100.00 PO whose conference was then forced onto a colliding company. */
 async function reconnectedElsewhere() {
-  const po = await invoicedPo("100.00");
+  const po = await invoicedPo("100.00", UNTAXED);
   const other = await collidingCompany(po.invoiceId);
   const res = await call("PUT", `/api/conferences/${po.slug}/qbo/tokens`, tokensBody(other, { force: true }));
   expect(res.status, JSON.stringify(res.body)).toBe(200);
@@ -57,7 +57,7 @@ function touched(stats: { requests: { byOperation: Record<string, number> } }) {
 
 describe("storing tokens for another company", () => {
   it("refuses with 409 qbo_realm_change_blocked while POs have open invoices in the current one, and changes nothing", async () => {
-    const po = await invoicedPo("100.00");
+    const po = await invoicedPo("100.00", UNTAXED);
     const other = await collidingCompany(po.invoiceId);
 
     const res = await call("PUT", `/api/conferences/${po.slug}/qbo/tokens`, tokensBody(other));
@@ -83,7 +83,7 @@ describe("storing tokens for another company", () => {
   });
 
   it("allows another company freely when no invoice is open in the current one", async () => {
-    const po = await invoicedPo("100.00");
+    const po = await invoicedPo("100.00", UNTAXED);
     await emulator().recordPayment(po.realmId, po.invoiceId, { amount: "100.00", webhook: false });
     expect((await call("POST", `${poPath(po.slug, po.reference)}/qbo-invoice/sync`)).body.status).toBe(
       "paid",
@@ -205,7 +205,7 @@ describe("a PO whose invoice lives in the company the conference left", () => {
 
 describe("the conference's realm", () => {
   it("cannot be changed by PUT once tokens are stored (409), and GET shows the grant's realm", async () => {
-    const { slug, realmId } = await invoicedPo("100.00");
+    const { slug, realmId } = await invoicedPo("100.00", UNTAXED);
 
     const res = await call("PUT", `/api/conferences/${slug}`, {
       name: "Renamed",
@@ -227,7 +227,7 @@ describe("the conference's realm", () => {
 
 describe("completing OAuth for another company", () => {
   it("refuses with a 409 page and no code exchange while invoices are open, and connects when the link was asked with force", async () => {
-    const po = await invoicedPo("100.00");
+    const po = await invoicedPo("100.00", UNTAXED);
     const other = await collidingCompany(po.invoiceId);
 
     const plain = (await call("POST", `/api/conferences/${po.slug}/qbo/connect`)).body.url;

@@ -3,7 +3,7 @@
  * and leaves every total; the status follows.
  */
 import { describe, expect, it } from "vitest";
-import { call, createConference, createPo, emulator, invoicedPo } from "../helpers";
+import { call, createConference, createPo, emulator, invoicedPo, UNTAXED } from "../helpers";
 
 const poPath = (slug: string, ref: string) => `/api/conferences/${slug}/purchase-orders/${ref}`;
 
@@ -106,7 +106,7 @@ describe("voiding a payment", () => {
   });
 
   it("refuses to void a payment recorded from QuickBooks: it follows QuickBooks", async () => {
-    const { slug, realmId, reference, invoiceId } = await invoicedPo("100.00");
+    const { slug, realmId, reference, invoiceId } = await invoicedPo("100.00", UNTAXED);
     await emulator().recordPayment(realmId, invoiceId, { amount: "100.00", webhook: false });
     const synced = await call("POST", `${poPath(slug, reference)}/qbo-invoice/sync`);
     const qboPayment = synced.body.payments[0];
@@ -125,7 +125,7 @@ describe("voiding a payment", () => {
   });
 
   it("leaves reconciliation's sums: a voided manual payment no longer hides what QuickBooks received", async () => {
-    const { slug, realmId, reference, invoiceId } = await invoicedPo("100.00");
+    const { slug, realmId, reference, invoiceId } = await invoicedPo("100.00", UNTAXED);
     const path = poPath(slug, reference);
     const manual = (await call("POST", `${path}/payments`, wire("100.00"))).body.payments[0].id;
     await emulator().recordPayment(realmId, invoiceId, { amount: "100.00", webhook: false });

@@ -11,7 +11,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { QboConnection } from "../../src/connections/qbo-connection";
 import worker from "../../src/index";
 import { handleQueueBatch, retryDelaySeconds } from "../../src/sync/consumer";
-import { call, connectedConference, emulator, invoicedPo, invoicesBatch, paths } from "../helpers";
+import { call, connectedConference, emulator, invoicedPo, invoicesBatch, paths, UNTAXED } from "../helpers";
 
 async function runCron(cron: string) {
   const ctrl = createScheduledController({ scheduledTime: Date.now(), cron });
@@ -112,7 +112,7 @@ describe("the 15-minute reconcile cron", () => {
 
 describe("POST /api/conferences/{slug}/qbo/sync", () => {
   it("answers 202 and the queued work reconciles the conference", async () => {
-    const { slug, realmId, invoiceId } = await invoicedPo();
+    const { slug, realmId, invoiceId } = await invoicedPo(undefined, UNTAXED);
     await emulator().recordPayment(realmId, invoiceId, {
       amount: "1200.00",
       webhook: false,
@@ -134,7 +134,7 @@ describe("POST /api/conferences/{slug}/qbo/sync", () => {
   });
 
   it("retries after 429 with Retry-After and completes without duplicates", async () => {
-    const { slug, realmId, reference, invoiceId } = await invoicedPo();
+    const { slug, realmId, reference, invoiceId } = await invoicedPo(undefined, UNTAXED);
     await emulator().recordPayment(realmId, invoiceId, { amount: "600.00", webhook: false });
     await emulator().setFaults(realmId, {
       rules: [{ kind: "throttle", times: 1, retryAfterSeconds: 1, match: { operation: "query:Invoice" } }],
@@ -151,7 +151,7 @@ describe("POST /api/conferences/{slug}/qbo/sync", () => {
   });
 
   it("dead-letters a batch that keeps failing and shows it in the sync status", async () => {
-    const { slug, realmId, invoiceId } = await invoicedPo();
+    const { slug, realmId, invoiceId } = await invoicedPo(undefined, UNTAXED);
     await emulator().setFaults(realmId, {
       rules: [{ kind: "status", status: 500, times: 100, match: { operation: "query:Invoice" } }],
     });
@@ -171,7 +171,7 @@ describe("POST /api/conferences/{slug}/qbo/sync", () => {
 
 describe("the queue consumer, message by message", () => {
   it("records a permanent failure at once, with its reason, and acks it", async () => {
-    const { slug, invoiceId } = await invoicedPo();
+    const { slug, invoiceId } = await invoicedPo(undefined, UNTAXED);
     expect((await call("DELETE", `/api/conferences/${slug}/qbo/tokens`)).status).toBe(204);
     const { message, batch } = invoicesBatch(slug, [invoiceId]);
 
@@ -196,7 +196,7 @@ describe("the queue consumer, message by message", () => {
   });
 
   it("retries a throttled message after the Retry-After QBO gave", async () => {
-    const { slug, realmId, invoiceId } = await invoicedPo();
+    const { slug, realmId, invoiceId } = await invoicedPo(undefined, UNTAXED);
     await emulator().setFaults(realmId, {
       rules: [{ kind: "throttle", times: 1, retryAfterSeconds: 42, match: { operation: "query:Invoice" } }],
     });
@@ -215,8 +215,8 @@ describe("the queue consumer, message by message", () => {
 
 describe("the daily token keep-alive cron", () => {
   it("refreshes connections whose refresh token lapses within 7 days, and only those", async () => {
-    const soon = await connectedConference();
-    const later = await connectedConference();
+    const soon = await connectedConference({ settings: UNTAXED });
+    const later = await connectedConference({ settings: UNTAXED });
     await runInDurableObject(env.QBO_CONNECTIONS.getByName(soon.slug), (_i: QboConnection, state) => {
       state.storage.sql.exec("UPDATE connection SET refresh_expires_at = ?", Date.now() + 3 * 86_400_000);
     });

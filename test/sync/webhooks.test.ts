@@ -9,6 +9,7 @@ import {
   paths,
   postWebhook,
   sign,
+  UNTAXED,
   VERIFIER,
 } from "../helpers";
 
@@ -90,7 +91,7 @@ describe("webhook payloads", () => {
   });
 
   it("ignores unknown realms and entities of no interest", async () => {
-    const { realmId } = await connectedConference();
+    const { realmId } = await connectedConference({ settings: UNTAXED });
     const res = await postWebhook(
       JSON.stringify({
         eventNotifications: [
@@ -109,7 +110,7 @@ describe("webhook payloads", () => {
 
 describe("webhook-driven reconciliation", () => {
   it("marks the PO paid after a classic Payment Create event goes through the queue", async () => {
-    const { slug, realmId, reference, invoiceId } = await invoicedPo("800.00");
+    const { slug, realmId, reference, invoiceId } = await invoicedPo("800.00", UNTAXED);
     const payment = await emulator().recordPayment(realmId, invoiceId, { amount: "800.00", webhook: false });
     const res = await postWebhook(
       classic(realmId, [
@@ -133,7 +134,7 @@ describe("webhook-driven reconciliation", () => {
   });
 
   it("does the same for a CloudEvents delivery", async () => {
-    const { slug, realmId, reference, invoiceId } = await invoicedPo("120.00");
+    const { slug, realmId, reference, invoiceId } = await invoicedPo("120.00", UNTAXED);
     const payment = await emulator().recordPayment(realmId, invoiceId, { amount: "20.00", webhook: false });
     const body = JSON.stringify([
       {
@@ -157,7 +158,7 @@ describe("webhook-driven reconciliation", () => {
   });
 
   it("records one payment when the same delivery is replayed three times", async () => {
-    const { slug, realmId, reference, invoiceId } = await invoicedPo("90.00");
+    const { slug, realmId, reference, invoiceId } = await invoicedPo("90.00", UNTAXED);
     const payment = await emulator().recordPayment(realmId, invoiceId, { amount: "45.00", webhook: false });
     const body = classic(realmId, [
       { name: "Payment", id: payment.Payment.Id, operation: "Create", lastUpdated: "2026-11-24T10:00:00Z" },
@@ -188,7 +189,7 @@ describe("webhook-driven reconciliation", () => {
   });
 
   it("syncs the emulator's own signed webhook when a customer pays", async () => {
-    const { slug, realmId, reference, invoiceId } = await invoicedPo("60.00");
+    const { slug, realmId, reference, invoiceId } = await invoicedPo("60.00", UNTAXED);
     // The emulator signs with the same verifier token and posts to the URL it is given;
     // here we fetch its latest delivery body and replay it into the Worker ourselves.
     await emulator().configureWebhook({
