@@ -1,6 +1,30 @@
-import { inArray } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import { chunk, type Db } from "./client";
-import { conferences, webhookEvents } from "./schema";
+import { conferences, purchaseOrders, qboCustomers, webhookEvents } from "./schema";
+
+/**
+ * A customer merged away in QBO (`from`) now lives on as `to`: remembered customers and the
+ * POs' customer ids follow, in one batch, so the next invoice goes to the surviving customer.
+ */
+export async function moveMergedCustomers(
+  db: Db,
+  merges: { realmId: string; from: string; to: string }[],
+): Promise<void> {
+  const statements = merges.flatMap((m) => [
+    db
+      .update(qboCustomers)
+      .set({ customerId: m.to })
+      .where(and(eq(qboCustomers.realmId, m.realmId), eq(qboCustomers.customerId, m.from))),
+    db
+      .update(purchaseOrders)
+      .set({ qboCustomerId: m.to })
+      .where(and(eq(purchaseOrders.qboRealmId, m.realmId), eq(purchaseOrders.qboCustomerId, m.from))),
+  ]);
+  for (const part of chunk(statements, 50)) {
+    const [first, ...rest] = part;
+    if (first) await db.batch([first, ...rest]);
+  }
+}
 
 /** Which of these realms belong to a conference here. */
 export async function knownRealms(db: Db, realmIds: string[]): Promise<Set<string>> {

@@ -43,6 +43,8 @@ export interface EntityEvent {
   entity: string;
   id: string;
   operation: string;
+  /** For a Merge: the id that was merged away into `id` (classic `deletedId`, CloudEvents `data.deletedid`). */
+  mergedId?: string | undefined;
   /** Identifies the delivery of this event, for de-duplication of replays. */
   eventKey: string;
 }
@@ -54,6 +56,7 @@ const ClassicEntity = z.object({
   id: Id,
   operation: z.string().min(1).max(32),
   lastUpdated: z.string().max(64).optional(),
+  deletedId: Id.nullish(),
 });
 
 const ClassicBody = z.object({
@@ -72,6 +75,7 @@ const CloudEvent = z.object({
   intuitentityid: Id,
   // ISO text in Intuit's samples; epoch milliseconds have been seen too. Not used, only allowed.
   time: z.union([z.string().max(64), z.number()]).nullish(),
+  data: z.object({ deletedid: Id.nullish() }).nullish().catch(null),
 });
 
 /** CloudEvents name entities in lower case (`qbo.creditmemo.created.v1`); ours are QBO's names. */
@@ -116,6 +120,7 @@ export function parseWebhookEvents(body: unknown): { events: EntityEvent[]; skip
         entity: ENTITIES[entity] ?? entity.charAt(0).toUpperCase() + entity.slice(1),
         id: ce.data.intuitentityid,
         operation: OPERATIONS[verb] ?? verb,
+        mergedId: ce.data.data?.deletedid ?? undefined,
         eventKey: `ce:${ce.data.id}`,
       });
     }
@@ -140,6 +145,7 @@ export function parseWebhookEvents(body: unknown): { events: EntityEvent[]; skip
         entity: e.data.name,
         id: e.data.id,
         operation: e.data.operation,
+        mergedId: e.data.deletedId ?? undefined,
         eventKey: `classic:${n.data.realmId}:${e.data.name}:${e.data.id}:${e.data.operation}:${e.data.lastUpdated ?? ""}`,
       });
     }
@@ -147,8 +153,14 @@ export function parseWebhookEvents(body: unknown): { events: EntityEvent[]; skip
   return { events, skipped };
 }
 
-/** The events that can change what a PO has been paid. */
+/** A customer merged into another in QBO: remembered ids must follow (SPEC §8). */
+export function isCustomerMerge(e: EntityEvent): e is EntityEvent & { mergedId: string } {
+  return e.entity === "Customer" && e.operation === "Merge" && Boolean(e.mergedId);
+}
+
+/** The events that change what a PO has been paid, or which customer it belongs to. */
 export function isOfInterest(e: EntityEvent): boolean {
+  if (isCustomerMerge(e)) return true;
   if (e.entity === "Payment") return e.operation === "Create" || e.operation === "Update";
   if (e.entity === "Invoice") return ["Update", "Void", "Delete", "Emailed"].includes(e.operation);
   return false;

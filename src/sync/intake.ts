@@ -3,9 +3,9 @@
  * drop replays, and queue one message per realm. No QBO call and no per-PO work here.
  */
 import type { Db } from "../db/client";
-import { claimEventKeys, knownRealms, releaseEventKeys } from "../db/webhooks";
+import { claimEventKeys, knownRealms, moveMergedCustomers, releaseEventKeys } from "../db/webhooks";
 import { log } from "../lib/log";
-import { type EntityEvent, isOfInterest } from "../qbo/webhook";
+import { type EntityEvent, isCustomerMerge, isOfInterest } from "../qbo/webhook";
 import { type EventsMessage, enqueueAll } from "./messages";
 
 const IDS_PER_MESSAGE = 500;
@@ -45,11 +45,22 @@ export async function acceptWebhookEvents(
     relevant.map((e) => ({ key: e.eventKey, realmId: e.realmId })),
     new Date().toISOString(),
   );
-  const toQueue = relevant.filter((e) => fresh.has(e.eventKey));
+  const freshEvents = relevant.filter((e) => fresh.has(e.eventKey));
+  // Customer merges need no QBO call: the remembered ids move here, at once.
+  const merges = freshEvents.filter(isCustomerMerge);
+  const toQueue = freshEvents.filter((e) => !isCustomerMerge(e));
   const messages = messagesFor(toQueue);
   try {
+    if (merges.length > 0) {
+      await moveMergedCustomers(
+        db,
+        merges.map((e) => ({ realmId: e.realmId, from: e.mergedId, to: e.id })),
+      );
+      log("info", "webhook.customers_merged", { count: merges.length });
+    }
     await enqueueAll(queue, messages);
   } catch (err) {
+    // Nothing of this delivery took effect for sure: let Intuit's retry be processed again.
     await releaseEventKeys(db, [...fresh]);
     throw err;
   }
@@ -58,7 +69,7 @@ export async function acceptWebhookEvents(
     received: events.length,
     queued: toQueue.length,
     ignored,
-    duplicates: relevant.length - toQueue.length,
+    duplicates: relevant.length - freshEvents.length,
   };
 }
 

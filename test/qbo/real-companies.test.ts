@@ -11,6 +11,7 @@ import {
   expectError,
   invoicedPo,
   paths,
+  postWebhook,
   unique,
 } from "../helpers";
 
@@ -343,4 +344,61 @@ describe("protocol details of real companies", () => {
     expect(res.body.qbo.discrepancy.kind).toBe("amount_precision");
     expect(res.body.payments).toEqual([]);
   });
+});
+
+describe("customer merges", () => {
+  for (const format of ["classic", "cloudevents"] as const) {
+    it(`moves the remembered customer to the surviving one (${format} webhook)`, async () => {
+      const { slug, realmId } = await connectedConference();
+      const first = await createPo(slug, sponsorship("100.00"));
+      const merged = (await call("POST", paths.qboInvoice(slug, first.reference), {})).body.qbo.customerId;
+      const { Customer: survivor } = (await emulator().createCustomer(realmId, {
+        DisplayName: "Acme Holdings",
+      })) as {
+        Customer: Record<string, any>;
+      };
+      const body =
+        format === "classic"
+          ? {
+              eventNotifications: [
+                {
+                  realmId,
+                  dataChangeEvent: {
+                    entities: [
+                      {
+                        name: "Customer",
+                        id: survivor.Id,
+                        operation: "Merge",
+                        lastUpdated: "2026-11-28T01:00:00-07:00",
+                        deletedId: merged,
+                      },
+                    ],
+                  },
+                },
+              ],
+            }
+          : [
+              {
+                specversion: "1.0",
+                id: crypto.randomUUID(),
+                source: "intuit.test",
+                type: "qbo.customer.merged.v1",
+                time: "2026-11-28T08:00:00Z",
+                intuitentityid: survivor.Id,
+                intuitaccountid: realmId,
+                data: { deletedid: merged },
+              },
+            ];
+
+      expect((await postWebhook(JSON.stringify(body))).status).toBe(200);
+
+      expect((await call("GET", paths.po(slug, first.reference))).body.qbo.customerId).toBe(survivor.Id);
+      await emulator().resetStats(realmId);
+      const second = await createPo(slug, sponsorship("50.00"));
+      const res = await call("POST", paths.qboInvoice(slug, second.reference), {});
+      expect(res.body.qbo.customerId).toBe(survivor.Id);
+      expect((await invoiceOf(realmId, res.body.qbo.invoiceId))?.CustomerRef?.value).toBe(survivor.Id);
+      expect((await emulator().stats(realmId)).requests.byOperation["query:Customer"] ?? 0).toBe(0);
+    });
+  }
 });
