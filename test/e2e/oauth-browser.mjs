@@ -118,7 +118,10 @@ try {
       `/api/conferences/e2e-conf/purchase-orders/${po.reference}/qbo-invoice`,
       {},
     );
-    assert.equal(invoiced.qbo.totalAmt, "199.00");
+    // The emulated company taxes like a US one (8.875% Automated Sales Tax): 199.00 + 17.66.
+    assert.equal(invoiced.subtotal, "199.00");
+    assert.equal(invoiced.tax, "17.66");
+    assert.equal(invoiced.qbo.totalAmt, "216.66");
 
     await assertPageBasics(page);
     // Replaying the callback URL (same state) is refused.
