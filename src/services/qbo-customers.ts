@@ -63,8 +63,10 @@ export async function findOrCreateCustomer(
       const raced = await findCustomer(client, name);
       if (raced && currencyOf(raced, currency) === currency.code) {
         customerId = raced.Active === false ? await reactivate(client, raced) : raced.Id;
+      } else if (name.endsWith(" (customer)")) {
+        break; // even the suffixed name is taken by a vendor or employee: say so below
       } else {
-        name = name.endsWith(" (customer)") ? `${name} 2` : `${name} (customer)`;
+        name = `${name} (customer)`;
       }
     }
   }

@@ -112,8 +112,7 @@ async function createInvoice(
   try {
     await withQbo(async () => {
       const realmId = await client.realmId();
-      const company = await companyFor(db, client, realmId, conference.currency);
-      const foreign = conference.currency !== company.homeCurrency;
+      const { company, foreign } = await companyFor(db, client, realmId, conference.currency);
       const save = async (inv: Invoice, customerId: string) => {
         saved = await saveCreatedInvoice(db, po, realmId, customerId, inv);
         log("info", "qbo.invoice_created", {
@@ -163,17 +162,19 @@ async function createInvoice(
   return saved;
 }
 
-/** The company's settings, re-read once when they would refuse the conference's currency and are not fresh. */
+/**
+ * The company's settings and whether the invoice is in a foreign currency. Settings that would
+ * refuse the conference's currency are read again first when not fresh (multicurrency may have
+ * been turned on in QBO since); a refusal is 409 `qbo_currency_unsupported`, before any write.
+ */
 async function companyFor(db: Db, client: QboClient, realmId: string, conferenceCurrency: string) {
-  let company = await qboCompany(db, client, realmId);
+  const company = await qboCompany(db, client, realmId);
   try {
-    invoiceCurrency(company, conferenceCurrency);
-  } catch (err) {
-    company = await qboCompany(db, client, realmId, COMPANY_RECHECK_MS);
-    invoiceCurrency(company, conferenceCurrency);
-    if (!(err instanceof ApiError)) throw err;
+    return { company, ...invoiceCurrency(company, conferenceCurrency) };
+  } catch {
+    const fresh = await qboCompany(db, client, realmId, COMPANY_RECHECK_MS);
+    return { company: fresh, ...invoiceCurrency(fresh, conferenceCurrency) };
   }
-  return company;
 }
 
 /** Settings older than this are read again before refusing a currency (someone may have turned multicurrency on). */
