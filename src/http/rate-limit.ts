@@ -1,7 +1,7 @@
 /**
  * Limits on what API keys can make us ask QuickBooks (SPEC §11, §15 `rate_limited`). Applies to
  * the operations src/auth/roles.ts marks `qboCalls`, for API key callers only: the deployment
- * token is the operator's, and QBO itself is guarded for every caller by its per-realm budget.
+ * token is the operator's (and the tests'), whose calls are deliberate.
  *
  * - A per-PO sync whose last sync is younger than FRESH_SYNC_MS is answered from D1, with no QBO
  *   call and nothing counted: a script polling sync in a loop costs one D1 read per poll.
