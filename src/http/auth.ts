@@ -112,15 +112,22 @@ function authorizeKey(c: Context<AppEnv>, caller: Extract<Caller, { type: "api_k
 export function documentRoles(app: App): void {
   for (const def of app.openAPIRegistry.definitions) {
     if (def.type !== "route" || !def.route.path.startsWith("/api/")) continue;
-    const route = def.route as typeof def.route & { "x-minimum-role"?: string };
+    const route = def.route;
     const policy = routePolicy(route.method, route.path);
     const least = policy ? policy.role : "deployment token";
-    route["x-minimum-role"] = least;
-    route.description = `${route.description ? `${route.description}\n\n` : ""}Minimum role: **${least}**.${policy?.qboCalls ? " Rate limited per API key and per conference (429 `rate_limited`)." : ""}`;
-    route.responses = {
-      ...route.responses,
-      403: errorResponse("forbidden: the API key's role is below this operation's"),
-      ...(policy?.qboCalls ? { 429: errorResponse("rate_limited: see the Retry-After header") } : {}),
-    };
+    const limited = policy?.qboCalls
+      ? " Rate limited per API key and per conference (429 `rate_limited`)."
+      : "";
+    // A copy, not an edit: a route config may be shared by several apps (tests build many).
+    def.route = {
+      ...route,
+      "x-minimum-role": least,
+      description: `${route.description ? `${route.description}\n\n` : ""}Minimum role: **${least}**.${limited}`,
+      responses: {
+        ...route.responses,
+        403: errorResponse("forbidden: the API key's role is below this operation's"),
+        ...(policy?.qboCalls ? { 429: errorResponse("rate_limited: see the Retry-After header") } : {}),
+      },
+    } as typeof route;
   }
 }
