@@ -4,17 +4,19 @@
  */
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { registerApiKeyRoutes } from "./http/api-keys";
 import { type App, type AppEnv, newApp } from "./http/app-types";
+import { authenticate, documentRoles } from "./http/auth";
 import { registerConferenceRoutes } from "./http/conferences";
 import { registerDocsRoutes } from "./http/docs";
 import { registerOauthRoutes } from "./http/oauth";
 import { registerPurchaseOrderRoutes } from "./http/purchase-orders";
 import { registerQboInvoiceRoutes } from "./http/qbo-invoice";
+import { limitQboCalls } from "./http/rate-limit";
 import { registerSyncRoutes } from "./http/sync";
 import { registerWebhookRoutes } from "./http/webhooks";
 import { ApiError } from "./lib/errors";
 import { log } from "./lib/log";
-import { timingSafeEqualStrings } from "./lib/secure-compare";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -23,6 +25,28 @@ const OPTIONAL_BODY_ROUTES = [
   "/api/conferences/:slug/purchase-orders/:reference/qbo-invoice",
   "/api/conferences/:slug/purchase-orders/:reference/cancel",
 ];
+
+const API_DESCRIPTION = `Finance and back-office API.
+
+Every /api route needs \`Authorization: Bearer <token>\`, where the token is either
+
+- the deployment token (\`API_TOKEN\`): may call everything, for every conference; or
+- a conference API key (\`qpo_…\`), created with \`POST /api/conferences/{slug}/api-keys\`: it works
+  on that conference's routes only (another conference's answer 404 \`not_found\`, as if it did
+  not exist), within its role. Unknown or revoked keys get 401 \`unauthorized\`.
+
+Roles, each including the ones before it (every operation names its minimum role, also as
+\`x-minimum-role\`; a role below it gets 403 \`forbidden\`):
+
+| role | may |
+|---|---|
+| \`viewer\` | every GET (conference, POs, PDF, sync status), except the key list |
+| \`finance\` | create POs, send, cancel, record and void payments and credit notes, create/send/sync QuickBooks invoices, queue a conference sync |
+| \`admin\` | conference settings (\`PUT\`), QuickBooks tokens and connect, API keys |
+
+Operations that call QuickBooks are rate limited per API key (60/min) and per conference (120/min,
+all its keys together): 429 \`rate_limited\` with \`Retry-After\`. An API key's per-PO sync
+within 5 s of the last one is answered from the stored PO without asking QuickBooks.`;
 
 export function createApp(): App {
   const app = newApp();
@@ -35,16 +59,10 @@ export function createApp(): App {
     c.header("x-request-id", requestId);
   });
 
-  app.use("/api/*", async (c, next) => {
-    const expected = c.env.API_TOKEN;
-    if (!expected) throw new ApiError("not_configured", "API_TOKEN is not set; the API is closed.");
-    const header = c.req.header("authorization") ?? "";
-    const match = /^Bearer (.+)$/i.exec(header);
-    if (!match?.[1] || !(await timingSafeEqualStrings(match[1], expected))) {
-      throw new ApiError("unauthorized", "A valid bearer token is required.");
-    }
-    await next();
-  });
+  // Who is calling and may they (src/http/auth.ts, roles in src/auth/roles.ts); then the limits
+  // on what API keys can make us ask QuickBooks (src/http/rate-limit.ts).
+  app.use("/api/*", authenticate());
+  app.use("/api/*", limitQboCalls());
 
   // Routes whose JSON body is optional: an empty body sent as JSON (curl -H 'content-type:
   // application/json' -X POST, many HTTP clients) counts as no body, not as invalid JSON.
@@ -69,13 +87,15 @@ export function createApp(): App {
   registerSyncRoutes(app);
   registerWebhookRoutes(app);
   registerOauthRoutes(app);
+  registerApiKeyRoutes(app);
+  documentRoles(app);
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: {
       title: "Purchase-order invoicing through QuickBooks Online",
       version: "1.0.0",
-      description: "Finance and back-office API. All /api routes need `Authorization: Bearer <API_TOKEN>`.",
+      description: API_DESCRIPTION,
     },
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
@@ -112,7 +132,7 @@ function renderError(c: Context<AppEnv>, err: Error): Response {
   }
   const res = c.json(apiError.toBody(), apiError.status);
   const wait = (apiError.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
-  if (apiError.code === "qbo_unavailable" && typeof wait === "number")
+  if ((apiError.code === "qbo_unavailable" || apiError.code === "rate_limited") && typeof wait === "number")
     res.headers.set("retry-after", String(wait));
   res.headers.set("x-request-id", requestId);
   res.headers.set("cache-control", "no-store");

@@ -3,6 +3,7 @@
  * dates are `YYYY-MM-DD`. See docs/storage.md for what each table is for.
  */
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { API_KEY_ROLES } from "../auth/roles";
 import { PAYMENT_METHODS, PAYMENT_SOURCES, QBO_ENVIRONMENTS } from "../domain/payments";
 import { PO_STATUSES } from "../domain/po-status";
 import { DISCREPANCY_KINDS, SYNC_TRIGGERS } from "../domain/reconcile";
@@ -218,3 +219,30 @@ export const oauthStates = sqliteTable("oauth_states", {
   expiresAt: text("expires_at").notNull(),
   usedAt: text("used_at"),
 });
+
+/**
+ * A conference's API keys (SPEC §11). The key itself is shown once at creation and never stored:
+ * only its SHA-256 (`key_hash`, looked up on every request) and a short display `prefix`.
+ * Revoked keys stay, with `revoked_at`, so the list shows who had access.
+ */
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    conferenceSlug: text("conference_slug")
+      .notNull()
+      .references(() => conferences.slug),
+    name: text("name").notNull(),
+    role: text("role", { enum: API_KEY_ROLES }).notNull(),
+    keyHash: text("key_hash").notNull(),
+    prefix: text("prefix").notNull(),
+    createdAt: text("created_at").notNull(),
+    /** Written at most once a minute per key (src/auth/api-keys.ts), not on every request. */
+    lastUsedAt: text("last_used_at"),
+    revokedAt: text("revoked_at"),
+  },
+  (t) => [
+    uniqueIndex("api_keys_key_hash_uq").on(t.keyHash),
+    index("api_keys_conference_idx").on(t.conferenceSlug),
+  ],
+);

@@ -4,9 +4,23 @@
  * that turns zod issues into SPEC §3's `validation_failed` body.
  */
 import { OpenAPIHono, type RouteConfig, type RouteHandler } from "@hono/zod-openapi";
+import type { ApiKeyRole } from "../auth/roles";
 import { ApiError } from "../lib/errors";
 
-export type AppEnv = { Bindings: Env; Variables: { requestId: string } };
+/**
+ * Who is calling, set by the auth middleware on every /api request (`c.get("caller")`): the
+ * deployment token, or a conference's API key (SPEC §11).
+ */
+export type Caller =
+  | { type: "deployment" }
+  | { type: "api_key"; id: string; name: string; role: ApiKeyRole; conference: string };
+
+/** A stable id per caller, for keying per-caller state (idempotency, rate limits): `deployment` or `key:<id>`. */
+export function callerKey(caller: Caller): string {
+  return caller.type === "deployment" ? "deployment" : `key:${caller.id}`;
+}
+
+export type AppEnv = { Bindings: Env; Variables: { requestId: string; caller: Caller } };
 export type App = OpenAPIHono<AppEnv>;
 /** A handler typed from its route: params, query and body as validated, responses as declared. */
 export type AppRouteHandler<R extends RouteConfig> = RouteHandler<R, AppEnv>;

@@ -6,6 +6,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 
 const ERROR_STATUS = {
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   invalid_json: 400,
   validation_failed: 400,
@@ -20,6 +21,7 @@ const ERROR_STATUS = {
   qbo_unavailable: 503,
   not_configured: 503,
   payload_too_large: 413,
+  rate_limited: 429,
   internal_error: 500,
 } as const satisfies Record<string, ContentfulStatusCode>;
 

@@ -1,12 +1,19 @@
 /**
  * One security table over every route (STYLE.md; SPEC §3 "All /api/* routes need
- * Authorization: Bearer <API_TOKEN>"). The table is read from the Worker's own /openapi.json, so a
- * route added to the document is checked here without anyone writing a test for it; and every
- * route the app serves must either be in the document or be public on purpose (PUBLIC_ROUTES).
+ * Authorization: Bearer <API_TOKEN>"; SPEC §11 keys and roles). The table is read from the
+ * Worker's own /openapi.json, so a route added to the document is checked here without anyone
+ * writing a test for it; and every route the app serves must either be in the document or be
+ * public on purpose (PUBLIC_ROUTES). Every /api operation is also called with an API key of each
+ * role, of another conference, and revoked, and must answer as the role table says.
  */
+
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { createRoute } from "@hono/zod-openapi";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
-import { call, expectError, type JsonResponse, paths } from "../helpers";
+import { API_KEY_ROLES, type ApiKeyRole, ROUTE_POLICIES, roleAllows } from "../../src/auth/roles";
+import { API_TOKEN, call, expectError, type JsonResponse, paths } from "../helpers";
 
 /** The /api operations that exist today; the table may grow, never shrink below these. */
 const KNOWN_API_OPERATIONS = [
@@ -47,6 +54,7 @@ const PUBLIC_ROUTES: Record<string, string> = {
 
 /** Plausible path parameter values; a parameter not listed here gets its documented example or "1". */
 const PARAM_VALUES: Record<string, string> = { slug: "security-table", reference: "PO-SEC001" };
+const OTHER_CONFERENCE = "security-other";
 /** Fails every pattern the routes validate with (slugs are lower-case, references `PO-` + 6). */
 const INVALID_VALUE = "NOT_VALID!";
 const WRONG_TOKEN = "not-the-api-token";
@@ -133,6 +141,39 @@ const doc = (await call("GET", paths.openapi, undefined, { token: null })).body 
 const all = operationsOf(doc);
 const api = all.filter((op) => op.template.startsWith("/api/"));
 
+/**
+ * SPEC §11's roles, stated here independently of src/auth/roles.ts so a slip in the table shows:
+ * admin for the conference's settings, QuickBooks connection and keys; viewer for every other GET;
+ * finance for every other change.
+ */
+const ADMIN_OPERATIONS = new Set([
+  "PUT /api/conferences/{slug}",
+  "PUT /api/conferences/{slug}/qbo/tokens",
+  "DELETE /api/conferences/{slug}/qbo/tokens",
+  "POST /api/conferences/{slug}/qbo/connect",
+]);
+function expectedRole(op: ApiOperation): ApiKeyRole {
+  if (ADMIN_OPERATIONS.has(op.label) || op.template.startsWith("/api/conferences/{slug}/api-keys"))
+    return "admin";
+  return op.method === "GET" ? "viewer" : "finance";
+}
+
+async function createKey(slug: string, role: ApiKeyRole): Promise<{ id: string; key: string }> {
+  const res = await call("POST", `${paths.conference(slug)}/api-keys`, { name: `security ${role}`, role });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body;
+}
+
+for (const slug of [PARAM_VALUES.slug as string, OTHER_CONFERENCE]) {
+  expect((await call("PUT", paths.conference(slug), { name: "Security table" })).status).toBe(201);
+}
+const keys = Object.fromEntries(
+  await Promise.all(
+    API_KEY_ROLES.map(async (role) => [role, (await createKey(PARAM_VALUES.slug as string, role)).key]),
+  ),
+) as Record<ApiKeyRole, string>;
+const otherAdminKey = (await createKey(OTHER_CONFERENCE, "admin")).key;
+
 describe("the security table", () => {
   it("covers every known /api operation, and any added since", () => {
     const labels = api.map((op) => op.label);
@@ -176,6 +217,10 @@ describe.each(api.map((op) => [op.label, op] as const))("%s", (_label, op) => {
     expectError(await send(op, { token: WRONG_TOKEN }), 401, "unauthorized");
   });
 
+  it("answers 401 unauthorized for a well-formed API key that was never issued", async () => {
+    expectError(await send(op, { token: `qpo_${"A".repeat(43)}` }), 401, "unauthorized");
+  });
+
   it("answers 401, not 400, to a wrong token with invalid parameters and body: auth comes first", async () => {
     const url = urlFor(op, () => INVALID_VALUE, true);
     const body = hasJsonBody(op) ? { rawBody: "{ not json" } : {};
@@ -185,5 +230,63 @@ describe.each(api.map((op) => [op.label, op] as const))("%s", (_label, op) => {
 
   it("answers 503 not_configured, even to the right token, when API_TOKEN is unset", async () => {
     expectError(await send(op, { env: { API_TOKEN: undefined } }), 503, "not_configured");
+  });
+
+  it("answers 503 not_configured, even to a valid API key, when API_TOKEN is unset", async () => {
+    expectError(await send(op, { token: keys.admin, env: { API_TOKEN: undefined } }), 503, "not_configured");
+  });
+
+  it("has its minimum role in the role table, as SPEC §11 says, and in the document", () => {
+    expect(ROUTE_POLICIES[op.label]?.role, `${op.label} is missing from src/auth/roles.ts`).toBe(
+      expectedRole(op),
+    );
+    expect(op.operation).toHaveProperty("x-minimum-role", expectedRole(op));
+    expect(op.operation.responses).toHaveProperty("403");
+  });
+
+  it.each(API_KEY_ROLES)("answers a %s key as the role table says", async (role) => {
+    const res = await send(op, { token: keys[role] });
+
+    if (roleAllows(role, expectedRole(op))) {
+      expect([401, 403], `${role} on ${op.label}: ${JSON.stringify(res.body)}`).not.toContain(res.status);
+    } else {
+      expectError(res, 403, "forbidden");
+    }
+  });
+
+  it("answers 404 not_found to an admin key of another conference", async () => {
+    expectError(await send(op, { token: otherAdminKey }), 404, "not_found");
+  });
+
+  it("answers 401 unauthorized to an admin key right after it is revoked", async () => {
+    const { id, key } = await createKey(PARAM_VALUES.slug as string, "admin");
+    const revoked = await call("DELETE", `${paths.conference(PARAM_VALUES.slug as string)}/api-keys/${id}`);
+    expect(revoked.status).toBe(204);
+
+    expectError(await send(op, { token: key }), 401, "unauthorized");
+  });
+});
+
+describe("an /api operation missing from the role table", () => {
+  it("is the deployment token's only: an admin key gets 403 forbidden", async () => {
+    const app = createApp();
+    const unlisted = createRoute({
+      method: "get",
+      path: "/api/conferences/{slug}/unlisted",
+      responses: { 200: { description: "ok" } },
+    });
+    app.openapi(unlisted, (c) => c.json({ ok: true }, 200));
+    const fetchApp = async (token: string) => {
+      const ctx = createExecutionContext();
+      const req = new Request(`http://worker.test/api/conferences/${PARAM_VALUES.slug}/unlisted`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const res = await app.fetch(req, env, ctx);
+      await waitOnExecutionContext(ctx);
+      return { status: res.status, body: await res.json(), headers: res.headers };
+    };
+
+    expectError(await fetchApp(keys.admin), 403, "forbidden");
+    expect((await fetchApp(API_TOKEN)).status).toBe(200);
   });
 });
