@@ -3,6 +3,7 @@
  * dates are `YYYY-MM-DD`. See docs/storage.md for what each table is for.
  */
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { ACTOR_TYPES, PO_EVENT_TYPES } from "../domain/events";
 import { PAYMENT_METHODS, PAYMENT_SOURCES, QBO_ENVIRONMENTS } from "../domain/payments";
 import { PO_STATUSES } from "../domain/po-status";
 import { DISCREPANCY_KINDS, SYNC_TRIGGERS } from "../domain/reconcile";
@@ -218,3 +219,32 @@ export const oauthStates = sqliteTable("oauth_states", {
   expiresAt: text("expires_at").notNull(),
   usedAt: text("used_at"),
 });
+
+/**
+ * The PO timeline (SPEC §11 "History"), append-only: rows are never updated or deleted (no
+ * pruning). Each is written in the D1 batch of the change it describes. The ascending id is
+ * the conference feed's cursor: D1 serialises writes, so ids are handed out in commit order
+ * and a reader paging with `since` never skips a row that commits later.
+ */
+export const poEvents = sqliteTable(
+  "po_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    purchaseOrderId: integer("purchase_order_id")
+      .notNull()
+      .references(() => purchaseOrders.id),
+    conferenceSlug: text("conference_slug").notNull(),
+    at: text("at").notNull(),
+    type: text("type", { enum: PO_EVENT_TYPES }).notNull(),
+    actorType: text("actor_type", { enum: ACTOR_TYPES }).notNull(),
+    actorId: text("actor_id"),
+    actorName: text("actor_name"),
+    requestId: text("request_id"),
+    /** JSON object; money as decimal strings, like the API. Always holds the PO's `reference`. */
+    data: text("data").notNull().default("{}"),
+  },
+  (t) => [
+    index("po_events_po_idx").on(t.purchaseOrderId, t.id),
+    index("po_events_conference_idx").on(t.conferenceSlug, t.id),
+  ],
+);
