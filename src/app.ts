@@ -7,6 +7,7 @@ import { HTTPException } from "hono/http-exception";
 import { type App, type AppEnv, newApp } from "./http/app-types";
 import { registerConferenceRoutes } from "./http/conferences";
 import { registerDocsRoutes } from "./http/docs";
+import { registerEventRoutes } from "./http/events";
 import { registerOauthRoutes } from "./http/oauth";
 import { registerPurchaseOrderRoutes } from "./http/purchase-orders";
 import { registerQboInvoiceRoutes } from "./http/qbo-invoice";
@@ -67,6 +68,7 @@ export function createApp(): App {
   registerPurchaseOrderRoutes(app);
   registerQboInvoiceRoutes(app);
   registerSyncRoutes(app);
+  registerEventRoutes(app);
   registerWebhookRoutes(app);
   registerOauthRoutes(app);
 

@@ -6,7 +6,12 @@
 import { OpenAPIHono, type RouteConfig, type RouteHandler } from "@hono/zod-openapi";
 import { ApiError } from "../lib/errors";
 
-export type AppEnv = { Bindings: Env; Variables: { requestId: string } };
+/** Who is calling: set by the auth middleware (the deployment token, or a conference key). */
+export type Caller =
+  | { type: "deployment" }
+  | { type: "api_key"; id: string; name: string; role: string; conference: string };
+
+export type AppEnv = { Bindings: Env; Variables: { requestId: string; caller?: Caller } };
 export type App = OpenAPIHono<AppEnv>;
 /** A handler typed from its route: params, query and body as validated, responses as declared. */
 export type AppRouteHandler<R extends RouteConfig> = RouteHandler<R, AppEnv>;
