@@ -300,7 +300,7 @@ describe("the conference's event feed", () => {
 });
 
 describe("the actor of a request", () => {
-  const probe = (caller?: Caller) => {
+  const probe = async (caller?: Caller) => {
     const app = newApp();
     app.use("*", async (c, next) => {
       c.set("requestId", "req-1");
@@ -308,7 +308,7 @@ describe("the actor of a request", () => {
       await next();
     });
     app.get("/", (c) => c.json(eventContext(c)));
-    return app.request("/").then((r) => r.json());
+    return (await app.request("/")).json();
   };
 
   it("is the deployment when the auth middleware names no caller, or names the deployment", async () => {
