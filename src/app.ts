@@ -9,6 +9,7 @@ import { type App, type AppEnv, newApp } from "./http/app-types";
 import { authenticate, documentRoles } from "./http/auth";
 import { registerConferenceRoutes } from "./http/conferences";
 import { registerDocsRoutes } from "./http/docs";
+import { registerEventRoutes } from "./http/events";
 import { registerOauthRoutes } from "./http/oauth";
 import { registerPurchaseOrderRoutes } from "./http/purchase-orders";
 import { registerQboInvoiceRoutes } from "./http/qbo-invoice";
@@ -85,6 +86,7 @@ export function createApp(): App {
   registerPurchaseOrderRoutes(app);
   registerQboInvoiceRoutes(app);
   registerSyncRoutes(app);
+  registerEventRoutes(app);
   registerWebhookRoutes(app);
   registerOauthRoutes(app);
   registerApiKeyRoutes(app);

@@ -19,6 +19,7 @@ import { chunk, type D1Counter, makeDb } from "../../src/db/client";
 import { outstandingCondition } from "../../src/db/purchase-orders";
 import { applyReconciliation, moneySums } from "../../src/db/reconciliation";
 import { purchaseOrders } from "../../src/db/schema";
+import { SYSTEM_CONTEXT } from "../../src/domain/events";
 import { decideReconciliation } from "../../src/domain/reconcile";
 import type { App, AppEnv } from "../../src/http/app-types";
 import { ApiError } from "../../src/lib/errors";
@@ -87,6 +88,7 @@ export function registerBenchRoutes(app: App): void {
         db,
         [{ kind: "reconciled", po, decision, invoice: snapshotOf(inv, state, po) }],
         new Date().toISOString(),
+        SYSTEM_CONTEXT,
       );
     }
     return c.json({

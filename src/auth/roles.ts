@@ -33,6 +33,7 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   [`DELETE ${C}/qbo/tokens`]: { role: "admin" },
   [`POST ${C}/qbo/connect`]: { role: "admin" },
   [`GET ${C}/qbo/sync`]: { role: "viewer" },
+  [`GET ${C}/events`]: { role: "viewer" },
   [`POST ${C}/qbo/sync`]: { role: "finance", qboCalls: true },
 
   [`POST ${C}/api-keys`]: { role: "admin" },
@@ -42,7 +43,6 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   [`POST ${C}/purchase-orders`]: { role: "finance" },
   [`GET ${C}/purchase-orders`]: { role: "viewer" },
   [`GET ${PO}`]: { role: "viewer" },
-  // SPEC §11 history (served once that work is merged); listed now so it is not deployment-only.
   [`GET ${PO}/events`]: { role: "viewer" },
   [`POST ${PO}/send`]: { role: "finance" },
   [`POST ${PO}/cancel`]: { role: "finance" },

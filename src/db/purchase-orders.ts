@@ -4,9 +4,12 @@
  * statement itself, so two concurrent requests can never both pass a check made in JS.
  */
 import { and, asc, desc, eq, inArray, isNotNull, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
+import type { Actor, EventContext } from "../domain/events";
+import { formatCents } from "../domain/money";
 import type { PaymentMethod } from "../domain/payments";
 import type { PoStatus } from "../domain/po-status";
 import { chunk, type Db } from "./client";
+import { justInserted, moneyText, poEventInsert, statusChangedInsert } from "./po-events";
 import { creditNotes, lineItems, payments, purchaseOrders } from "./schema";
 
 export type PoRow = typeof purchaseOrders.$inferSelect;
@@ -45,11 +48,18 @@ export function statusAfterMoneySql(taxCents?: number): SQL {
 }
 export const statusAfterMoney = statusAfterMoneySql();
 
-function recomputeStatus(db: Db, poId: number, now: string) {
-  return db
-    .update(purchaseOrders)
-    .set({ status: sql`${statusAfterMoney}`, updatedAt: now })
-    .where(eq(purchaseOrders.id, poId));
+/**
+ * The status recomputed after a money write, with its `po.status_changed` event when it moves:
+ * two statements for the end of the money write's batch, in this order (see statusChangedInsert).
+ */
+function recomputeStatus(db: Db, poId: number, now: string, ctx: EventContext) {
+  return [
+    statusChangedInsert(db, poId, statusAfterMoney, { ctx, at: now }),
+    db
+      .update(purchaseOrders)
+      .set({ status: sql`${statusAfterMoney}`, updatedAt: now })
+      .where(eq(purchaseOrders.id, poId)),
+  ] as const;
 }
 
 export interface NewPurchaseOrder {
@@ -64,8 +74,16 @@ export interface NewPurchaseOrder {
   lines: { description: string; quantity: number; unitPriceCents: number; lineTotalCents: number }[];
 }
 
-/** Inserts the PO and its lines atomically; the lines find their PO by its unique reference. */
-export async function insertPurchaseOrder(db: Db, input: NewPurchaseOrder, now: string): Promise<void> {
+/**
+ * Inserts the PO, its lines and its `po.created` event atomically; the lines and the event find
+ * their PO by its unique reference.
+ */
+export async function insertPurchaseOrder(
+  db: Db,
+  input: NewPurchaseOrder,
+  now: string,
+  ctx: EventContext,
+): Promise<void> {
   const { lines, ...po } = input;
   const poId = sql`(SELECT ${purchaseOrders.id} FROM ${purchaseOrders} WHERE ${purchaseOrders.reference} = ${input.reference})`;
   // 7 bound values per line row: stay under D1's 100 parameters per statement.
@@ -76,6 +94,21 @@ export async function insertPurchaseOrder(db: Db, input: NewPurchaseOrder, now: 
   await db.batch([
     db.insert(purchaseOrders).values({ ...po, status: "draft", createdAt: now, updatedAt: now }),
     ...lineInserts,
+    poEventInsert(
+      db,
+      {
+        type: "po.created",
+        ctx,
+        at: now,
+        data: {
+          status: "draft",
+          organizationName: input.organizationName,
+          total: formatCents(input.totalCents),
+          lineItems: lines.length,
+        },
+      },
+      eq(purchaseOrders.reference, input.reference),
+    ),
   ]);
 }
 
@@ -192,13 +225,18 @@ export function isOutstanding(po: PoRow): boolean {
   return po.qboInvoiceId !== null && po.qboInvoiceVoidedAt === null && po.status !== "paid";
 }
 
-/** draft → sent; false when the PO was not a draft (checked in the statement). */
-export async function markSent(db: Db, poId: number, now: string): Promise<boolean> {
-  const rows = await db
-    .update(purchaseOrders)
-    .set({ status: "sent", updatedAt: now })
-    .where(and(eq(purchaseOrders.id, poId), eq(purchaseOrders.status, "draft")))
-    .returning({ id: purchaseOrders.id });
+/** draft → sent, with its events; false when the PO was not a draft (checked in the statements). */
+export async function markSent(db: Db, poId: number, now: string, ctx: EventContext): Promise<boolean> {
+  const isDraft = and(eq(purchaseOrders.id, poId), eq(purchaseOrders.status, "draft"));
+  const [, , rows] = await db.batch([
+    poEventInsert(db, { type: "po.sent", ctx, at: now }, isDraft),
+    statusChangedInsert(db, poId, sql`'sent'`, { ctx, at: now }, isDraft),
+    db
+      .update(purchaseOrders)
+      .set({ status: "sent", updatedAt: now })
+      .where(isDraft)
+      .returning({ id: purchaseOrders.id }),
+  ]);
   return rows.length === 1;
 }
 
@@ -211,24 +249,37 @@ export async function markSent(db: Db, poId: number, now: string): Promise<boole
 export async function markCancelled(
   db: Db,
   poId: number,
-  now: string,
-  claimStaleBefore: string,
+  opts: { now: string; claimStaleBefore: string; qboInvoice: "keep" | "void" },
+  ctx: EventContext,
 ): Promise<boolean> {
-  const rows = await db
-    .update(purchaseOrders)
-    .set({ status: "cancelled", updatedAt: now })
-    .where(
-      and(
-        eq(purchaseOrders.id, poId),
-        ne(purchaseOrders.status, "cancelled"),
-        or(
-          isNull(purchaseOrders.qboCreateClaimedAt),
-          isNotNull(purchaseOrders.qboInvoiceId),
-          lt(purchaseOrders.qboCreateClaimedAt, claimStaleBefore),
-        ),
-      ),
-    )
-    .returning({ id: purchaseOrders.id });
+  const { now } = opts;
+  const cancellable = and(
+    eq(purchaseOrders.id, poId),
+    ne(purchaseOrders.status, "cancelled"),
+    or(
+      isNull(purchaseOrders.qboCreateClaimedAt),
+      isNotNull(purchaseOrders.qboInvoiceId),
+      lt(purchaseOrders.qboCreateClaimedAt, opts.claimStaleBefore),
+    ),
+  );
+  const [, , rows] = await db.batch([
+    poEventInsert(
+      db,
+      {
+        type: "po.cancelled",
+        ctx,
+        at: now,
+        data: { from: purchaseOrders.status, qboInvoice: opts.qboInvoice },
+      },
+      cancellable,
+    ),
+    statusChangedInsert(db, poId, sql`'cancelled'`, { ctx, at: now }, cancellable),
+    db
+      .update(purchaseOrders)
+      .set({ status: "cancelled", updatedAt: now })
+      .where(cancellable)
+      .returning({ id: purchaseOrders.id }),
+  ]);
   return rows.length === 1;
 }
 
@@ -241,10 +292,17 @@ export interface NewPayment {
 }
 
 /**
- * Records a manual payment and recomputes the status in one batch. The insert only happens
- * while the PO is not cancelled (checked by the statement), so it returns the new id or null.
+ * Records a manual payment, its events and the new status in one batch. The insert only
+ * happens while the PO is not cancelled (checked by the statement), so it returns the new id
+ * or null; its event exists exactly when the row does.
  */
-export async function addPayment(db: Db, poId: number, p: NewPayment, now: string): Promise<number | null> {
+export async function addPayment(
+  db: Db,
+  poId: number,
+  p: NewPayment,
+  now: string,
+  ctx: EventContext,
+): Promise<number | null> {
   const [inserted] = await db.batch([
     db.insert(payments).select(
       db
@@ -264,9 +322,38 @@ export async function addPayment(db: Db, poId: number, p: NewPayment, now: strin
         .from(purchaseOrders)
         .where(and(eq(purchaseOrders.id, poId), sql`${purchaseOrders.status} <> 'cancelled'`)),
     ),
-    recomputeStatus(db, poId, now),
+    paymentRecordedInsert(db, poId, { ctx, at: now }),
+    ...recomputeStatus(db, poId, now, ctx),
   ]);
   return insertedId(inserted);
+}
+
+/**
+ * `payment.recorded` for the payment inserted by the statement just before this one in the
+ * batch (none when that insert matched nothing). Shared with reconciliation.
+ */
+export function paymentRecordedInsert(
+  db: Db,
+  poId: number,
+  spec: { ctx: EventContext; at: string; actor?: Actor },
+) {
+  return poEventInsert(
+    db,
+    {
+      ...spec,
+      type: "payment.recorded",
+      data: {
+        paymentId: payments.id,
+        amount: moneyText(payments.amountCents),
+        method: payments.method,
+        source: payments.source,
+        paymentDate: payments.paymentDate,
+        paymentReference: payments.reference,
+      },
+    },
+    justInserted(payments, poId),
+    { table: payments, on: eq(payments.purchaseOrderId, purchaseOrders.id) },
+  );
 }
 
 export async function addCreditNote(
@@ -274,6 +361,7 @@ export async function addCreditNote(
   poId: number,
   c: { amountCents: number; reason: string },
   now: string,
+  ctx: EventContext,
 ): Promise<number | null> {
   const [inserted] = await db.batch([
     db.insert(creditNotes).select(
@@ -290,7 +378,22 @@ export async function addCreditNote(
         .from(purchaseOrders)
         .where(and(eq(purchaseOrders.id, poId), sql`${purchaseOrders.status} <> 'cancelled'`)),
     ),
-    recomputeStatus(db, poId, now),
+    poEventInsert(
+      db,
+      {
+        type: "credit_note.recorded",
+        ctx,
+        at: now,
+        data: {
+          creditNoteId: creditNotes.id,
+          amount: moneyText(creditNotes.amountCents),
+          reason: creditNotes.reason,
+        },
+      },
+      justInserted(creditNotes, poId),
+      { table: creditNotes, on: eq(creditNotes.purchaseOrderId, purchaseOrders.id) },
+    ),
+    ...recomputeStatus(db, poId, now, ctx),
   ]);
   return insertedId(inserted);
 }
@@ -309,16 +412,30 @@ export async function voidMoneyRow(
   rowId: number,
   reason: string,
   now: string,
+  ctx: EventContext,
 ): Promise<VoidOutcome> {
   const table = kind === "payment" ? payments : creditNotes;
   const manual = kind === "payment" ? eq(payments.source, "manual") : sql`1 = 1`;
-  const [updated] = await db.batch([
-    db
-      .update(table)
-      .set({ voidedAt: now, voidReason: reason })
-      .where(and(eq(table.id, rowId), eq(table.purchaseOrderId, poId), isNull(table.voidedAt), manual))
-      .returning({ id: table.id }),
-    recomputeStatus(db, poId, now),
+  const voidable = and(eq(table.id, rowId), eq(table.purchaseOrderId, poId), isNull(table.voidedAt), manual);
+  const [, updated] = await db.batch([
+    // Before the UPDATE, under its own guard: the event exists exactly when the row is voided.
+    poEventInsert(
+      db,
+      {
+        type: kind === "payment" ? "payment.voided" : "credit_note.voided",
+        ctx,
+        at: now,
+        data: {
+          [kind === "payment" ? "paymentId" : "creditNoteId"]: table.id,
+          amount: moneyText(table.amountCents),
+          reason,
+        },
+      },
+      voidable,
+      { table, on: eq(table.purchaseOrderId, purchaseOrders.id) },
+    ),
+    db.update(table).set({ voidedAt: now, voidReason: reason }).where(voidable).returning({ id: table.id }),
+    ...recomputeStatus(db, poId, now, ctx),
   ]);
   if (updated.length === 1) return "voided";
   const row = await db

@@ -1,7 +1,13 @@
-/** SQL for the QBO invoice of a PO: the create claim, the saved invoice, remembered customers. */
+/**
+ * SQL for the QBO invoice of a PO: the create claim, the saved invoice (with its timeline
+ * events, in the same batch), remembered customers.
+ */
 import { and, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import type { EventContext } from "../domain/events";
+import { formatCents } from "../domain/money";
 import type { DiscrepancyKind } from "../domain/reconcile";
 import type { Db } from "./client";
+import { poEventInsert, statusChangedInsert } from "./po-events";
 import type { PoRow } from "./purchase-orders";
 import { purchaseOrders, qboCustomers } from "./schema";
 
@@ -70,55 +76,150 @@ export async function clearCreateAttempted(db: Db, poId: number): Promise<void> 
     .where(and(eq(purchaseOrders.id, poId), isNull(purchaseOrders.qboInvoiceId)));
 }
 
-/** Stores the created invoice, releases the claim and moves a draft to sent, in one statement; returns the PO. */
-export async function saveInvoice(db: Db, poId: number, inv: SavedInvoice, now: string): Promise<PoRow> {
-  const [row] = await db
-    .update(purchaseOrders)
-    .set({
-      qboRealmId: inv.realmId,
-      qboInvoiceId: inv.invoiceId,
-      qboCustomerId: inv.customerId,
-      qboDocNumber: inv.docNumber,
-      qboInvoiceUrl: inv.invoiceUrl,
-      qboPaymentLink: inv.paymentLink,
-      qboTotalCents: inv.totalCents,
-      qboBalanceCents: inv.balanceCents,
-      taxCents: inv.taxCents,
-      qboExchangeRate: inv.exchangeRate,
-      qboEmailStatus: inv.emailStatus,
-      qboLastSyncedAt: now,
-      qboCreateClaimedAt: null,
-      qboCreateAttemptedAt: null,
-      qboDiscrepancyKind: inv.discrepancy?.kind ?? null,
-      qboDiscrepancyMessage: inv.discrepancy?.message ?? null,
-      qboDiscrepancyAt: inv.discrepancy ? now : null,
-      status: sql`CASE WHEN ${purchaseOrders.status} = 'draft' THEN 'sent' ELSE ${purchaseOrders.status} END`,
-      updatedAt: now,
-    })
-    .where(eq(purchaseOrders.id, poId))
-    .returning();
+/**
+ * Stores the created invoice, releases the claim and moves a draft to sent, in one statement,
+ * batched with its events (`qbo.invoice_created`, a `qbo.discrepancy` when its amounts could
+ * not be read, `po.status_changed` draft → sent); returns the PO.
+ */
+export async function saveInvoice(
+  db: Db,
+  poId: number,
+  inv: SavedInvoice,
+  now: string,
+  ctx: EventContext,
+): Promise<PoRow> {
+  const thisPo = eq(purchaseOrders.id, poId);
+  const spec = { ctx, at: now };
+  const discrepancy = inv.discrepancy
+    ? [
+        poEventInsert(
+          db,
+          { ...spec, type: "qbo.discrepancy", data: { ...inv.discrepancy } },
+          and(thisPo, sql`${purchaseOrders.qboDiscrepancyKind} IS NOT ${inv.discrepancy.kind}`),
+        ),
+      ]
+    : [];
+  const results = await db.batch([
+    poEventInsert(
+      db,
+      {
+        ...spec,
+        type: "qbo.invoice_created",
+        data: {
+          invoiceId: inv.invoiceId,
+          docNumber: inv.docNumber,
+          realmId: inv.realmId,
+          customerId: inv.customerId,
+          total: inv.totalCents === null ? null : formatCents(inv.totalCents),
+          tax: formatCents(inv.taxCents),
+        },
+      },
+      thisPo,
+    ),
+    ...discrepancy,
+    statusChangedInsert(db, poId, sql`'sent'`, spec, eq(purchaseOrders.status, "draft")),
+    db
+      .update(purchaseOrders)
+      .set({
+        qboRealmId: inv.realmId,
+        qboInvoiceId: inv.invoiceId,
+        qboCustomerId: inv.customerId,
+        qboDocNumber: inv.docNumber,
+        qboInvoiceUrl: inv.invoiceUrl,
+        qboPaymentLink: inv.paymentLink,
+        qboTotalCents: inv.totalCents,
+        qboBalanceCents: inv.balanceCents,
+        taxCents: inv.taxCents,
+        qboExchangeRate: inv.exchangeRate,
+        qboEmailStatus: inv.emailStatus,
+        qboLastSyncedAt: now,
+        qboCreateClaimedAt: null,
+        qboCreateAttemptedAt: null,
+        qboDiscrepancyKind: inv.discrepancy?.kind ?? null,
+        qboDiscrepancyMessage: inv.discrepancy?.message ?? null,
+        qboDiscrepancyAt: inv.discrepancy ? now : null,
+        status: sql`CASE WHEN ${purchaseOrders.status} = 'draft' THEN 'sent' ELSE ${purchaseOrders.status} END`,
+        updatedAt: now,
+      })
+      .where(thisPo)
+      .returning(),
+  ]);
+  // The UPDATE … RETURNING is the batch's last statement.
+  const [row] = results.at(-1) as PoRow[];
   if (!row) throw new Error("purchase order vanished while its invoice was saved");
   return row;
 }
 
-/** Updates the remembered invoice fields; returns the PO as it now is. */
-export async function updateInvoiceFields(
+/** Remembers QBO's email status after a send, with its `qbo.invoice_emailed` event; returns the PO. */
+export async function markInvoiceEmailed(
   db: Db,
   po: PoRow,
-  fields: { emailStatus?: string | null; totalCents?: number; balanceCents?: number; voidedAt?: string },
+  email: { sentTo: string; emailStatus: string },
   now: string,
+  ctx: EventContext,
 ): Promise<PoRow> {
-  const [row] = await db
-    .update(purchaseOrders)
-    .set({
-      ...(fields.voidedAt !== undefined ? { qboInvoiceVoidedAt: fields.voidedAt } : {}),
-      ...(fields.emailStatus !== undefined ? { qboEmailStatus: fields.emailStatus } : {}),
-      ...(fields.totalCents !== undefined ? { qboTotalCents: fields.totalCents } : {}),
-      ...(fields.balanceCents !== undefined ? { qboBalanceCents: fields.balanceCents } : {}),
-      updatedAt: now,
-    })
-    .where(eq(purchaseOrders.id, po.id))
-    .returning();
+  const thisPo = eq(purchaseOrders.id, po.id);
+  const [, rows] = await db.batch([
+    poEventInsert(
+      db,
+      {
+        type: "qbo.invoice_emailed",
+        ctx,
+        at: now,
+        data: {
+          invoiceId: purchaseOrders.qboInvoiceId,
+          sentTo: email.sentTo,
+          emailStatus: email.emailStatus,
+        },
+      },
+      thisPo,
+    ),
+    db
+      .update(purchaseOrders)
+      .set({ qboEmailStatus: email.emailStatus, updatedAt: now })
+      .where(thisPo)
+      .returning(),
+  ]);
+  const [row] = rows;
+  if (!row) throw new Error("purchase order vanished while its invoice was updated");
+  return row;
+}
+
+/**
+ * Remembers that we voided the PO's invoice (QBO's amounts after the void), with its
+ * `qbo.invoice_voided` event the first time only; returns the PO.
+ */
+export async function markInvoiceVoided(
+  db: Db,
+  po: PoRow,
+  amounts: { totalCents: number; balanceCents: number },
+  now: string,
+  ctx: EventContext,
+): Promise<PoRow> {
+  const thisPo = eq(purchaseOrders.id, po.id);
+  const [, rows] = await db.batch([
+    poEventInsert(
+      db,
+      {
+        type: "qbo.invoice_voided",
+        ctx,
+        at: now,
+        data: { invoiceId: purchaseOrders.qboInvoiceId, realmId: purchaseOrders.qboRealmId },
+      },
+      and(thisPo, isNull(purchaseOrders.qboInvoiceVoidedAt)),
+    ),
+    db
+      .update(purchaseOrders)
+      .set({
+        qboInvoiceVoidedAt: sql`COALESCE(${purchaseOrders.qboInvoiceVoidedAt}, ${now})`,
+        qboTotalCents: amounts.totalCents,
+        qboBalanceCents: amounts.balanceCents,
+        updatedAt: now,
+      })
+      .where(thisPo)
+      .returning(),
+  ]);
+  const [row] = rows;
   if (!row) throw new Error("purchase order vanished while its invoice was updated");
   return row;
 }

@@ -1,13 +1,17 @@
 /**
  * The writes of reconciliation. Services decide (domain/reconcile.ts) and hand the decisions
  * down; this module turns them into statements and runs them in D1 batches, so no statement
- * building or batching lives outside db/.
+ * building or batching lives outside db/. Each PO's timeline events are statements of its own
+ * group, under the same guards as the writes they describe: a sync that records nothing
+ * writes no event, and a discrepancy already flagged is not told twice.
  */
 import { and, eq, inArray, isNull, ne, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import { type EventContext, QBO_ACTOR } from "../domain/events";
 import type { ReconcileDecision } from "../domain/reconcile";
 import { chunk, type Db } from "./client";
-import { livePaidSum, type PoRow, statusAfterMoneySql } from "./purchase-orders";
+import { poEventInsert, statusChangedInsert } from "./po-events";
+import { livePaidSum, type PoRow, paymentRecordedInsert, statusAfterMoneySql } from "./purchase-orders";
 import { payments, purchaseOrders } from "./schema";
 
 /** Statements per D1 batch call; each is a transaction, and we keep them modest. */
@@ -20,9 +24,15 @@ export type ReconcileWrite =
 
 /**
  * Applies the decisions of a batch of POs (one PO's statements always share a D1 batch, which
- * is a transaction) and returns how many payments were recorded.
+ * is a transaction) and returns how many payments were recorded. Payments found in QBO, and
+ * the status changes they cause, are written with the `qbo` actor; discrepancies with `ctx`'s.
  */
-export async function applyReconciliation(db: Db, writes: ReconcileWrite[], now: string): Promise<number> {
+export async function applyReconciliation(
+  db: Db,
+  writes: ReconcileWrite[],
+  now: string,
+  ctx: EventContext,
+): Promise<number> {
   let recorded = 0;
   let items: BatchItem<"sqlite">[] = [];
   let inserts: number[] = [];
@@ -36,8 +46,8 @@ export async function applyReconciliation(db: Db, writes: ReconcileWrite[], now:
   for (const write of writes) {
     const group =
       write.kind === "reconciled"
-        ? reconcileStatements(db, write.po, write.decision, write.invoice, now)
-        : { items: [realmChangedStatement(db, write.po, write.discrepancy, now)], insertIndex: null };
+        ? reconcileStatements(db, write.po, write.decision, write.invoice, now, ctx)
+        : { items: realmChangedStatements(db, write.po, write.discrepancy, now, ctx), insertIndex: null };
     if (items.length + group.items.length > STATEMENTS_PER_BATCH) await flush();
     if (group.insertIndex !== null) inserts.push(items.length + group.insertIndex);
     items.push(...group.items);
@@ -84,6 +94,10 @@ export interface InvoiceSnapshot {
  * so a repeated or concurrent sync of the same QBO state inserts nothing. (A cancelled PO whose
  * invoice was kept is still reconciled: money that reached QBO is recorded, and flagged.)
  * Returns the statements and the index of the insert (to count what was recorded).
+ *
+ * Order matters: the payment's event right after the insert (it reads `changes()`), then the
+ * discrepancy and status events, which compare the PO as it is before the UPDATE with what
+ * the UPDATE will write, then the UPDATE.
  */
 function reconcileStatements(
   db: Db,
@@ -91,6 +105,7 @@ function reconcileStatements(
   decision: ReconcileDecision,
   invoice: InvoiceSnapshot | null,
   now: string,
+  ctx: EventContext,
 ): { items: BatchItem<"sqlite">[]; insertIndex: number | null } {
   const items: BatchItem<"sqlite">[] = [];
   let insertIndex: number | null = null;
@@ -123,9 +138,15 @@ function reconcileStatements(
           ),
       ),
     );
+    items.push(paymentRecordedInsert(db, po.id, { ctx, actor: QBO_ACTOR, at: now }));
   }
   const kind = decision.discrepancy?.kind ?? null;
   const gone = kind === "invoice_voided" || kind === "invoice_deleted";
+  if (decision.discrepancy) items.push(discrepancyInsert(db, po, decision.discrepancy, now, ctx));
+  // The status follows the new sums (after a payment insert earlier in the same batch) and
+  // QBO's tax, which is part of the PO's total.
+  const status = statusAfterMoneySql(invoice?.taxCents);
+  items.push(statusChangedInsert(db, po.id, status, { ctx, actor: QBO_ACTOR, at: now }));
   items.push(
     db
       .update(purchaseOrders)
@@ -148,9 +169,7 @@ function reconcileStatements(
           : null,
         // A voided or deleted invoice can take no more money: it leaves the outstanding set.
         ...(gone ? { qboInvoiceVoidedAt: sql`COALESCE(${purchaseOrders.qboInvoiceVoidedAt}, ${now})` } : {}),
-        // The status follows the new sums (after a payment insert earlier in the same batch)
-        // and QBO's tax, which is part of the PO's total.
-        status: statusAfterMoneySql(invoice?.taxCents),
+        status,
         updatedAt: now,
       })
       .where(eq(purchaseOrders.id, po.id)),
@@ -158,17 +177,38 @@ function reconcileStatements(
   return { items, insertIndex };
 }
 
+/** `qbo.discrepancy`, only when the PO does not already carry one of this kind (before the UPDATE that sets it). */
+function discrepancyInsert(
+  db: Db,
+  po: PoRow,
+  discrepancy: NonNullable<ReconcileDecision["discrepancy"]>,
+  now: string,
+  ctx: EventContext,
+) {
+  return poEventInsert(
+    db,
+    {
+      type: "qbo.discrepancy",
+      ctx,
+      at: now,
+      data: { kind: discrepancy.kind, message: discrepancy.message, invoiceId: po.qboInvoiceId },
+    },
+    and(eq(purchaseOrders.id, po.id), sql`${purchaseOrders.qboDiscrepancyKind} IS NOT ${discrepancy.kind}`),
+  );
+}
+
 /**
  * Flags a PO whose invoice lives in a company the conference is no longer connected to. Only
  * the discrepancy is written (nothing from the other company is), and only the first time.
  */
-function realmChangedStatement(
+function realmChangedStatements(
   db: Db,
   po: PoRow,
   discrepancy: { kind: "realm_changed"; message: string },
   now: string,
-) {
-  return db
+  ctx: EventContext,
+): BatchItem<"sqlite">[] {
+  const update = db
     .update(purchaseOrders)
     .set({
       qboDiscrepancyKind: discrepancy.kind,
@@ -179,4 +219,5 @@ function realmChangedStatement(
     .where(
       and(eq(purchaseOrders.id, po.id), sql`${purchaseOrders.qboDiscrepancyKind} IS NOT ${discrepancy.kind}`),
     );
+  return [discrepancyInsert(db, po, discrepancy, now, ctx), update];
 }

@@ -4,6 +4,7 @@
  */
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { API_KEY_ROLES } from "../auth/roles";
+import { ACTOR_TYPES, PO_EVENT_TYPES } from "../domain/events";
 import { PAYMENT_METHODS, PAYMENT_SOURCES, QBO_ENVIRONMENTS } from "../domain/payments";
 import { PO_STATUSES } from "../domain/po-status";
 import { DISCREPANCY_KINDS, SYNC_TRIGGERS } from "../domain/reconcile";
@@ -244,5 +245,34 @@ export const apiKeys = sqliteTable(
   (t) => [
     uniqueIndex("api_keys_key_hash_uq").on(t.keyHash),
     index("api_keys_conference_idx").on(t.conferenceSlug),
+  ],
+);
+
+/**
+ * The PO timeline (SPEC §11 "History"), append-only: rows are never updated or deleted (no
+ * pruning). Each is written in the D1 batch of the change it describes. The ascending id is
+ * the conference feed's cursor: D1 serialises writes, so ids are handed out in commit order
+ * and a reader paging with `since` never skips a row that commits later.
+ */
+export const poEvents = sqliteTable(
+  "po_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    purchaseOrderId: integer("purchase_order_id")
+      .notNull()
+      .references(() => purchaseOrders.id),
+    conferenceSlug: text("conference_slug").notNull(),
+    at: text("at").notNull(),
+    type: text("type", { enum: PO_EVENT_TYPES }).notNull(),
+    actorType: text("actor_type", { enum: ACTOR_TYPES }).notNull(),
+    actorId: text("actor_id"),
+    actorName: text("actor_name"),
+    requestId: text("request_id"),
+    /** JSON object; money as decimal strings, like the API. Always holds the PO's `reference`. */
+    data: text("data").notNull().default("{}"),
+  },
+  (t) => [
+    index("po_events_po_idx").on(t.purchaseOrderId, t.id),
+    index("po_events_conference_idx").on(t.conferenceSlug, t.id),
   ],
 );

@@ -12,6 +12,7 @@ import {
   voidMoney,
 } from "../services/purchase-orders";
 import { cancelPurchaseOrderWithInvoice } from "../services/qbo-invoice";
+import { eventContext } from "./actor";
 import type { App, AppRouteHandler } from "./app-types";
 import {
   ConferenceParams,
@@ -115,7 +116,12 @@ export function registerPurchaseOrderRoutes(app: App): void {
     }),
     async (c) => {
       const body = c.req.valid("json");
-      const po = await createPurchaseOrder(makeDb(c.env.DB), c.req.valid("param").slug, body);
+      const po = await createPurchaseOrder(
+        makeDb(c.env.DB),
+        c.req.valid("param").slug,
+        body,
+        eventContext(c),
+      );
       return c.json(purchaseOrderView(po), 201);
     },
   );
@@ -169,7 +175,10 @@ export function registerPurchaseOrderRoutes(app: App): void {
     }),
     async (c) => {
       const { slug, reference } = c.req.valid("param");
-      return c.json(purchaseOrderView(await sendPurchaseOrder(makeDb(c.env.DB), slug, reference)), 200);
+      return c.json(
+        purchaseOrderView(await sendPurchaseOrder(makeDb(c.env.DB), slug, reference, eventContext(c))),
+        200,
+      );
     },
   );
 
@@ -187,7 +196,14 @@ export function registerPurchaseOrderRoutes(app: App): void {
       const { slug, reference } = c.req.valid("param");
       // Without a JSON body the validator is skipped: nothing asked for means keep.
       const qboInvoice = c.req.valid("json")?.qboInvoice ?? "keep";
-      const po = await cancelPurchaseOrderWithInvoice(c.env, makeDb(c.env.DB), slug, reference, qboInvoice);
+      const po = await cancelPurchaseOrderWithInvoice(
+        c.env,
+        makeDb(c.env.DB),
+        slug,
+        reference,
+        qboInvoice,
+        eventContext(c),
+      );
       return c.json(purchaseOrderView(po), 200);
     },
   );
@@ -207,13 +223,14 @@ export function registerPurchaseOrderRoutes(app: App): void {
     async (c) => {
       const { slug, reference } = c.req.valid("param");
       const p = c.req.valid("json");
-      const po = await recordPayment(makeDb(c.env.DB), slug, reference, {
+      const payment = {
         amountCents: p.amount,
         method: p.method,
         reference: p.reference,
         paymentDate: p.paymentDate,
         note: p.note,
-      });
+      };
+      const po = await recordPayment(makeDb(c.env.DB), slug, reference, payment, eventContext(c));
       return c.json(purchaseOrderView(po), 201);
     },
   );
@@ -233,7 +250,13 @@ export function registerPurchaseOrderRoutes(app: App): void {
     async (c) => {
       const { slug, reference } = c.req.valid("param");
       const { amount, reason } = c.req.valid("json");
-      const po = await recordCreditNote(makeDb(c.env.DB), slug, reference, { amountCents: amount, reason });
+      const po = await recordCreditNote(
+        makeDb(c.env.DB),
+        slug,
+        reference,
+        { amountCents: amount, reason },
+        eventContext(c),
+      );
       return c.json(purchaseOrderView(po), 201);
     },
   );
@@ -265,7 +288,9 @@ function voidHandler(kind: MoneyKind): AppRouteHandler<ReturnType<typeof voidRou
     const { slug, reference, id } = c.req.valid("param");
     const { reason } = c.req.valid("json");
     return c.json(
-      purchaseOrderView(await voidMoney(makeDb(c.env.DB), slug, reference, kind, id, reason)),
+      purchaseOrderView(
+        await voidMoney(makeDb(c.env.DB), slug, reference, kind, id, reason, eventContext(c)),
+      ),
       200,
     );
   };

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { makeDb } from "../db/client";
 import { createQboInvoice, qboInvoicePdf, sendQboInvoice, syncQboInvoice } from "../services/qbo-invoice";
+import { eventContext } from "./actor";
 import type { App } from "./app-types";
 import { commonErrors, jsonBody, jsonResponse, PoParams, PurchaseOrderView, qboErrors } from "./schemas";
 import { purchaseOrderView } from "./views";
@@ -27,7 +28,7 @@ export function registerQboInvoiceRoutes(app: App): void {
     async (c) => {
       const { slug, reference } = c.req.valid("param");
       const { send } = CreateInvoiceBody.parse(c.req.valid("json") ?? {});
-      const po = await createQboInvoice(c.env, makeDb(c.env.DB), slug, reference, { send });
+      const po = await createQboInvoice(c.env, makeDb(c.env.DB), slug, reference, { send }, eventContext(c));
       return c.json(purchaseOrderView(po), 201);
     },
   );
@@ -43,7 +44,10 @@ export function registerQboInvoiceRoutes(app: App): void {
     }),
     async (c) => {
       const { slug, reference } = c.req.valid("param");
-      return c.json(purchaseOrderView(await sendQboInvoice(c.env, makeDb(c.env.DB), slug, reference)), 200);
+      return c.json(
+        purchaseOrderView(await sendQboInvoice(c.env, makeDb(c.env.DB), slug, reference, eventContext(c))),
+        200,
+      );
     },
   );
 
@@ -88,7 +92,10 @@ export function registerQboInvoiceRoutes(app: App): void {
     }),
     async (c) => {
       const { slug, reference } = c.req.valid("param");
-      return c.json(purchaseOrderView(await syncQboInvoice(c.env, makeDb(c.env.DB), slug, reference)), 200);
+      return c.json(
+        purchaseOrderView(await syncQboInvoice(c.env, makeDb(c.env.DB), slug, reference, eventContext(c))),
+        200,
+      );
     },
   );
 }

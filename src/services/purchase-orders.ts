@@ -20,6 +20,7 @@ import {
   voidMoneyRow,
 } from "../db/purchase-orders";
 import { claimStaleBefore } from "../db/qbo-invoices";
+import type { EventContext } from "../domain/events";
 import { MAX_CENTS, multiplyCents } from "../domain/money";
 import type { PoStatus } from "../domain/po-status";
 import { ApiError, notFound } from "../lib/errors";
@@ -46,7 +47,12 @@ export interface CreatePoInput {
   lineItems: { description: string; quantity: number; unitPrice: number }[];
 }
 
-export async function createPurchaseOrder(db: Db, slug: string, input: CreatePoInput): Promise<PoAggregate> {
+export async function createPurchaseOrder(
+  db: Db,
+  slug: string,
+  input: CreatePoInput,
+  ctx: EventContext,
+): Promise<PoAggregate> {
   await requireConference(db, slug);
   const lines = input.lineItems.map((l, i) => {
     const lineTotalCents = multiplyCents(l.quantity, l.unitPrice);
@@ -73,6 +79,7 @@ export async function createPurchaseOrder(db: Db, slug: string, input: CreatePoI
           lines,
         },
         now,
+        ctx,
       );
       return getPurchaseOrder(db, slug, reference);
     } catch (err) {
@@ -143,9 +150,14 @@ function decodeCursor(cursor: string): number {
   return Number(m[1]);
 }
 
-export async function sendPurchaseOrder(db: Db, slug: string, reference: string): Promise<PoAggregate> {
+export async function sendPurchaseOrder(
+  db: Db,
+  slug: string,
+  reference: string,
+  ctx: EventContext,
+): Promise<PoAggregate> {
   const po = await requirePo(db, slug, reference);
-  if (!(await markSent(db, po.id, new Date().toISOString()))) {
+  if (!(await markSent(db, po.id, new Date().toISOString(), ctx))) {
     throw new ApiError(
       "invalid_state",
       `Only a draft purchase order can be sent; ${reference} is ${po.status}.`,
@@ -159,9 +171,15 @@ export async function sendPurchaseOrder(db: Db, slug: string, reference: string)
  * Refused while another request is creating the QBO invoice: that invoice would otherwise
  * appear on a cancelled PO after the fact.
  */
-export async function cancelPurchaseOrder(db: Db, po: PoRow): Promise<void> {
+export async function cancelPurchaseOrder(
+  db: Db,
+  po: PoRow,
+  qboInvoice: "keep" | "void",
+  ctx: EventContext,
+): Promise<void> {
   const now = new Date();
-  if (await markCancelled(db, po.id, now.toISOString(), claimStaleBefore(now))) return;
+  const opts = { now: now.toISOString(), claimStaleBefore: claimStaleBefore(now), qboInvoice };
+  if (await markCancelled(db, po.id, opts, ctx)) return;
   const current = await findPoById(db, po.id);
   if (current && current.status !== "cancelled" && isCreationInProgress(current, now)) {
     throw invoiceInProgress(po.reference);
@@ -197,10 +215,11 @@ export async function voidMoney(
   kind: "payment" | "credit_note",
   rowId: number,
   reason: string,
+  ctx: EventContext,
 ): Promise<PoAggregate> {
   const po = await requirePo(db, slug, reference);
   const noun = kind === "payment" ? "Payment" : "Credit note";
-  const outcome = await voidMoneyRow(db, kind, po.id, rowId, reason, new Date().toISOString());
+  const outcome = await voidMoneyRow(db, kind, po.id, rowId, reason, new Date().toISOString(), ctx);
   switch (outcome) {
     case "voided":
       return getPurchaseOrder(db, slug, reference);
@@ -221,9 +240,10 @@ export async function recordPayment(
   slug: string,
   reference: string,
   payment: NewPayment,
+  ctx: EventContext,
 ): Promise<PoAggregate> {
   const po = await requirePo(db, slug, reference);
-  const id = await addPayment(db, po.id, payment, new Date().toISOString());
+  const id = await addPayment(db, po.id, payment, new Date().toISOString(), ctx);
   if (id === null) throw cancelledError(reference);
   return getPurchaseOrder(db, slug, reference);
 }
@@ -233,9 +253,10 @@ export async function recordCreditNote(
   slug: string,
   reference: string,
   credit: { amountCents: number; reason: string },
+  ctx: EventContext,
 ): Promise<PoAggregate> {
   const po = await requirePo(db, slug, reference);
-  const id = await addCreditNote(db, po.id, credit, new Date().toISOString());
+  const id = await addCreditNote(db, po.id, credit, new Date().toISOString(), ctx);
   if (id === null) throw cancelledError(reference);
   return getPurchaseOrder(db, slug, reference);
 }

@@ -17,10 +17,12 @@ import {
   claimInvoiceCreation,
   clearCreateAttempted,
   markCreateAttempted,
+  markInvoiceEmailed,
+  markInvoiceVoided,
   releaseInvoiceClaim,
   saveInvoice,
-  updateInvoiceFields,
 } from "../db/qbo-invoices";
+import type { EventContext } from "../domain/events";
 import { centsToQboAmount, qboAmountToCents } from "../domain/money";
 import { amountPrecisionDiscrepancy } from "../domain/reconcile";
 import { ApiError } from "../lib/errors";
@@ -67,11 +69,12 @@ export async function createQboInvoice(
   slug: string,
   reference: string,
   opts: { send: boolean },
+  ctx: EventContext,
 ): Promise<PoAggregate> {
   const { conference, po } = await requireConferencePo(db, slug, reference);
   const client = qboClientFor(env, conference);
-  let current = await createInvoice(db, client, conference, po);
-  if (opts.send) current = await emailInvoice(db, client, current);
+  let current = await createInvoice(db, client, conference, po, ctx);
+  if (opts.send) current = await emailInvoice(db, client, current, ctx);
   return loadAggregate(db, current);
 }
 
@@ -90,6 +93,7 @@ async function createInvoice(
   client: QboClient,
   conference: ConferenceRow,
   po: PoRow,
+  ctx: EventContext,
 ): Promise<PoRow> {
   const { reference } = po;
   if (po.qboInvoiceId) throw invoiceExists(po);
@@ -114,7 +118,7 @@ async function createInvoice(
       const realmId = await client.realmId();
       const { company, foreign } = await companyFor(db, client, realmId, conference.currency);
       const save = async (inv: Invoice, customerId: string) => {
-        saved = await saveCreatedInvoice(db, po, realmId, customerId, inv);
+        saved = await saveCreatedInvoice(db, po, realmId, customerId, inv, ctx);
         log("info", "qbo.invoice_created", {
           conference: conference.slug,
           reference,
@@ -202,6 +206,7 @@ async function saveCreatedInvoice(
   realmId: string,
   customerId: string,
   inv: Invoice,
+  ctx: EventContext,
 ): Promise<PoRow> {
   const state = invoiceState(inv);
   return saveInvoice(
@@ -224,6 +229,7 @@ async function saveCreatedInvoice(
       discrepancy: state ? null : amountPrecisionDiscrepancy(),
     },
     new Date().toISOString(),
+    ctx,
   );
 }
 
@@ -280,14 +286,15 @@ export async function sendQboInvoice(
   db: Db,
   slug: string,
   reference: string,
+  ctx: EventContext,
 ): Promise<PoAggregate> {
   const { conference, po } = await requireConferencePo(db, slug, reference);
   requireInvoice(po, "send");
-  return loadAggregate(db, await emailInvoice(db, invoiceClient(env, conference, po), po));
+  return loadAggregate(db, await emailInvoice(db, invoiceClient(env, conference, po), po, ctx));
 }
 
 /** Emails the PO's invoice to its contact through QBO; returns the PO with the new email status. */
-async function emailInvoice(db: Db, client: QboClient, po: PoRow): Promise<PoRow> {
+async function emailInvoice(db: Db, client: QboClient, po: PoRow, ctx: EventContext): Promise<PoRow> {
   const invoiceId = requireInvoice(po, "send");
   const { Invoice: inv } = await withQbo(() =>
     client.json(InvoiceEnvelope, {
@@ -296,11 +303,12 @@ async function emailInvoice(db: Db, client: QboClient, po: PoRow): Promise<PoRow
       query: { sendTo: po.contactEmail },
     }),
   );
-  const updated = await updateInvoiceFields(
+  const updated = await markInvoiceEmailed(
     db,
     po,
-    { emailStatus: inv.EmailStatus ?? "EmailSent" },
+    { sentTo: po.contactEmail, emailStatus: inv.EmailStatus ?? "EmailSent" },
     new Date().toISOString(),
+    ctx,
   );
   log("info", "qbo.invoice_sent", { conference: po.conferenceSlug, reference: po.reference, invoiceId });
   return updated;
@@ -327,6 +335,7 @@ export async function syncQboInvoice(
   db: Db,
   slug: string,
   reference: string,
+  ctx: EventContext,
 ): Promise<PoAggregate> {
   const { conference, po } = await requireConferencePo(db, slug, reference);
   requireInvoice(po, "sync");
@@ -341,12 +350,18 @@ export async function syncQboInvoice(
   // Unpinned on purpose: reconciliation itself notices an invoice of another company and
   // records a `realm_changed` discrepancy instead of reading the other company's invoice.
   const client = qboClientFor(env, conference);
-  await withQbo(() => reconcilePurchaseOrders(db, client, [po], syncBatchSize(env)));
+  await withQbo(() => reconcilePurchaseOrders(db, client, [po], syncBatchSize(env), ctx));
   return loadAggregate(db, await requirePo(db, slug, reference));
 }
 
 /** Voids the PO's QBO invoice (read for its SyncToken, then `operation=void` with a stable requestid). */
-export async function voidQboInvoice(env: Env, db: Db, conference: ConferenceRow, po: PoRow): Promise<void> {
+export async function voidQboInvoice(
+  env: Env,
+  db: Db,
+  conference: ConferenceRow,
+  po: PoRow,
+  ctx: EventContext,
+): Promise<void> {
   const invoiceId = requireInvoice(po, "void");
   const client = invoiceClient(env, conference, po);
   await withQbo(async () => {
@@ -360,15 +375,15 @@ export async function voidQboInvoice(env: Env, db: Db, conference: ConferenceRow
       query: { operation: "void", requestid: `po-void-${po.reference}` },
       json: { Id: current.Id, SyncToken: current.SyncToken ?? "0" },
     });
-    await updateInvoiceFields(
+    await markInvoiceVoided(
       db,
       po,
       {
         totalCents: qboAmountToCents(voided.TotalAmt) ?? 0,
         balanceCents: qboAmountToCents(voided.Balance) ?? 0,
-        voidedAt: new Date().toISOString(),
       },
       new Date().toISOString(),
+      ctx,
     );
   });
   log("info", "qbo.invoice_voided", { conference: conference.slug, reference: po.reference, invoiceId });
@@ -385,6 +400,7 @@ export async function cancelPurchaseOrderWithInvoice(
   slug: string,
   reference: string,
   qboInvoice: "keep" | "void",
+  ctx: EventContext,
 ): Promise<PoAggregate> {
   const { conference, po } = await requireConferencePo(db, slug, reference);
   const liveInvoice = po.qboInvoiceId !== null && po.qboInvoiceVoidedAt === null;
@@ -395,11 +411,11 @@ export async function cancelPurchaseOrderWithInvoice(
         `Purchase order ${reference} is already cancelled${liveInvoice ? "" : " and has no QuickBooks invoice left to void"}.`,
       );
     }
-    await voidQboInvoice(env, db, conference, po);
+    await voidQboInvoice(env, db, conference, po, ctx);
   } else {
     if (isCreationInProgress(po)) throw invoiceInProgress(reference);
-    if (qboInvoice === "void" && liveInvoice) await voidQboInvoice(env, db, conference, po);
-    await cancelPurchaseOrder(db, po);
+    if (qboInvoice === "void" && liveInvoice) await voidQboInvoice(env, db, conference, po, ctx);
+    await cancelPurchaseOrder(db, po, qboInvoice, ctx);
   }
   return loadAggregate(db, await requirePo(db, slug, reference));
 }

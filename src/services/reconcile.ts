@@ -13,6 +13,7 @@ import {
   moneySums,
   type ReconcileWrite,
 } from "../db/reconciliation";
+import type { EventContext } from "../domain/events";
 import { qboAmountToCents } from "../domain/money";
 import {
   amountPrecisionDiscrepancy,
@@ -39,12 +40,15 @@ export function syncBatchSize(env: Pick<Env, "SYNC_BATCH_SIZE">): number {
  * Reconciles `pos` (those still outstanding) against the company `client` is connected to.
  * A PO whose invoice was created in another company is not read there (the same invoice id
  * names somebody else's invoice): it gets a `realm_changed` discrepancy, once, and nothing else.
+ * `ctx` names who asked (the API caller, or the system for the cron and the queue); what was
+ * found in QuickBooks is written as QuickBooks' doing (db/reconciliation.ts).
  */
 export async function reconcilePurchaseOrders(
   db: Db,
   client: QboClient,
   pos: PoRow[],
   batchSize: number,
+  ctx: EventContext,
   now = new Date().toISOString(),
 ): Promise<ReconcileOutcome> {
   const outstanding = pos.filter(isOutstanding);
@@ -62,6 +66,7 @@ export async function reconcilePurchaseOrders(
         discrepancy: realmChangedDiscrepancy(po.qboRealmId ?? "unknown", connectedRealmId),
       })),
       now,
+      ctx,
     );
   }
   for (const group of chunk(syncable, batchSize)) {
@@ -107,7 +112,7 @@ export async function reconcilePurchaseOrders(
         invoice: invoice && state ? snapshotOf(invoice, state, po) : null,
       });
     }
-    outcome.paymentsRecorded += await applyReconciliation(db, writes, now);
+    outcome.paymentsRecorded += await applyReconciliation(db, writes, now, ctx);
   }
   return outcome;
 }

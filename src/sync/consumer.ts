@@ -14,6 +14,7 @@ import {
   recordSyncRun,
   rememberMessageError,
 } from "../db/sync-bookkeeping";
+import { SYSTEM_CONTEXT } from "../domain/events";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { QboError } from "../qbo/client";
@@ -153,7 +154,7 @@ async function syncRealmEvents(
     const mine = byConference.get(conference.slug);
     if (!mine) continue;
     const client = qboClientFor(env, conference);
-    const outcome = await reconcilePurchaseOrders(db, client, mine, syncBatchSize(env));
+    const outcome = await reconcilePurchaseOrders(db, client, mine, syncBatchSize(env), SYSTEM_CONTEXT);
     await recordSyncRun(db, {
       conferenceSlug: conference.slug,
       trigger: "webhook",
@@ -189,7 +190,7 @@ async function syncConferenceInvoices(
     messages.flatMap((m) => m.invoiceIds),
   );
   const client = qboClientFor(env, conference);
-  const outcome = await reconcilePurchaseOrders(db, client, pos, syncBatchSize(env));
+  const outcome = await reconcilePurchaseOrders(db, client, pos, syncBatchSize(env), SYSTEM_CONTEXT);
   await recordSyncRun(db, {
     conferenceSlug: slug,
     trigger: messages[0]?.trigger ?? "cron",
