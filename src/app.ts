@@ -7,6 +7,7 @@ import { HTTPException } from "hono/http-exception";
 import { type App, type AppEnv, newApp } from "./http/app-types";
 import { registerConferenceRoutes } from "./http/conferences";
 import { registerDocsRoutes } from "./http/docs";
+import { idempotency } from "./http/idempotency";
 import { registerOauthRoutes } from "./http/oauth";
 import { registerPurchaseOrderRoutes } from "./http/purchase-orders";
 import { registerQboInvoiceRoutes } from "./http/qbo-invoice";
@@ -45,6 +46,7 @@ export function createApp(): App {
     }
     await next();
   });
+  app.use("/api/*", idempotency());
 
   // Routes whose JSON body is optional: an empty body sent as JSON (curl -H 'content-type:
   // application/json' -X POST, many HTTP clients) counts as no body, not as invalid JSON.

@@ -6,7 +6,15 @@
 import { OpenAPIHono, type RouteConfig, type RouteHandler } from "@hono/zod-openapi";
 import { ApiError } from "../lib/errors";
 
-export type AppEnv = { Bindings: Env; Variables: { requestId: string } };
+/**
+ * Who is calling. Set by the auth middleware once API keys land (SPEC §11); until then it is
+ * absent, which means the deployment token.
+ */
+export type Caller =
+  | { type: "deployment" }
+  | { type: "api_key"; id: string; name: string; role: string; conference: string };
+
+export type AppEnv = { Bindings: Env; Variables: { requestId: string; caller?: Caller } };
 export type App = OpenAPIHono<AppEnv>;
 /** A handler typed from its route: params, query and body as validated, responses as declared. */
 export type AppRouteHandler<R extends RouteConfig> = RouteHandler<R, AppEnv>;

@@ -20,6 +20,8 @@ const ERROR_STATUS = {
   qbo_unavailable: 503,
   not_configured: 503,
   payload_too_large: 413,
+  idempotency_key_reused: 422,
+  idempotency_key_in_use: 409,
   internal_error: 500,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
