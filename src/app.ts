@@ -7,12 +7,13 @@ import { HTTPException } from "hono/http-exception";
 import { type App, type AppEnv, newApp } from "./http/app-types";
 import { registerConferenceRoutes } from "./http/conferences";
 import { registerDocsRoutes } from "./http/docs";
-import { idempotency } from "./http/idempotency";
+import { documentIdempotencyKey, idempotency } from "./http/idempotency";
 import { registerOauthRoutes } from "./http/oauth";
 import { registerPurchaseOrderRoutes } from "./http/purchase-orders";
 import { registerQboInvoiceRoutes } from "./http/qbo-invoice";
 import { registerSyncRoutes } from "./http/sync";
 import { registerWebhookRoutes } from "./http/webhooks";
+import { documentWebhookRoute } from "./http/webhooks-openapi";
 import { ApiError } from "./lib/errors";
 import { log } from "./lib/log";
 import { timingSafeEqualStrings } from "./lib/secure-compare";
@@ -71,6 +72,8 @@ export function createApp(): App {
   registerSyncRoutes(app);
   registerWebhookRoutes(app);
   registerOauthRoutes(app);
+  documentIdempotencyKey(app);
+  documentWebhookRoute(app);
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

@@ -19,6 +19,7 @@
  * The body is read from a clone of the request, so the route's own JSON validation reads the
  * original stream exactly as it would without this middleware.
  */
+import type { RouteConfig } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { makeDb } from "../db/client";
@@ -31,7 +32,7 @@ import {
 import { readBodyWithin } from "../lib/body";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
-import type { AppEnv, Caller } from "./app-types";
+import type { App, AppEnv, Caller } from "./app-types";
 
 export const IDEMPOTENCY_HEADER = "Idempotency-Key";
 /** A claim this old without an answer is a dead request's. Far above any request's run time. */
@@ -134,4 +135,63 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
       });
     }
   };
+}
+
+/**
+ * Documents the header on every POST under /api in /openapi.json, in one place rather than in
+ * each route module: the `Idempotency-Key` parameter, the `Idempotent-Replayed` response header,
+ * 422 `idempotency_key_reused` and 409 `idempotency_key_in_use`. Call after the routes are
+ * registered; a POST route added later is covered without touching this.
+ */
+export function documentIdempotencyKey(app: App): void {
+  const registry = app.openAPIRegistry;
+  const parameter = registry.registerComponent("parameters", "IdempotencyKey", {
+    name: IDEMPOTENCY_HEADER,
+    in: "header",
+    required: false,
+    description:
+      "Makes the POST safe to retry (SPEC §11). 1–255 visible ASCII characters, unique per request (a UUID). " +
+      "The first request runs; its status and body are kept 24 hours per caller and key, and a repeat with the " +
+      "same method, path and body gets them again with `Idempotent-Replayed: true` and no side effect. " +
+      "Another request with the key → 422 `idempotency_key_reused`; a repeat while the first runs → 409 " +
+      "`idempotency_key_in_use` (a claim left 60 s without an answer is taken over). 5xx answers are not kept; " +
+      "2xx and 4xx are.",
+    schema: { type: "string", minLength: 1, maxLength: 255, pattern: "^[\\x21-\\x7E]{1,255}$" },
+    example: "8e03978e-40d5-43e8-bc93-6894a57f9324",
+  });
+  const replayed = registry.registerComponent("headers", "IdempotentReplayed", {
+    description: "`true` when this is the kept answer of an earlier request with the same Idempotency-Key.",
+    schema: { type: "string", enum: ["true"] },
+  });
+  const errorContent = { "application/json": { schema: { $ref: "#/components/schemas/Error" } } };
+  const reused = registry.registerComponent("responses", "IdempotencyKeyReused", {
+    description: "idempotency_key_reused: the Idempotency-Key was used for another method, path or body",
+    content: errorContent,
+  });
+  for (const definition of registry.definitions) {
+    if (definition.type !== "route") continue;
+    const route = definition.route;
+    if (route.method !== "post" || !route.path.startsWith("/api/")) continue;
+    const responses = Object.fromEntries(
+      Object.entries(route.responses).map(([status, response]) => {
+        if (Number(status) >= 500 || "$ref" in response || response.headers) return [status, response];
+        return [status, { ...response, headers: { "Idempotent-Replayed": replayed.ref } }];
+      }),
+    );
+    const conflict = responses["409"];
+    responses["409"] =
+      conflict && !("$ref" in conflict)
+        ? { ...conflict, description: `${conflict.description}; idempotency_key_in_use` }
+        : {
+            description: "idempotency_key_in_use: the first request with this key is still running",
+            content: errorContent,
+          };
+    responses["422"] ??= reused.ref;
+    definition.route = {
+      ...route,
+      // Only a $ref is added, valid in every OpenAPI version the route type allows.
+      parameters: [...(route.parameters ?? []), parameter.ref] as RouteConfig["parameters"],
+      responses,
+    };
+  }
 }

@@ -244,3 +244,52 @@ describe("the key store", () => {
     expect(left?.n).toBe(0);
   });
 });
+
+describe("the OpenAPI document", () => {
+  it("offers the Idempotency-Key header, Idempotent-Replayed and 422/409 on every POST under /api", async () => {
+    const doc = (await call("GET", paths.openapi, undefined, { token: null })).body;
+    expect(doc.components.parameters.IdempotencyKey).toMatchObject({
+      name: "Idempotency-Key",
+      in: "header",
+      required: false,
+      schema: { type: "string", minLength: 1, maxLength: 255 },
+    });
+    const posts = Object.entries(doc.paths as Record<string, Record<string, any>>)
+      .filter(([path, item]) => path.startsWith("/api/") && item.post)
+      .map(([path, item]) => [path, item.post] as const);
+    expect(posts.length).toBeGreaterThanOrEqual(9);
+    for (const [path, op] of posts) {
+      expect(op.parameters, path).toContainEqual({ $ref: "#/components/parameters/IdempotencyKey" });
+      expect(op.responses["422"], path).toEqual({ $ref: "#/components/responses/IdempotencyKeyReused" });
+      expect(op.responses["409"].description, path).toContain("idempotency_key_in_use");
+      const ok = Object.entries(op.responses).find(([status]) => status.startsWith("2"))?.[1] as any;
+      expect(ok.headers["Idempotent-Replayed"], path).toEqual({
+        $ref: "#/components/headers/IdempotentReplayed",
+      });
+    }
+    const gets = Object.values(doc.paths as Record<string, Record<string, any>>).flatMap((item) =>
+      item.get ? [item.get] : [],
+    );
+    for (const op of gets)
+      expect(op.parameters ?? []).not.toContainEqual({ $ref: "#/components/parameters/IdempotencyKey" });
+  });
+
+  it("describes POST /webhooks/qbo: its intuit-signature header and both body formats with examples", async () => {
+    const doc = (await call("GET", paths.openapi, undefined, { token: null })).body;
+    const op = doc.paths["/webhooks/qbo"].post;
+    expect(op.security).toEqual([]);
+    expect(op.parameters).toContainEqual(
+      expect.objectContaining({ name: "intuit-signature", in: "header", required: true }),
+    );
+    const body = op.requestBody.content["application/json"];
+    expect(body.schema.anyOf ?? body.schema.oneOf).toEqual([
+      { $ref: "#/components/schemas/QboWebhookClassic" },
+      { $ref: "#/components/schemas/QboWebhookCloudEvents" },
+    ]);
+    expect(body.examples.classic.value.eventNotifications[0].realmId).toBeTruthy();
+    expect(body.examples.cloudEvents.value[0].type).toBe("qbo.payment.created.v1");
+    expect(doc.components.schemas.QboWebhookClassic.example).toBeTruthy();
+    expect(doc.components.schemas.QboWebhookCloudEvents.type).toBe("array");
+    expect(Object.keys(op.responses).sort()).toEqual(["200", "400", "401", "413", "503"]);
+  });
+});
