@@ -10,12 +10,14 @@ import { authenticate, documentRoles } from "./http/auth";
 import { registerConferenceRoutes } from "./http/conferences";
 import { registerDocsRoutes } from "./http/docs";
 import { registerEventRoutes } from "./http/events";
+import { documentIdempotencyKey, idempotency } from "./http/idempotency";
 import { registerOauthRoutes } from "./http/oauth";
 import { registerPurchaseOrderRoutes } from "./http/purchase-orders";
 import { registerQboInvoiceRoutes } from "./http/qbo-invoice";
 import { limitQboCalls } from "./http/rate-limit";
 import { registerSyncRoutes } from "./http/sync";
 import { registerWebhookRoutes } from "./http/webhooks";
+import { documentWebhookRoute } from "./http/webhooks-openapi";
 import { ApiError } from "./lib/errors";
 import { log } from "./lib/log";
 
@@ -61,9 +63,11 @@ export function createApp(): App {
   });
 
   // Who is calling and may they (src/http/auth.ts, roles in src/auth/roles.ts); then the limits
-  // on what API keys can make us ask QuickBooks (src/http/rate-limit.ts).
+  // on what API keys can make us ask QuickBooks (src/http/rate-limit.ts: a 429 is answered before
+  // any Idempotency-Key is claimed, so a retry after the wait runs); then Idempotency-Key.
   app.use("/api/*", authenticate());
   app.use("/api/*", limitQboCalls());
+  app.use("/api/*", idempotency());
 
   // Routes whose JSON body is optional: an empty body sent as JSON (curl -H 'content-type:
   // application/json' -X POST, many HTTP clients) counts as no body, not as invalid JSON.
@@ -91,6 +95,8 @@ export function createApp(): App {
   registerOauthRoutes(app);
   registerApiKeyRoutes(app);
   documentRoles(app);
+  documentIdempotencyKey(app);
+  documentWebhookRoute(app);
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

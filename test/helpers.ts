@@ -43,7 +43,13 @@ export async function call<T = any>(
   } else if (payload !== undefined) {
     headers["content-type"] ??= "application/json";
   }
-  const request = new Request(`http://worker.test${path}`, { method, headers, body: payload });
+  // Redirects are returned, not followed: through `exports` they would loop back into this Worker.
+  const request = new Request(`http://worker.test${path}`, {
+    method,
+    headers,
+    body: payload,
+    redirect: "manual",
+  });
   const res = opts.env ? await fetchWithEnv(request, opts.env) : await exports.default.fetch(request);
   // Decoded by hand: Response.text() on a PDF makes workerd print a warning.
   const text = new TextDecoder().decode(await res.arrayBuffer());
@@ -170,15 +176,47 @@ export async function invoicedPo(total = "1200.00", settings?: RealmSettingsPatc
 }
 
 /**
- * What Intuit's consent page does when a person picks `realmId` and clicks Connect (or Cancel):
- * the emulator answers with the redirect back to the Worker's callback, which is returned.
+ * The browser's OAuth cookie (`qbo_oauth_binding=…`) per state: what the Worker's start page set
+ * when `consent` opened the connect link, and what `followCallback` sends back (until the
+ * callback clears it), as one browser would for each flow.
+ */
+const bindingCookies = new Map<string, string>();
+
+/** The `name=value` of the binding cookie that the browser holds for this callback URL's state. */
+export function bindingCookie(callback: URL): string | undefined {
+  return bindingCookies.get(callback.searchParams.get("state") ?? "");
+}
+
+/**
+ * Opens a connect link (`POST …/qbo/connect`'s `url`, the Worker's start page) as a browser does:
+ * returns Intuit's consent URL it redirects to and the binding cookie it sets.
+ */
+export async function openConnectLink(
+  connectUrl: string,
+): Promise<{ consentUrl: URL; cookie: string; setCookie: string }> {
+  const link = new URL(connectUrl);
+  const res = await call("GET", `${link.pathname}${link.search}`, undefined, { token: null });
+  expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(302);
+  const setCookie = res.headers.get("set-cookie") ?? "";
+  const cookie = setCookie.split(";")[0] ?? "";
+  expect(cookie).toMatch(/^qbo_oauth_binding=[\w-]+$/);
+  return { consentUrl: new URL(res.headers.get("location") ?? ""), cookie, setCookie };
+}
+
+/**
+ * What a browser and Intuit's consent page do when a person opens the connect link, picks
+ * `realmId` and clicks Connect (or Cancel): the Worker's start page sets the binding cookie (kept
+ * for `followCallback`) and redirects to the consent page; the emulator answers with the redirect
+ * back to the Worker's callback, which is returned.
  */
 export async function consent(
-  consentUrl: string,
+  connectUrl: string,
   realmId: string,
   decision: "connect" | "cancel" = "connect",
 ): Promise<URL> {
-  const params = new URL(consentUrl).searchParams;
+  const { consentUrl, cookie } = await openConnectLink(connectUrl);
+  const params = consentUrl.searchParams;
+  bindingCookies.set(params.get("state") ?? "", cookie);
   const res = await fetch(`${env.QBO_EMULATOR_URL}/connect/oauth2/decision`, {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -197,9 +235,19 @@ export async function consent(
   return new URL(res.headers.get("location") ?? "");
 }
 
-/** Follows a callback URL (path and query) into the Worker, unauthenticated, as a browser would. */
-export async function followCallback(url: URL) {
-  return call("GET", `${url.pathname}${url.search}`, undefined, { token: null });
+/**
+ * Follows a callback URL (path and query) into the Worker, unauthenticated, as a browser would:
+ * with the binding cookie it holds for the state, unless `cookie` says otherwise (`null`: none).
+ */
+export async function followCallback(url: URL, opts: { cookie?: string | null } = {}) {
+  const state = url.searchParams.get("state") ?? "";
+  const cookie = opts.cookie === undefined ? bindingCookies.get(state) : opts.cookie;
+  const res = await call("GET", `${url.pathname}${url.search}`, undefined, {
+    token: null,
+    headers: cookie ? { cookie } : {},
+  });
+  if (/^qbo_oauth_binding=;/.test(res.headers.get("set-cookie") ?? "")) bindingCookies.delete(state);
+  return res;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, consent, createConference, emulator } from "./helpers";
+import { bindingCookie, call, consent, createConference, emulator, followCallback } from "./helpers";
 
 const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 const b64url = (bytes: Uint8Array) =>
@@ -23,13 +23,14 @@ async function issuedState() {
   const back = await consent(connect.body.url, realmId);
   const state = back.searchParams.get("state") ?? "";
   const [payload = "", mac = ""] = state.split(".");
-  return { slug, realmId, back, state, payload, mac };
+  return { slug, realmId, back, state, payload, mac, cookie: bindingCookie(back) };
 }
 
-async function callbackWith(back: URL, state: string) {
-  const url = new URL(back);
+/** The callback with another state, from the browser that holds the genuine state's cookie. */
+async function callbackWith(issued: { back: URL; cookie?: string | undefined }, state: string) {
+  const url = new URL(issued.back);
   url.searchParams.set("state", state);
-  return call("GET", `${url.pathname}${url.search}`, undefined, { token: null });
+  return followCallback(url, { cookie: issued.cookie ?? null });
 }
 
 /** The same signing the Worker does (HKDF of the test TOKEN_ENCRYPTION_KEY), to forge well-signed oddities. */
@@ -121,7 +122,7 @@ const malformed: Variant[] = [
 describe("the OAuth callback's state", () => {
   it.each(malformed)("refuses %s with the 400 page and exchanges no code", async (_name, make) => {
     const issued = await issuedState();
-    const res = await callbackWith(issued.back, await make(issued));
+    const res = await callbackWith(issued, await make(issued));
 
     expect(res.status).toBe(400);
     expect(res.headers.get("content-type")).toContain("text/html");
@@ -133,12 +134,12 @@ describe("the OAuth callback's state", () => {
   it("still accepts the genuine state once after every malformed one was refused", async () => {
     const issued = await issuedState();
     for (const [name, make] of malformed) {
-      const res = await callbackWith(issued.back, await make(issued));
+      const res = await callbackWith(issued, await make(issued));
       expect(res.status, name).toBe(400);
     }
     expect((await emulator().stats(issued.realmId)).tokenCalls.authorization_code ?? 0).toBe(0);
 
-    const genuine = await callbackWith(issued.back, issued.state);
+    const genuine = await callbackWith(issued, issued.state);
     expect(genuine.status).toBe(200);
     expect(genuine.body).toContain("QuickBooks connected");
     expect((await emulator().stats(issued.realmId)).tokenCalls.authorization_code).toBe(1);
@@ -147,22 +148,24 @@ describe("the OAuth callback's state", () => {
 
 describe("a state signed before a key rotation", () => {
   it("is still accepted under TOKEN_ENCRYPTION_KEY_PREVIOUS for its 10 minutes", async () => {
-    const { slug, back, payload } = await issuedState();
+    const issued = await issuedState();
+    const { slug, payload } = issued;
     const previous = env.TOKEN_ENCRYPTION_KEY_PREVIOUS as string;
 
-    const res = await callbackWith(back, await signPayload(payload, previous));
+    const res = await callbackWith(issued, await signPayload(payload, previous));
 
     expect(res.status, String(res.body).slice(0, 300)).toBe(200);
     expect((await call("GET", `/api/conferences/${slug}`)).body.qbo.connected).toBe(true);
   });
 
   it("is refused under a key that is neither current nor previous", async () => {
-    const { back, payload, state } = await issuedState();
+    const issued = await issuedState();
+    const { payload, state } = issued;
     const stranger = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
 
-    const res = await callbackWith(back, await signPayload(payload, stranger));
+    const res = await callbackWith(issued, await signPayload(payload, stranger));
 
     expect(res.status).toBe(400);
-    expect((await callbackWith(back, state)).status).toBe(200);
+    expect((await callbackWith(issued, state)).status).toBe(200);
   });
 });

@@ -25,6 +25,14 @@ export async function deleteSpentOauthStates(db: Db, now: string, limit: number)
   );
 }
 
+/** Idempotency-Key rows created before `before` (uses idempotency_keys_created_idx). */
+export async function deleteIdempotencyKeysBefore(db: Db, before: string, limit: number): Promise<number> {
+  return changes(
+    await db.run(sql`DELETE FROM idempotency_keys WHERE rowid IN (
+      SELECT rowid FROM idempotency_keys WHERE created_at < ${before} ORDER BY created_at LIMIT ${limit})`),
+  );
+}
+
 /** Retry bookkeeping of messages not touched since `before` (their message is long gone). */
 export async function deleteStaleMessageErrors(db: Db, before: string, limit: number): Promise<number> {
   return changes(

@@ -276,3 +276,27 @@ export const poEvents = sqliteTable(
     index("po_events_conference_idx").on(t.conferenceSlug, t.id),
   ],
 );
+
+/**
+ * Idempotency-Key claims and the answers they produced (SPEC §11), one row per (caller, key).
+ * A row without `completedAt` is a request still running (or one that died: `claimedAt` tells);
+ * `fingerprint` is the SHA-256 of method, path and raw body, so a reused key is recognised.
+ * `claimId` names the claim, so a request whose claim was taken over cannot write its answer.
+ * Pruned by the daily cron once `createdAt` is 24 hours old.
+ */
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    caller: text("caller").notNull(),
+    key: text("key").notNull(),
+    fingerprint: text("fingerprint").notNull(),
+    claimId: text("claim_id").notNull(),
+    createdAt: text("created_at").notNull(),
+    claimedAt: text("claimed_at").notNull(),
+    completedAt: text("completed_at"),
+    responseStatus: integer("response_status"),
+    responseContentType: text("response_content_type"),
+    responseBody: text("response_body"),
+  },
+  (t) => [primaryKey({ columns: [t.caller, t.key] }), index("idempotency_keys_created_idx").on(t.createdAt)],
+);

@@ -22,6 +22,8 @@ const ERROR_STATUS = {
   not_configured: 503,
   payload_too_large: 413,
   rate_limited: 429,
+  idempotency_key_reused: 422,
+  idempotency_key_in_use: 409,
   internal_error: 500,
 } as const satisfies Record<string, ContentfulStatusCode>;
 

@@ -5,6 +5,12 @@
  * The HMAC (key derived from TOKEN_ENCRYPTION_KEY with HKDF, so no extra secret to manage)
  * makes it unforgeable and binds it to the conference; the nonce row in D1 makes it single use
  * (consumed by one conditional UPDATE); the expiry makes it short-lived (10 minutes).
+ *
+ * The state is also bound to the browser that opens the consent page (RFC 6749 §10.12, login
+ * CSRF): the API hands out a link to the Worker's own start page, which sets a cookie holding
+ * `browserBinding(nonce)` and then redirects to Intuit; the callback refuses a state whose nonce
+ * does not match that cookie. Without it, anyone could send an operator a callback link carrying
+ * *their* code and state, and the operator's click would connect the attacker's company.
  */
 import { z } from "zod";
 import { base64ToBytes, bytesToBase64 } from "../connections/crypto";
@@ -12,7 +18,7 @@ import type { Db } from "../db/client";
 import { consumeOAuthState, insertOAuthState } from "../db/oauth-states";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
-import { timingSafeEqualBytes } from "../lib/secure-compare";
+import { timingSafeEqualBytes, timingSafeEqualStrings } from "../lib/secure-compare";
 import { requestTokens } from "../qbo/intuit-oauth";
 import { checkRealmChange, requireConference, storeTokens } from "./conferences";
 
@@ -85,7 +91,13 @@ function fromCanonicalB64url(text: string): Uint8Array | null {
   }
 }
 
-/** The consent URL for a conference, with a fresh signed single-use state. */
+/** The path of the Worker's page that binds a state to the browser and redirects to Intuit. */
+export const CONSENT_START_PATH = "/oauth/qbo/start";
+
+/**
+ * The link to hand an operator: the Worker's start page (same origin as the callback, so the
+ * cookie it sets comes back there) with a fresh signed single-use state.
+ */
 export async function startConnect(
   env: Env,
   db: Db,
@@ -94,12 +106,7 @@ export async function startConnect(
   opts: { force: boolean } = { force: false },
 ): Promise<string> {
   await requireConference(db, slug);
-  if (!env.QBO_CLIENT_ID || !env.QBO_CLIENT_SECRET) {
-    throw new ApiError(
-      "not_configured",
-      "QBO_CLIENT_ID and QBO_CLIENT_SECRET must be set to connect QuickBooks.",
-    );
-  }
+  requireClient(env);
   const [key] = await stateKeys(env);
   if (!key) throw new Error("no state key");
   const nonce = b64url(crypto.getRandomValues(new Uint8Array(24)));
@@ -111,13 +118,47 @@ export async function startConnect(
     ),
   );
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(payload)));
+  const url = new URL(CONSENT_START_PATH, redirectUri(env, requestUrl));
+  url.searchParams.set("state", `${payload}.${b64url(mac)}`);
+  return url.toString();
+}
+
+function requireClient(env: Env): void {
+  if (!env.QBO_CLIENT_ID || !env.QBO_CLIENT_SECRET) {
+    throw new ApiError(
+      "not_configured",
+      "QBO_CLIENT_ID and QBO_CLIENT_SECRET must be set to connect QuickBooks.",
+    );
+  }
+}
+
+/**
+ * What the browser must carry back to the callback for a state: base64url(SHA-256(nonce)). A
+ * hash, so the cookie alone (logged by a proxy, say) does not reveal the nonce.
+ */
+export async function browserBinding(nonce: string): Promise<string> {
+  return b64url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(nonce))));
+}
+
+/**
+ * The start page's work: checks the state (form, signature, expiry; it is consumed only by the
+ * callback) and returns Intuit's consent URL and the binding the browser is to keep in a cookie.
+ */
+export async function openConsent(
+  env: Env,
+  state: string,
+  requestUrl: string,
+): Promise<{ consentUrl: string; binding: string }> {
+  requireClient(env);
+  const parsed = await verifyState(env, state);
+  if (parsed.e < Date.now()) throw new OAuthCallbackError(400, "The sign-in link has expired; start again.");
   const url = new URL(env.QBO_AUTHORIZE_URL);
-  url.searchParams.set("client_id", env.QBO_CLIENT_ID);
+  url.searchParams.set("client_id", env.QBO_CLIENT_ID ?? "");
   url.searchParams.set("response_type", "code");
   url.searchParams.set("scope", QBO_SCOPE);
   url.searchParams.set("redirect_uri", redirectUri(env, requestUrl));
-  url.searchParams.set("state", `${payload}.${b64url(mac)}`);
-  return url.toString();
+  url.searchParams.set("state", state);
+  return { consentUrl: url.toString(), binding: await browserBinding(parsed.n) };
 }
 
 export class OAuthCallbackError extends Error {
@@ -129,11 +170,11 @@ export class OAuthCallbackError extends Error {
 }
 
 /**
- * Verifies the state's form, signature and expiry, then consumes the nonce. Returns the
- * conference slug and the force flag. The form is exactly `payload.mac`, both canonical base64url: anything else is
- * refused before any MAC work, and the payload is parsed only once its MAC checks out.
+ * Checks the state's form and signature and returns its payload. The form is exactly
+ * `payload.mac`, both canonical base64url: anything else is refused before any MAC work, and the
+ * payload is parsed only once its MAC checks out.
  */
-async function consumeState(env: Env, db: Db, state: string): Promise<{ slug: string; force: boolean }> {
+async function verifyState(env: Env, state: string): Promise<z.infer<typeof StatePayload>> {
   const invalid = () => new OAuthCallbackError(400, "The sign-in link is not valid.");
   const parts = state.split(".");
   if (parts.length !== 2) throw invalid();
@@ -147,11 +188,31 @@ async function consumeState(env: Env, db: Db, state: string): Promise<{ slug: st
     if (await timingSafeEqualBytes(expected, given)) signed = true;
   }
   if (!signed) throw invalid();
-  let parsed: z.infer<typeof StatePayload>;
   try {
-    parsed = StatePayload.parse(JSON.parse(new TextDecoder().decode(payloadBytes)));
+    return StatePayload.parse(JSON.parse(new TextDecoder().decode(payloadBytes)));
   } catch {
     throw invalid();
+  }
+}
+
+/**
+ * Verifies the state, its binding to this browser and its expiry, then consumes the nonce.
+ * Returns the conference slug and the force flag. A state from another browser is refused
+ * before it is consumed, so the browser that started the flow can still finish it.
+ */
+async function consumeState(
+  env: Env,
+  db: Db,
+  state: string,
+  binding: string | undefined,
+): Promise<{ slug: string; force: boolean }> {
+  const parsed = await verifyState(env, state);
+  if (!binding || !(await timingSafeEqualStrings(binding, await browserBinding(parsed.n)))) {
+    log("warn", "oauth.browser_mismatch", { conference: parsed.s, cookie: Boolean(binding) });
+    throw new OAuthCallbackError(
+      400,
+      "This sign-in was not started in this browser (or its cookie was lost); start again from the conference's Connect link.",
+    );
   }
   const now = new Date();
   if (parsed.e < now.getTime())
@@ -168,15 +229,19 @@ export interface CallbackParams {
   error?: string | undefined;
 }
 
-/** Handles Intuit's redirect: state first (no code exchange without a valid one), then the exchange. */
+/**
+ * Handles Intuit's redirect: state and browser binding first (no code exchange without both),
+ * then the exchange. `binding` is the start page's cookie, absent when the browser has none.
+ */
 export async function completeConnect(
   env: Env,
   db: Db,
   params: CallbackParams,
   requestUrl: string,
+  binding: string | undefined,
 ): Promise<{ slug: string; name: string; realmId: string }> {
   if (!params.state) throw new OAuthCallbackError(400, "The sign-in link is not valid.");
-  const { slug, force } = await consumeState(env, db, params.state);
+  const { slug, force } = await consumeState(env, db, params.state, binding);
   if (params.error) throw new OAuthCallbackError(400, "QuickBooks access was not granted.");
   if (!params.code || !params.realmId || !/^\d{1,32}$/.test(params.realmId)) {
     throw new OAuthCallbackError(400, "QuickBooks did not send an authorization code.");

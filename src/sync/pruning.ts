@@ -5,7 +5,9 @@
  * (`complete: false` in the `cron.pruned` log line).
  */
 import type { Db } from "../db/client";
+import { IDEMPOTENCY_RETENTION_MS } from "../db/idempotency";
 import {
+  deleteIdempotencyKeysBefore,
   deleteResolvedFailures,
   deleteSpentOauthStates,
   deleteStaleMessageErrors,
@@ -28,7 +30,7 @@ export const MESSAGE_ERROR_RETENTION_DAYS = 90;
 export interface PruneLimits {
   /** Rows one DELETE may remove. */
   batchRows: number;
-  /** Statements one table may spend per run (5 tables × 25 stays far below D1's 1,000 queries per invocation). */
+  /** Statements one table may spend per run (6 tables × 25 stays far below D1's 1,000 queries per invocation). */
   maxStatementsPerTable: number;
 }
 export const DEFAULT_PRUNE_LIMITS: PruneLimits = { batchRows: 1000, maxStatementsPerTable: 25 };
@@ -43,6 +45,7 @@ export interface PruneCounts {
   syncRuns: number;
   syncFailures: number;
   syncMessageErrors: number;
+  idempotencyKeys: number;
   /** False when a budget ran out (or a table failed): the rest waits for the next run. */
   complete: boolean;
 }
@@ -85,6 +88,11 @@ export async function pruneStorage(
         deleteStaleMessageErrors(db, daysAgo(MESSAGE_ERROR_RETENTION_DAYS), n),
       ),
     ),
+    idempotencyKeys: await table("idempotency_keys", (budget) =>
+      repeat(budget, batchRows, (n) =>
+        deleteIdempotencyKeysBefore(db, new Date(now.getTime() - IDEMPOTENCY_RETENTION_MS).toISOString(), n),
+      ),
+    ),
   };
   const counts: PruneCounts = {
     webhookEvents: outcomes.webhookEvents.deleted,
@@ -92,6 +100,7 @@ export async function pruneStorage(
     syncRuns: outcomes.syncRuns.deleted,
     syncFailures: outcomes.syncFailures.deleted,
     syncMessageErrors: outcomes.syncMessageErrors.deleted,
+    idempotencyKeys: outcomes.idempotencyKeys.deleted,
     complete: Object.values(outcomes).every((o) => o.complete),
   };
   log("info", "cron.pruned", { ...counts });

@@ -47,7 +47,10 @@ const PUBLIC_ROUTES: Record<string, string> = {
   "GET /openapi.json": "the API's description, this table's source (SPEC §3 Public)",
   "GET /docs": "documentation page over /openapi.json (SPEC §3 Public)",
   "POST /webhooks/qbo": "Intuit sends no bearer token; guarded by the intuit-signature HMAC (SPEC §4)",
-  "GET /oauth/qbo/callback": "Intuit's redirect; guarded by the signed, single-use state (SPEC §3)",
+  "GET /oauth/qbo/callback":
+    "Intuit's redirect; guarded by the signed, single-use state and the browser's binding cookie (SPEC §3)",
+  "GET /oauth/qbo/start":
+    "the connect link opened in a browser; checks the signed state, sets the binding cookie, redirects to Intuit (RFC 6749 §10.12)",
   "GET /docs/init.js": "the documentation page's own script (served here for its CSP, SPEC §13)",
   "GET /docs/assets/{version}/{file}": "pinned Swagger UI assets served by the Worker, no CDN (SPEC §13)",
 };

@@ -3,8 +3,10 @@
  * `npm run test:e2e`: the OAuth connect flow in a real browser. Starts the sandbox (emulator +
  * `wrangler dev` with its own state directory), asks the API for a connect link, and drives
  * headless Chromium through Intuit's (emulated) consent page and back to the callback.
- * Checks: connect → consent → callback connects the conference; replaying the callback URL is
- * refused without a code exchange; "Cancel" on the consent page is reported as not granted;
+ * Checks: connect → the Worker's start page (binding cookie) → consent → callback connects the
+ * conference; replaying the callback URL is refused without a code exchange; a callback opened in
+ * another browser (no binding cookie) is refused while the one that started it still finishes;
+ * "Cancel" on the consent page is reported as not granted;
  * picking another company while invoices are open is refused (409 page) unless the link was
  * asked with `force`; /docs renders Swagger UI from the Worker alone, under its CSP.
  * Screenshots go to E2E_SCREENSHOTS (default .wrangler/e2e-screenshots) to be looked at.
@@ -92,19 +94,31 @@ try {
     ).json();
     await control("/__control/consent-realm", { realmId: realm.realmId });
     const { url } = await api("POST", "/api/conferences/e2e-conf/qbo/connect");
-    const target = new URL(url);
-    assert.equal(target.origin, sandbox.emulatorUrl);
-    assert.equal(target.searchParams.get("scope"), "com.intuit.quickbooks.accounting");
-    assert.equal(target.searchParams.get("response_type"), "code");
+    const link = new URL(url);
+    assert.equal(`${link.origin}${link.pathname}`, `${sandbox.workerUrl}/oauth/qbo/start`);
 
     const page = await browser.newPage();
     await page.goto(url);
+    // The start page redirected to Intuit's consent page and left the binding cookie behind.
+    const target = new URL(page.url());
+    assert.equal(target.origin, sandbox.emulatorUrl);
+    assert.equal(target.searchParams.get("scope"), "com.intuit.quickbooks.accounting");
+    assert.equal(target.searchParams.get("response_type"), "code");
+    assert.equal(target.searchParams.get("state"), link.searchParams.get("state"));
+    const [cookie] = await page.context().cookies(`${sandbox.workerUrl}/oauth/qbo/callback`);
+    assert.equal(cookie?.name, "qbo_oauth_binding");
+    assert.equal(cookie.httpOnly, true);
+    assert.equal(cookie.sameSite, "Lax");
+    assert.equal(cookie.path, "/oauth/qbo");
+    // http://127.0.0.1: the one place the cookie goes without Secure (README, connect flow).
+    assert.equal(cookie.secure, false);
     await page.click("#connect");
     await page.waitForURL(/\/oauth\/qbo\/callback/);
     assert.equal((await page.textContent("#title"))?.trim(), "QuickBooks connected");
     const conference = await api("GET", "/api/conferences/e2e-conf");
     assert.equal(conference.qbo.connected, true);
     assert.equal(conference.qbo.realmId, realm.realmId);
+    assert.deepEqual(await page.context().cookies(`${sandbox.workerUrl}/oauth/qbo/callback`), []);
 
     // The tokens work: an invoice can be made.
     const po = await api("POST", "/api/conferences/e2e-conf/purchase-orders", {
@@ -124,12 +138,65 @@ try {
     assert.equal(invoiced.qbo.totalAmt, "216.66");
 
     await assertPageBasics(page);
-    // Replaying the callback URL (same state) is refused.
+    // Replaying the callback URL (same state) is refused: the callback cleared the cookie.
     const replay = await page.goto(page.url());
     assert.equal(replay?.status(), 400);
-    assert.match((await page.textContent("#message")) ?? "", /already used/);
+    assert.match((await page.textContent("#message")) ?? "", /not started in this browser/);
     await page.close();
   });
+
+  await check(
+    "a callback opened in another browser is refused; the one that started it finishes",
+    async () => {
+      await api("PUT", "/api/conferences/e2e-other-browser", { name: "Other Browser Conference" });
+      const realm = await (
+        await fetch(`${sandbox.emulatorUrl}/__control/realms`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ companyName: "E2E Other Browser Company" }),
+        })
+      ).json();
+      await control("/__control/consent-realm", { realmId: realm.realmId });
+      const { url } = await api("POST", "/api/conferences/e2e-other-browser/qbo/connect");
+
+      // The operator's browser consents; Intuit's redirect back is caught before it is followed
+      // (Playwright does not intercept redirect hops, so the consent form's answer is taken whole).
+      const operator = await browser.newPage();
+      let callback = "";
+      const isDecision = (u) => u.pathname === "/connect/oauth2/decision";
+      await operator.route(isDecision, async (route) => {
+        const answer = await route.fetch({ maxRedirects: 0 });
+        callback = answer.headers().location ?? "";
+        return route.fulfill({
+          status: 200,
+          contentType: "text/html",
+          body: "<!doctype html><title>held</title>",
+        });
+      });
+      await operator.goto(url);
+      await operator.click("#connect");
+      await operator.waitForLoadState();
+      assert.match(callback, /\/oauth\/qbo\/callback\?/, "the consent page redirected to the callback");
+      await operator.unroute(isDecision);
+
+      // Someone else's browser (its own context: no cookie) follows the same callback URL.
+      const stranger = await browser.newPage();
+      const refused = await stranger.goto(callback);
+      assert.equal(refused?.status(), 400);
+      assert.equal((await stranger.textContent("#title"))?.trim(), "Connection failed");
+      assert.match((await stranger.textContent("#message")) ?? "", /not started in this browser/);
+      await assertPageBasics(stranger);
+      await stranger.screenshot({ path: join(shots, "oauth-other-browser-refused.png") });
+      assert.equal((await api("GET", "/api/conferences/e2e-other-browser")).qbo.connected, false);
+      await stranger.close();
+
+      const done = await operator.goto(callback);
+      assert.equal(done?.status(), 200);
+      assert.equal((await operator.textContent("#title"))?.trim(), "QuickBooks connected");
+      assert.equal((await api("GET", "/api/conferences/e2e-other-browser")).qbo.connected, true);
+      await operator.close();
+    },
+  );
 
   await check("Cancel on the consent page is reported as not granted", async () => {
     await api("PUT", "/api/conferences/e2e-denied", { name: "Denied Conference" });

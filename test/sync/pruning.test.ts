@@ -187,6 +187,7 @@ describe("the daily cron prunes the tables that only grow", () => {
       syncRuns: 205,
       syncFailures: 6,
       syncMessageErrors: 1,
+      idempotencyKeys: 0,
       complete: true,
     });
 
@@ -197,6 +198,7 @@ describe("the daily cron prunes the tables that only grow", () => {
       syncRuns: 0,
       syncFailures: 0,
       syncMessageErrors: 0,
+      idempotencyKeys: 0,
       complete: true,
     });
   });
