@@ -11,6 +11,7 @@
  *   2. Webhook acknowledgement latency with 10 vs 10,000 outstanding POs in the realm.
  *   3. Refresh storm: 100 concurrent API calls with an expired access token.
  *   4. Invoice creation: QBO round trips for a new organization, a known one, and with send.
+ *   5. Many hands: added latency of API-key auth and Idempotency-Key on `POST …/payments`.
  *
  * `npm run bench -- --quick` runs smaller volumes (for trying changes; not for results).
  */
@@ -32,13 +33,23 @@ import {
 
 const QUICK = process.argv.includes("--quick");
 const CONFIG = QUICK
-  ? { volumes: [300, 1_000], webhookLarge: 1_000, webhookSamples: 100, webhookWarmup: 20, stormRounds: 2 }
+  ? {
+      volumes: [300, 1_000],
+      webhookLarge: 1_000,
+      webhookSamples: 100,
+      webhookWarmup: 20,
+      stormRounds: 2,
+      authSamples: 50,
+      authWarmup: 10,
+    }
   : {
       volumes: [1_000, 10_000],
       webhookLarge: 10_000,
       webhookSamples: 1_000,
       webhookWarmup: 100,
       stormRounds: 3,
+      authSamples: 400,
+      authWarmup: 30,
     };
 const CONFERENCES_PER_PATH = 3;
 const INVOICE_AMOUNT = "100.00";
@@ -733,6 +744,94 @@ async function benchInvoiceCreation() {
   check(2, "with send: true: +1 round trip");
 }
 
+// ── 5. many hands: key auth + idempotency ────────────────────────────────────────────────────
+
+async function postPayment(path, token, idempotencyKey) {
+  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+  if (idempotencyKey) headers["idempotency-key"] = idempotencyKey;
+  const t0 = performance.now();
+  const res = await fetch(`${workerUrl}${path}`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ amount: "0.01", method: "wire", paymentDate: "2026-11-28" }),
+  });
+  await res.arrayBuffer();
+  if (res.status !== 201) throw new Error(`POST ${path} → ${res.status}`);
+  return performance.now() - t0;
+}
+
+async function benchAuthLatency() {
+  const samples = CONFIG.authSamples;
+  const s = section(
+    "5. Many hands: key auth + Idempotency-Key",
+    [
+      "`POST …/purchase-orders/{ref}/payments` (a 0.01 wire) three ways, interleaved in random order per round:",
+      "the deployment token without Idempotency-Key (today's path), a finance API key (auth by SHA-256 look-up in D1),",
+      `and a finance key with a fresh Idempotency-Key (claim + kept answer in D1). ${CONFIG.authWarmup} warm-up rounds, then ${fmtInt(samples)} rounds.`,
+      "One D1 round trip is measured inside the Worker (`SELECT 1`, median of 50) as the unit of the target.",
+    ].join("\n"),
+  );
+  const slug = `auth-${RUN}`;
+  await api("PUT", `/api/conferences/${slug}`, { name: "Auth bench" });
+  const { key } = await api("POST", `/api/conferences/${slug}/api-keys`, {
+    name: "bench finance",
+    role: "finance",
+  });
+  const po = await api("POST", `/api/conferences/${slug}/purchase-orders`, {
+    organizationName: "Bench Org",
+    contactName: "Ada",
+    contactEmail: "ap@bench.example",
+    lineItems: [{ description: "Sponsorship", quantity: 1, unitPrice: "100000000.00" }],
+  });
+  const path = `/api/conferences/${slug}/purchase-orders/${po.reference}/payments`;
+  const ways = {
+    deployment: () => postPayment(path, secrets.API_TOKEN, null),
+    key: () => postPayment(path, key, null),
+    "key + Idempotency-Key": () => postPayment(path, key, crypto.randomUUID()),
+  };
+  const times = Object.fromEntries(Object.keys(ways).map((k) => [k, []]));
+  for (let round = 0; round < CONFIG.authWarmup + samples; round++) {
+    for (const name of shuffleCopy(Object.keys(ways))) {
+      const ms = await ways[name]();
+      if (round >= CONFIG.authWarmup) times[name].push(ms);
+    }
+  }
+  const d1 = await api("GET", "/__bench/d1-roundtrip");
+  const base = percentile(times.deployment, 50);
+  table(
+    s,
+    ["path", "p50", "p99", "p50 added", "p50 added in D1 round trips"],
+    Object.entries(times).map(([name, xs]) => [
+      name,
+      fmtMs2(percentile(xs, 50)),
+      fmtMs2(percentile(xs, 99)),
+      name === "deployment" ? "—" : `+${fmtMs2(percentile(xs, 50) - base)}`,
+      name === "deployment" ? "—" : ((percentile(xs, 50) - base) / d1.medianMs).toFixed(1),
+    ]),
+  );
+  note(
+    s,
+    `One D1 round trip inside the Worker: median ${d1.medianMs.toFixed(2)} ms (${d1.samples} samples).`,
+  );
+  const added = percentile(times["key + Idempotency-Key"], 50) - base;
+  const trips = added / d1.medianMs;
+  verdict(
+    s,
+    "key auth + Idempotency-Key add ≤ 1 D1 round trip at the median",
+    trips <= 1,
+    `+${fmtMs2(added)} = ${trips.toFixed(1)} D1 round trips`,
+  );
+}
+
+function shuffleCopy(list) {
+  const out = [...list];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
 /**
  * The figures only speak for production if the bench Worker runs production's configuration
  * (batch sizes, retries, compatibility date): every line of wrangler.toml must be in the bench
@@ -848,7 +947,13 @@ async function main() {
     api = apiClient(workerUrl, secrets.API_TOKEN);
     emu = new EmulatorControl(sandbox.emulatorUrl);
     console.log(`Sandbox up: Worker ${workerUrl}, QBO emulator ${sandbox.emulatorUrl}`);
-    for (const bench of [benchSyncCost, benchWebhooks, benchRefreshStorm, benchInvoiceCreation]) {
+    for (const bench of [
+      benchSyncCost,
+      benchWebhooks,
+      benchRefreshStorm,
+      benchInvoiceCreation,
+      benchAuthLatency,
+    ]) {
       await withOneRetry(bench);
     }
   } catch (err) {

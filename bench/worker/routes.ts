@@ -158,6 +158,19 @@ export function registerBenchRoutes(app: App): void {
     return c.json({ inserted, statements }, 201);
   });
 
+  /** One D1 round trip as the Worker sees it: the unit of the "many hands" latency target. */
+  app.get("/__bench/d1-roundtrip", async (c) => {
+    await requireApiToken(c);
+    const ms: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const t0 = performance.now();
+      await c.env.DB.prepare("SELECT 1").first();
+      ms.push(performance.now() - t0);
+    }
+    ms.sort((a, b) => a - b);
+    return c.json({ medianMs: ms[Math.floor(ms.length / 2)] ?? 0, samples: ms.length });
+  });
+
   app.get("/__bench/summary/:slug", async (c) => {
     await requireApiToken(c);
     const slug = (await requireConference(makeDb(c.env.DB), c.req.param("slug"))).slug;
