@@ -333,3 +333,28 @@ describe("the actor of a request", () => {
     });
   });
 });
+
+describe("the actor of an API key", () => {
+  it("names the key (id and name) on the events of what it did", async () => {
+    const slug = await createConference();
+    const { reference } = await createPo(slug);
+    const created = await call("POST", `${paths.conference(slug)}/api-keys`, {
+      name: "registration platform",
+      role: "finance",
+    });
+
+    const paid = await call(
+      "POST",
+      paths.payments(slug, reference),
+      { amount: "5.00", method: "wire", paymentDate: "2026-03-01" },
+      { token: created.body.key, headers: { "x-request-id": "req-key-1" } },
+    );
+
+    expect(paid.status).toBe(201);
+    const events = (await call("GET", timelinePath(slug, reference))).body as any[];
+    expect(events.find((e) => e.type === "payment.recorded")).toMatchObject({
+      actor: { type: "api_key", id: created.body.id, name: "registration platform" },
+      requestId: "req-key-1",
+    });
+  });
+});

@@ -293,3 +293,30 @@ describe("the OpenAPI document", () => {
     expect(Object.keys(op.responses).sort()).toEqual(["200", "400", "401", "413", "503"]);
   });
 });
+
+describe("Idempotency-Key across callers", () => {
+  it("runs the same key once per caller: the deployment token and an API key each record their payment", async () => {
+    const slug = await createConference();
+    const { reference } = await createPo(slug);
+    const finance = (
+      await call("POST", `${paths.conference(slug)}/api-keys`, { name: "platform", role: "finance" })
+    ).body.key as string;
+    const key = newKey();
+
+    const first = await call("POST", paths.payments(slug, reference), payment("10.00"), withKey(key));
+    const other = await call("POST", paths.payments(slug, reference), payment("10.00"), {
+      ...withKey(key),
+      token: finance,
+    });
+    const again = await call("POST", paths.payments(slug, reference), payment("10.00"), {
+      ...withKey(key),
+      token: finance,
+    });
+
+    expect(first.status).toBe(201);
+    expect(other.status).toBe(201);
+    expect(other.headers.get("idempotent-replayed")).toBeNull();
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect((await call("GET", paths.po(slug, reference))).body.payments).toHaveLength(2);
+  });
+});
