@@ -46,6 +46,7 @@ export default defineConfig(async () => {
             queueConsumers: {
               "qbo-sync": { maxBatchTimeout: 0, maxRetries: 2, deadLetterQueue: "qbo-sync-dlq" },
               "qbo-sync-dlq": { maxBatchTimeout: 0 },
+              "platform-events": { maxBatchTimeout: 0 },
             },
           },
         };

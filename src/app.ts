@@ -9,6 +9,8 @@ import { type App, type AppEnv, newApp } from "./http/app-types";
 import { authenticate, documentRoles } from "./http/auth";
 import { registerConferenceRoutes } from "./http/conferences";
 import { registerDocsRoutes } from "./http/docs";
+import { drainEventsAfterChanges } from "./http/event-drain";
+import { registerEventEndpointRoutes } from "./http/event-endpoint";
 import { registerEventRoutes } from "./http/events";
 import { documentIdempotencyKey, idempotency } from "./http/idempotency";
 import { registerOauthRoutes } from "./http/oauth";
@@ -45,7 +47,7 @@ Roles, each including the ones before it (every operation names its minimum role
 |---|---|
 | \`viewer\` | every GET (conference, POs, PDF, sync status), except the key list |
 | \`finance\` | create POs, send, cancel, record and void payments and credit notes, create/send/sync QuickBooks invoices, queue a conference sync |
-| \`admin\` | conference settings (\`PUT\`), QuickBooks tokens and connect, API keys |
+| \`admin\` | conference settings (\`PUT\`), QuickBooks tokens and connect, API keys, the event endpoint and its deliveries |
 
 Operations that call QuickBooks are rate limited per API key (60/min) and per conference (120/min,
 all its keys together): 429 \`rate_limited\` with \`Retry-After\`. An API key's per-PO sync
@@ -66,6 +68,8 @@ export function createApp(): App {
   // on what API keys can make us ask QuickBooks (src/http/rate-limit.ts: a 429 is answered before
   // any Idempotency-Key is claimed, so a retry after the wait runs); then Idempotency-Key.
   app.use("/api/*", authenticate());
+  // After a change commits, its timeline events go to the conference platform (SPEC §12).
+  app.use("/api/*", drainEventsAfterChanges());
   app.use("/api/*", limitQboCalls());
   app.use("/api/*", idempotency());
 
@@ -91,6 +95,7 @@ export function createApp(): App {
   registerQboInvoiceRoutes(app);
   registerSyncRoutes(app);
   registerEventRoutes(app);
+  registerEventEndpointRoutes(app);
   registerWebhookRoutes(app);
   registerOauthRoutes(app);
   registerApiKeyRoutes(app);

@@ -1,6 +1,8 @@
 /** Entry: the Worker's handlers and the Durable Object class, nothing else. */
 import { createApp } from "./app";
 import { makeDb } from "./db/client";
+import { EVENTS_QUEUE_NAME, handleEventsBatch } from "./events/delivery";
+import { drainAll, pruneDeliveries, redriveOverdue } from "./events/drain";
 import { log } from "./lib/log";
 import { handleQueueBatch } from "./sync/consumer";
 import { KEEPALIVE_CRON, planAllOutstanding, RECONCILE_CRON, runDailyCron } from "./sync/planner";
@@ -14,12 +16,21 @@ export default {
 
   async scheduled(controller, env, _ctx) {
     const db = makeDb(env.DB);
-    if (controller.cron === RECONCILE_CRON) await planAllOutstanding(env, db);
-    else if (controller.cron === KEEPALIVE_CRON) await runDailyCron(env, db);
-    else log("warn", "cron.unknown_schedule", { cron: controller.cron });
+    if (controller.cron === RECONCILE_CRON) {
+      await planAllOutstanding(env, db);
+      // The outbox's safety net: events no request drained, deliveries whose message was lost.
+      await drainAll(env, db);
+      await redriveOverdue(env, db);
+    } else if (controller.cron === KEEPALIVE_CRON) {
+      await runDailyCron(env, db);
+      await pruneDeliveries(db);
+    } else log("warn", "cron.unknown_schedule", { cron: controller.cron });
   },
 
-  async queue(batch, env, _ctx) {
+  async queue(batch, env, ctx) {
+    if (batch.queue === EVENTS_QUEUE_NAME) return handleEventsBatch(batch, env);
     await handleQueueBatch(batch, env);
+    // Reconciliation writes timeline events (payments found in QuickBooks): send them now.
+    ctx.waitUntil(drainAll(env, makeDb(env.DB)));
   },
 } satisfies ExportedHandler<Env, unknown>;

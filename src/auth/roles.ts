@@ -24,7 +24,7 @@ const PO = `${C}/purchase-orders/{reference}`;
 /**
  * "METHOD /path/{param}" exactly as in /openapi.json → policy. `viewer` reads (every GET but the
  * key list); `finance` works POs and their invoices; `admin` changes the conference, its QuickBooks
- * connection and its keys.
+ * connection, its keys and its event endpoint (with the deliveries, which show the endpoint's URL and errors).
  */
 export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   [`GET ${C}`]: { role: "viewer" },
@@ -39,6 +39,12 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   [`POST ${C}/api-keys`]: { role: "admin" },
   [`GET ${C}/api-keys`]: { role: "admin" },
   [`DELETE ${C}/api-keys/{id}`]: { role: "admin" },
+
+  [`PUT ${C}/event-endpoint`]: { role: "admin" },
+  [`GET ${C}/event-endpoint`]: { role: "admin" },
+  [`DELETE ${C}/event-endpoint`]: { role: "admin" },
+  [`GET ${C}/event-endpoint/deliveries`]: { role: "admin" },
+  [`POST ${C}/event-endpoint/deliveries/{id}/retry`]: { role: "admin" },
 
   [`POST ${C}/purchase-orders`]: { role: "finance" },
   [`GET ${C}/purchase-orders`]: { role: "viewer" },

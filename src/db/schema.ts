@@ -6,6 +6,7 @@ import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "driz
 import { API_KEY_ROLES } from "../auth/roles";
 import { ACTOR_TYPES, PO_EVENT_TYPES } from "../domain/events";
 import { PAYMENT_METHODS, PAYMENT_SOURCES, QBO_ENVIRONMENTS } from "../domain/payments";
+import { DELIVERY_STATUSES } from "../domain/platform-events";
 import { PO_STATUSES } from "../domain/po-status";
 import { DISCREPANCY_KINDS, SYNC_TRIGGERS } from "../domain/reconcile";
 
@@ -299,4 +300,63 @@ export const idempotencyKeys = sqliteTable(
     responseBody: text("response_body"),
   },
   (t) => [primaryKey({ columns: [t.caller, t.key] }), index("idempotency_keys_created_idx").on(t.createdAt)],
+);
+
+/**
+ * A conference's event endpoint (SPEC §12): at most one per conference. The signing secret is
+ * stored only sealed (AES-GCM under TOKEN_ENCRYPTION_KEY, src/connections/crypto.ts), never in
+ * plaintext. `previousSecretSealed` still signs until `previousSecretExpiresAt` (24 h after a
+ * rotation). `cursor` is the last `po_events.id` the drain has turned into deliveries (or passed
+ * over as not subscribed): the outbox's read position. `disabledAt`: the receiver answered 410.
+ */
+export const eventEndpoints = sqliteTable("event_endpoints", {
+  id: text("id").primaryKey(),
+  conferenceSlug: text("conference_slug")
+    .notNull()
+    .unique()
+    .references(() => conferences.slug),
+  url: text("url").notNull(),
+  /** JSON array of types and `prefix*` filters; null: every type. */
+  events: text("events"),
+  secretSealed: text("secret_sealed").notNull(),
+  previousSecretSealed: text("previous_secret_sealed"),
+  previousSecretExpiresAt: text("previous_secret_expires_at"),
+  cursor: integer("cursor").notNull().default(0),
+  createdAt: text("created_at").notNull(),
+  updatedAt: text("updated_at").notNull(),
+  secretRotatedAt: text("secret_rotated_at"),
+  disabledAt: text("disabled_at"),
+});
+
+/**
+ * One timeline event to one endpoint (the outbox row): created by the drain, sent through the
+ * `platform-events` queue, retried for 24 hours. Unique per (endpoint, event), so the drain can
+ * run concurrently and a webhook id is never sent for two rows. Pruned after 30 days.
+ */
+export const eventDeliveries = sqliteTable(
+  "event_deliveries",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    endpointId: text("endpoint_id").notNull(),
+    conferenceSlug: text("conference_slug").notNull(),
+    eventId: integer("event_id")
+      .notNull()
+      .references(() => poEvents.id),
+    type: text("type", { enum: PO_EVENT_TYPES }).notNull(),
+    status: text("status", { enum: DELIVERY_STATUSES }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    /** When the next attempt is due (pending rows); the cron re-drives rows long past it. */
+    nextAttemptAt: text("next_attempt_at"),
+    /** Retrying stops after this (24 h after creation, or after a manual retry). */
+    expiresAt: text("expires_at").notNull(),
+    lastStatus: integer("last_status"),
+    lastError: text("last_error"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("event_deliveries_endpoint_event_uq").on(t.endpointId, t.eventId),
+    index("event_deliveries_conference_idx").on(t.conferenceSlug, t.id),
+    index("event_deliveries_due_idx").on(t.status, t.nextAttemptAt),
+  ],
 );

@@ -35,6 +35,11 @@ const KNOWN_API_OPERATIONS = [
   "POST /api/conferences/{slug}/purchase-orders/{reference}/qbo-invoice/send",
   "GET /api/conferences/{slug}/purchase-orders/{reference}/qbo-invoice/pdf",
   "POST /api/conferences/{slug}/purchase-orders/{reference}/qbo-invoice/sync",
+  "PUT /api/conferences/{slug}/event-endpoint",
+  "GET /api/conferences/{slug}/event-endpoint",
+  "DELETE /api/conferences/{slug}/event-endpoint",
+  "GET /api/conferences/{slug}/event-endpoint/deliveries",
+  "POST /api/conferences/{slug}/event-endpoint/deliveries/{id}/retry",
 ];
 
 /**
@@ -146,7 +151,8 @@ const api = all.filter((op) => op.template.startsWith("/api/"));
 
 /**
  * SPEC §11's roles, stated here independently of src/auth/roles.ts so a slip in the table shows:
- * admin for the conference's settings, QuickBooks connection and keys; viewer for every other GET;
+ * admin for the conference's settings, QuickBooks connection, keys and event endpoint (its
+ * deliveries included); viewer for every other GET;
  * finance for every other change.
  */
 const ADMIN_OPERATIONS = new Set([
@@ -154,6 +160,11 @@ const ADMIN_OPERATIONS = new Set([
   "PUT /api/conferences/{slug}/qbo/tokens",
   "DELETE /api/conferences/{slug}/qbo/tokens",
   "POST /api/conferences/{slug}/qbo/connect",
+  "PUT /api/conferences/{slug}/event-endpoint",
+  "GET /api/conferences/{slug}/event-endpoint",
+  "DELETE /api/conferences/{slug}/event-endpoint",
+  "GET /api/conferences/{slug}/event-endpoint/deliveries",
+  "POST /api/conferences/{slug}/event-endpoint/deliveries/{id}/retry",
 ]);
 function expectedRole(op: ApiOperation): ApiKeyRole {
   if (ADMIN_OPERATIONS.has(op.label) || op.template.startsWith("/api/conferences/{slug}/api-keys"))
