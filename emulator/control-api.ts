@@ -164,6 +164,11 @@ export const WebhookSchema = z.object({
   format: z.enum(["classic", "cloudevents"]).default("classic"),
 });
 
+/** The statuses a named event receiver answers next, in order (then 200). */
+export const ReceiverSchema = z.object({
+  statuses: z.array(z.number().int().min(200).max(599)).max(100),
+});
+
 export const ConsentRealmSchema = z.object({
   realmId: z
     .string()

@@ -20,6 +20,8 @@ import type {
   WebhookDelivery,
 } from "./control-api.ts";
 
+import type { ReceivedRequest } from "./receiver.ts";
+
 export type {
   CreateRealmOptions,
   FaultRule,
@@ -38,6 +40,7 @@ export type {
   WebhookConfig,
   WebhookDelivery,
 } from "./control-api.ts";
+export type { ReceivedRequest } from "./receiver.ts";
 
 /** A control call the emulator refused; `body` is its JSON (usually `{error}`). */
 export class EmulatorControlError extends Error {
@@ -219,6 +222,21 @@ export class EmulatorControl {
 
   configureWebhook(config: WebhookConfig): Promise<{ url: string; format: string }> {
     return this.#call("PUT", "/webhook", config);
+  }
+
+  /** The URL of a named event receiver (records POSTs; see emulator/receiver.ts). */
+  receiverUrl(name: string): string {
+    return `${this.#baseUrl}/__receiver/${encodeURIComponent(name)}`;
+  }
+
+  /** The statuses the receiver answers next, in order; then 200. */
+  configureReceiver(name: string, statuses: number[]): Promise<{ statuses: number[] }> {
+    return this.#call("PUT", `/receiver/${encodeURIComponent(name)}`, { statuses });
+  }
+
+  /** What the receiver was sent, oldest first. */
+  received(name: string): Promise<{ received: ReceivedRequest[] }> {
+    return this.#call("GET", `/receiver/${encodeURIComponent(name)}`);
   }
 
   clearWebhook(): Promise<{ cleared: true }> {

@@ -5,6 +5,7 @@
 
 import { type EmulatorRequest, type Handler, type HttpReply, isDrop, json, withIntuitTid } from "./http.ts";
 import { serve } from "./node.ts";
+import { RECEIVER_PREFIX } from "./receiver.ts";
 import { handleApi } from "./routes/api.ts";
 import { CONTROL_PREFIX, handleControl } from "./routes/control.ts";
 import {
@@ -61,6 +62,11 @@ function route(state: EmulatorState, request: EmulatorRequest, context: Paramete
     return Promise.resolve(handleConsentPage(state, request));
   if (path === DECISION_PATH && request.method === "POST")
     return Promise.resolve(handleDecision(state, request));
+  if (path.startsWith(RECEIVER_PREFIX) && request.method === "POST") {
+    return Promise.resolve(
+      state.receivers.receive(decodeURIComponent(path.slice(RECEIVER_PREFIX.length)), request),
+    );
+  }
   if (path === CONTROL_PREFIX || path.startsWith(`${CONTROL_PREFIX}/`)) {
     return Promise.resolve(handleControl(state, request, context));
   }

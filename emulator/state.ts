@@ -6,6 +6,7 @@
 import { OAuthServer } from "./auth.ts";
 import { randomRealmId } from "./random.ts";
 import { Realm, type RealmOptions } from "./realm.ts";
+import { Receivers } from "./receiver.ts";
 import { Webhooks, type WebhookTarget } from "./webhooks.ts";
 
 export interface EmulatorStateOptions {
@@ -18,6 +19,7 @@ export class EmulatorState {
   oauth = new OAuthServer();
   realms = new Map<string, Realm>();
   webhooks = new Webhooks();
+  receivers = new Receivers();
   #consentRealm: string | undefined;
   #consentRealmByClient = new Map<string, string>();
 
@@ -30,6 +32,7 @@ export class EmulatorState {
     this.oauth = new OAuthServer();
     this.realms = new Map();
     this.webhooks = new Webhooks();
+    this.receivers = new Receivers();
     this.webhooks.configure(this.#options.webhook);
     this.#consentRealm = undefined;
     this.#consentRealmByClient = new Map();

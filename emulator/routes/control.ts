@@ -16,6 +16,7 @@ import {
   LimitsSchema,
   NamedEntitySchema,
   type RealmTokens,
+  ReceiverSchema,
   RecordPaymentSchema,
   SeedCustomerSchema,
   SeedInvoicesSchema,
@@ -201,6 +202,16 @@ route("PUT", /^\/consent-realm$/, ({ state, request }) => {
   state.setConsentRealm(input.realmId, input.clientId);
   return json(200, { realmId: input.realmId, clientId: input.clientId ?? null });
 });
+
+route("PUT", /^\/receiver\/([^/]+)$/, ({ state, request, params }) => {
+  const input = body(ReceiverSchema, request);
+  state.receivers.configure(decodeURIComponent(params[0] ?? ""), input.statuses);
+  return json(200, { statuses: input.statuses });
+});
+
+route("GET", /^\/receiver\/([^/]+)$/, ({ state, params }) =>
+  json(200, { received: state.receivers.received(decodeURIComponent(params[0] ?? "")) }),
+);
 
 // ---- per realm ------------------------------------------------------------------------------
 
