@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
  * `npm run demo` (against a running `npm run dev`): a PO from draft to paid through the
- * QuickBooks sandbox, showing the webhook-driven sync, then the cron-driven one.
+ * QuickBooks sandbox, showing the webhook-driven sync, then the cron-driven one, and after each
+ * step the events the conference platform received for it (from `npm run dev`'s receiver).
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -15,7 +16,7 @@ try {
   console.error("\n✖ No running sandbox found. Start it first with `npm run dev` (in another terminal).\n");
   process.exit(1);
 }
-const { workerUrl, emulatorUrl, apiToken, conference } = session;
+const { workerUrl, emulatorUrl, apiToken, conference, eventsLog } = session;
 
 async function request(method, url, body, auth = true) {
   let res;
@@ -57,6 +58,50 @@ function show(step, po) {
   for (const p of po.payments) console.log(`   payment ${p.amount}  source=${p.source}  ${p.reference}`);
 }
 
+// ── events the platform received (npm run dev's receiver appends them to eventsLog) ──────────
+
+let eventsRead = 0;
+const eventsSeen = { verified: 0, rejected: 0 };
+function newEvents() {
+  if (!eventsLog || !existsSync(eventsLog)) return [];
+  const lines = readFileSync(eventsLog, "utf8").split("\n").filter(Boolean);
+  const fresh = lines.slice(eventsRead).map((l) => JSON.parse(l));
+  eventsRead = lines.length;
+  return fresh;
+}
+newEvents(); // only this run's events from here on
+
+/**
+ * Waits for the events of `reference` since the previous step (delivery goes through a queue
+ * that batches for up to a second) and prints them: until one arrived and then none for 1.5 s,
+ * or 8 s with none.
+ */
+async function showEvents(reference) {
+  if (!eventsLog) {
+    console.log("   (events: restart `npm run dev` to get its event receiver)");
+    return;
+  }
+  const got = [];
+  const start = Date.now();
+  let lastArrival = 0;
+  for (;;) {
+    const fresh = newEvents().filter((e) => e.reference === reference);
+    if (fresh.length) {
+      got.push(...fresh);
+      lastArrival = Date.now();
+    }
+    if (got.length && Date.now() - lastArrival > 1_500) break;
+    if (!got.length && Date.now() - start > 8_000) break;
+    await sleep(100);
+  }
+  for (const e of got) eventsSeen[e.verified ? "verified" : "rejected"]++;
+  console.log(
+    got.length
+      ? `   events → platform: ${got.map((e) => `${e.type}${e.verified ? " ✓" : " ✗"}`).join(", ")}`
+      : "   events → platform: none within 8 s (is the receiver of `npm run dev` running?)",
+  );
+}
+
 async function waitForStatus(reference, status, via) {
   const start = Date.now();
   for (;;) {
@@ -93,21 +138,25 @@ let po = await api("POST", `/api/conferences/${conference}/purchase-orders`, {
   ],
 });
 show("1. Purchase order created", po);
+await showEvents(po.reference);
 
 po = await api("POST", `/api/conferences/${conference}/purchase-orders/${po.reference}/qbo-invoice`, {
   send: true,
 });
 show("2. QuickBooks invoice created and emailed", po);
+await showEvents(po.reference);
 
 const half = (Number(po.qbo.balance.replace(".", "")) / 2 / 100).toFixed(2);
 await sandbox("POST", `/__control/realms/${realmId}/invoices/${po.qbo.invoiceId}/payments`, { amount: half });
 let waited = await waitForStatus(po.reference, "partially_paid", "webhook");
 show(`3. Customer paid ${half} in QuickBooks → webhook → queue → reconciled (${waited.ms} ms)`, waited.po);
+await showEvents(po.reference);
 
 const rest = waited.po.balanceDue;
 await sandbox("POST", `/__control/realms/${realmId}/invoices/${po.qbo.invoiceId}/payments`, { amount: rest });
 waited = await waitForStatus(po.reference, "paid", "webhook");
 show(`4. Customer paid the remaining ${rest} → paid (${waited.ms} ms)`, waited.po);
+await showEvents(po.reference);
 
 let quiet = await api("POST", `/api/conferences/${conference}/purchase-orders`, {
   organizationName: "Umbrella Corp",
@@ -125,9 +174,11 @@ await sandbox("POST", `/__control/realms/${realmId}/invoices/${quiet.qbo.invoice
   webhook: false,
 });
 show("5. Another invoice paid in QuickBooks, but no webhook arrives", quiet);
+await showEvents(quiet.reference);
 await fetch(`${workerUrl}/__scheduled?cron=${encodeURIComponent("*/15 * * * *")}`);
 waited = await waitForStatus(quiet.reference, "paid", "cron");
 show(`6. The 15-minute cron planned a sync → queue → reconciled (${waited.ms} ms)`, waited.po);
+await showEvents(quiet.reference);
 
 const status = await api("GET", `/api/conferences/${conference}/qbo/sync`);
 console.log(`\n── Sync status: outstanding=${status.outstanding}, failures=${status.failures.length}`);
@@ -136,4 +187,8 @@ for (const run of status.lastRuns.slice(0, 4)) {
     `   ${run.trigger.padEnd(8)} ${run.startedAt}  checked=${run.invoicesChecked}  recorded=${run.paymentsRecorded}`,
   );
 }
+if (eventsLog)
+  console.log(
+    `\n── Events received by the platform for these POs: ${eventsSeen.verified} with a valid signature, ${eventsSeen.rejected} rejected`,
+  );
 console.log("\nDone.");

@@ -5,16 +5,22 @@
  *   2. applies the D1 migrations locally,
  *   3. starts the QBO emulator (it posts signed webhooks to the Worker, like Intuit),
  *   4. starts the Worker with `wrangler dev --test-scheduled`, wired to the emulator,
- *   5. connects a demo conference ("demo") to a sandbox company in the emulator.
- * Ports: PORT (Worker, default 8787) and QBO_EMULATOR_PORT (default 8788).
+ *   5. connects a demo conference ("demo") to a sandbox company in the emulator,
+ *   6. starts a local event receiver and points the demo conference's event endpoint at it: it
+ *      verifies each delivery's signature, prints one line per event and appends it to
+ *      .wrangler/dev-events.jsonl (which `npm run demo` reads).
+ * Ports: PORT (Worker, default 8787), QBO_EMULATOR_PORT (default 8788) and
+ * EVENTS_RECEIVER_PORT (default 8789).
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { startEventReceiver } from "./lib/event-receiver.mjs";
 import { HOST, portFree, root, startSandbox } from "./lib/sandbox.mjs";
 
 const workerPort = Number(process.env.PORT ?? 8787);
 const emulatorPort = Number(process.env.QBO_EMULATOR_PORT ?? 8788);
+const receiverPort = Number(process.env.EVENTS_RECEIVER_PORT ?? 8789);
 const host = HOST;
 const workerUrl = `http://${host}:${workerPort}`;
 const emulatorUrl = `http://${host}:${emulatorPort}`;
@@ -103,10 +109,25 @@ process.on("SIGTERM", () => {
   process.exit(0);
 });
 
+/**
+ * One line per event, as a platform would log it; also appended to the JSON-lines file that
+ * `npm run demo` reads to show which events each of its steps caused.
+ */
+function printEvent(logPath) {
+  return (e) => {
+    console.log(
+      `  ⇢ event  ${String(e.type).padEnd(20)} ${String(e.reference ?? "-").padEnd(10)} ${String(e.status ?? "-").padEnd(15)} ${e.webhookId.padEnd(10)} ${e.verified ? "✓ signature" : "✗ signature (answered 401)"}`,
+    );
+    const { payload: _payload, ...line } = e;
+    appendFileSync(logPath, `${JSON.stringify(line)}\n`);
+  };
+}
+
 async function main() {
   for (const [port, name, variable] of [
     [workerPort, "the Worker", "PORT"],
     [emulatorPort, "the QBO emulator", "QBO_EMULATOR_PORT"],
+    [receiverPort, "the event receiver", "EVENTS_RECEIVER_PORT"],
   ]) {
     if (!(await portFree(port)))
       fail(
@@ -152,10 +173,28 @@ async function main() {
       refreshTokenExpiresAt: grant.refreshTokenExpiresAt,
     });
   }
+  // Events of the demo conference go to a receiver in this process, which holds the secret.
   mkdirSync(join(root, ".wrangler"), { recursive: true });
+  const eventsLog = join(root, ".wrangler", "dev-events.jsonl");
+  writeFileSync(eventsLog, "");
+  const receiver = await startEventReceiver({ port: receiverPort, host, onEvent: printEvent(eventsLog) });
+  const endpoint = await api(vars, "PUT", "/api/conferences/demo/event-endpoint", { url: receiver.url });
+  receiver.setSecret(endpoint.secret);
+
   writeFileSync(
     join(root, ".wrangler", "dev-session.json"),
-    JSON.stringify({ workerUrl, emulatorUrl, apiToken: vars.API_TOKEN, conference: "demo" }, null, 2),
+    JSON.stringify(
+      {
+        workerUrl,
+        emulatorUrl,
+        apiToken: vars.API_TOKEN,
+        conference: "demo",
+        eventsReceiverUrl: receiver.url,
+        eventsLog,
+      },
+      null,
+      2,
+    ),
   );
   console.log(`
 ✔ Ready.
@@ -163,6 +202,8 @@ async function main() {
   Docs         ${workerUrl}/docs
   QBO sandbox  ${emulatorUrl}   (emulator; its consent page is used by the OAuth flow)
   Demo         conference "demo", connected to a sandbox company
+  Events       ${receiver.url}   (the demo conference's event endpoint: each event is
+               verified and printed below, and appended to .wrangler/dev-events.jsonl)
 
   In another terminal: npm run demo
   Cron by hand:        curl "${workerUrl}/__scheduled?cron=*/15+*+*+*+*"
