@@ -216,16 +216,22 @@ export async function reopenDelivery(
   return row;
 }
 
-/** The conference's newest deliveries first. */
+/** The conference's newest deliveries first, optionally only those in `status`. */
 export async function listDeliveries(
   db: Db,
   conferenceSlug: string,
   limit: number,
+  status?: DeliveryStatus,
 ): Promise<EventDeliveryRow[]> {
   return db
     .select()
     .from(eventDeliveries)
-    .where(eq(eventDeliveries.conferenceSlug, conferenceSlug))
+    .where(
+      and(
+        eq(eventDeliveries.conferenceSlug, conferenceSlug),
+        status ? eq(eventDeliveries.status, status) : undefined,
+      ),
+    )
     .orderBy(desc(eventDeliveries.id))
     .limit(limit)
     .all();

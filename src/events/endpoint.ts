@@ -120,9 +120,14 @@ export function deliveryView(row: EventDeliveryRow): DeliveryView {
   };
 }
 
-export async function listEventDeliveries(db: Db, slug: string, limit: number): Promise<DeliveryView[]> {
+export async function listEventDeliveries(
+  db: Db,
+  slug: string,
+  limit: number,
+  status?: DeliveryStatus,
+): Promise<DeliveryView[]> {
   await requireConference(db, slug);
-  return (await listDeliveries(db, slug, limit)).map(deliveryView);
+  return (await listDeliveries(db, slug, limit, status)).map(deliveryView);
 }
 
 /**

@@ -98,7 +98,13 @@ const DeliveryView = z
   })
   .openapi("EventDelivery");
 
-const DeliveriesQuery = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) });
+const DeliveriesQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  status: z
+    .enum(DELIVERY_STATUSES)
+    .optional()
+    .openapi({ description: "Only deliveries in this status (e.g. `pending`: what is still being retried)" }),
+});
 
 const DeliveryParams = ConferenceParams.extend({
   id: z.coerce
@@ -176,11 +182,8 @@ export function registerEventEndpointRoutes(app: App): void {
       },
     }),
     async (c) => {
-      const items = await listEventDeliveries(
-        makeDb(c.env.DB),
-        c.req.valid("param").slug,
-        c.req.valid("query").limit,
-      );
+      const { limit, status } = c.req.valid("query");
+      const items = await listEventDeliveries(makeDb(c.env.DB), c.req.valid("param").slug, limit, status);
       return c.json({ items }, 200);
     },
   );

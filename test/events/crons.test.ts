@@ -117,6 +117,9 @@ describe("the 15-minute cron", () => {
       .bind(ago(10 * 60_000), row.id)
       .run();
 
+    const pending = await call("GET", `${paths.conference(slug)}/event-endpoint/deliveries?status=pending`);
+    expect(pending.body.items.map((d: { id: number }) => d.id)).toEqual([row.id]);
+
     await runCron(RECONCILE_CRON);
 
     const got = await receivedBy(name, 2);
