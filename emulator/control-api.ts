@@ -175,6 +175,7 @@ export const ReceiverSchema = z.object({
       hangRate: z.number().min(0).max(1),
       hangMs: z.number().int().min(0).max(120_000),
       maxFailuresPerId: z.number().int().min(0).max(100),
+      maxHangs: z.number().int().min(0).optional(),
     })
     .optional(),
 });

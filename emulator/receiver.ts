@@ -32,12 +32,14 @@ export interface ReceiverChaos {
   hangMs: number;
   /** After this many failures (500 or hang) for one `webhook-id`, it is answered 200 at once. */
   maxFailuresPerId: number;
+  /** At most this many hangs in all (unlimited when absent). */
+  maxHangs?: number | undefined;
 }
 
 interface Receiver {
   statuses: number[];
   received: ReceivedRequest[];
-  chaos: { config: ReceiverChaos; next: () => number; failures: Map<string, number> } | null;
+  chaos: { config: ReceiverChaos; next: () => number; failures: Map<string, number>; hangs: number } | null;
 }
 
 export class Receivers {
@@ -56,7 +58,9 @@ export class Receivers {
   configure(name: string, statuses: number[], chaos?: ReceiverChaos): void {
     const receiver = this.#get(name);
     receiver.statuses = [...statuses];
-    receiver.chaos = chaos ? { config: chaos, next: mulberry32(chaos.seed), failures: new Map() } : null;
+    receiver.chaos = chaos
+      ? { config: chaos, next: mulberry32(chaos.seed), failures: new Map(), hangs: 0 }
+      : null;
   }
 
   received(name: string): ReceivedRequest[] {
@@ -87,12 +91,14 @@ export class Receivers {
     const failed = chaos.failures.get(id) ?? 0;
     const roll = chaos.next();
     if (failed >= chaos.config.maxFailuresPerId) return "ok";
+    const hangsLeft = chaos.hangs < (chaos.config.maxHangs ?? Number.POSITIVE_INFINITY);
     const outcome =
       roll < chaos.config.failRate
         ? "fail"
-        : roll < chaos.config.failRate + chaos.config.hangRate
+        : roll < chaos.config.failRate + chaos.config.hangRate && hangsLeft
           ? "hang"
           : "ok";
+    if (outcome === "hang") chaos.hangs++;
     if (outcome !== "ok") chaos.failures.set(id, failed + 1);
     return outcome;
   }
