@@ -18,6 +18,7 @@ const WHOLE_DEPLOYMENT = [
   "test/sync/cron-and-queue.test.ts",
   "test/sync/pruning.test.ts",
   "test/safety/realm.test.ts",
+  "test/events/crons.test.ts",
 ];
 
 export default defineConfig(async () => {

@@ -167,6 +167,17 @@ export const WebhookSchema = z.object({
 /** The statuses a named event receiver answers next, in order (then 200). */
 export const ReceiverSchema = z.object({
   statuses: z.array(z.number().int().min(200).max(599)).max(100),
+  /** Seeded random misbehaviour after `statuses` are used up (emulator/receiver.ts). */
+  chaos: z
+    .object({
+      seed: z.number().int(),
+      failRate: z.number().min(0).max(1),
+      hangRate: z.number().min(0).max(1),
+      hangMs: z.number().int().min(0).max(120_000),
+      maxFailuresPerId: z.number().int().min(0).max(100),
+      maxHangs: z.number().int().min(0).optional(),
+    })
+    .optional(),
 });
 
 export const ConsentRealmSchema = z.object({

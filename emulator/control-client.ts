@@ -20,7 +20,7 @@ import type {
   WebhookDelivery,
 } from "./control-api.ts";
 
-import type { ReceivedRequest } from "./receiver.ts";
+import type { ReceivedRequest, ReceiverChaos } from "./receiver.ts";
 
 export type {
   CreateRealmOptions,
@@ -40,7 +40,7 @@ export type {
   WebhookConfig,
   WebhookDelivery,
 } from "./control-api.ts";
-export type { ReceivedRequest } from "./receiver.ts";
+export type { ReceivedRequest, ReceiverChaos } from "./receiver.ts";
 
 /** A control call the emulator refused; `body` is its JSON (usually `{error}`). */
 export class EmulatorControlError extends Error {
@@ -229,9 +229,16 @@ export class EmulatorControl {
     return `${this.#baseUrl}/__receiver/${encodeURIComponent(name)}`;
   }
 
-  /** The statuses the receiver answers next, in order; then 200. */
-  configureReceiver(name: string, statuses: number[]): Promise<{ statuses: number[] }> {
-    return this.#call("PUT", `/receiver/${encodeURIComponent(name)}`, { statuses });
+  /** The statuses the receiver answers next, in order; then 200, or seeded misbehaviour (`chaos`). */
+  configureReceiver(
+    name: string,
+    statuses: number[],
+    chaos?: ReceiverChaos,
+  ): Promise<{ statuses: number[] }> {
+    return this.#call("PUT", `/receiver/${encodeURIComponent(name)}`, {
+      statuses,
+      ...(chaos ? { chaos } : {}),
+    });
   }
 
   /** What the receiver was sent, oldest first. */

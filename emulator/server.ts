@@ -63,9 +63,7 @@ function route(state: EmulatorState, request: EmulatorRequest, context: Paramete
   if (path === DECISION_PATH && request.method === "POST")
     return Promise.resolve(handleDecision(state, request));
   if (path.startsWith(RECEIVER_PREFIX) && request.method === "POST") {
-    return Promise.resolve(
-      state.receivers.receive(decodeURIComponent(path.slice(RECEIVER_PREFIX.length)), request),
-    );
+    return state.receivers.receive(decodeURIComponent(path.slice(RECEIVER_PREFIX.length)), request);
   }
   if (path === CONTROL_PREFIX || path.startsWith(`${CONTROL_PREFIX}/`)) {
     return Promise.resolve(handleControl(state, request, context));

@@ -205,7 +205,7 @@ route("PUT", /^\/consent-realm$/, ({ state, request }) => {
 
 route("PUT", /^\/receiver\/([^/]+)$/, ({ state, request, params }) => {
   const input = body(ReceiverSchema, request);
-  state.receivers.configure(decodeURIComponent(params[0] ?? ""), input.statuses);
+  state.receivers.configure(decodeURIComponent(params[0] ?? ""), input.statuses, input.chaos);
   return json(200, { statuses: input.statuses });
 });
 

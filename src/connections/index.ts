@@ -1,5 +1,8 @@
+import { makeDb } from "../db/client";
+import { reportReconnectRequired } from "../events/conference-events";
 import { ApiError } from "../lib/errors";
 import { QboClient } from "../qbo/client";
+import type { AccessTokenResult } from "./types";
 
 /** The conference's token vault. Creating a stub does not wake the object. */
 export function connectionFor(env: Env, slug: string) {
@@ -29,10 +32,26 @@ export function qboClientFor(
     conference: conference.slug,
     realmId,
     tokens: {
-      accessToken: () => stub.accessToken(),
-      refreshAfterUnauthorized: (stale) => stub.refreshAfterUnauthorized(stale),
+      accessToken: async () => reported(env, conference.slug, await stub.accessToken()),
+      refreshAfterUnauthorized: async (stale) =>
+        reported(env, conference.slug, await stub.refreshAfterUnauthorized(stale)),
     },
   });
+}
+
+/**
+ * Passes the vault's answer through, first recording `qbo.reconnect_required` when the grant is
+ * dead (once per episode: src/events/conference-events.ts). Every QBO call of the Worker gets
+ * its token here, so whichever request, queue batch or cron meets the dead grant first reports it.
+ */
+export async function reported(
+  env: Env,
+  slug: string,
+  result: AccessTokenResult,
+): Promise<AccessTokenResult> {
+  if (!result.ok && result.reason === "reconnect_required")
+    await reportReconnectRequired(env, makeDb(env.DB), slug, result);
+  return result;
 }
 
 function validEncryptionKey(key: string | undefined): boolean {

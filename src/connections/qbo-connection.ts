@@ -37,6 +37,8 @@ import {
 } from "./crypto";
 import type { AccessTokenResult, ConnectionStatus, StoreTokensInput } from "./types";
 
+type ReconnectRequired = Extract<AccessTokenResult, { reason: "reconnect_required" }>;
+
 /** Access tokens are treated as expired this long before Intuit's expiry (SPEC §6). */
 const ACCESS_TOKEN_SKEW_MS = 5 * 60 * 1000;
 
@@ -222,7 +224,7 @@ export class QboConnection extends DurableObject<Env> {
    */
   async refreshIfLapsing(
     withinMs: number,
-  ): Promise<{ refreshed: boolean; result?: AccessTokenResult["ok"] }> {
+  ): Promise<{ refreshed: boolean; result?: AccessTokenResult["ok"]; reconnect?: ReconnectRequired }> {
     const first = this.#read();
     if (!first || first.needs_reconnect === INTUIT_REFUSED) return { refreshed: false };
     const outcome = await this.#unlessUnreadable(first, async (keys) => {
@@ -231,18 +233,15 @@ export class QboConnection extends DurableObject<Env> {
       return this.#refreshOnce(row);
     });
     if (outcome === null) return { refreshed: false };
+    // The cron reports a grant that died here as any request would (src/connections/index.ts).
+    if (!outcome.ok && outcome.reason === "reconnect_required")
+      return { refreshed: false, result: false, reconnect: outcome };
     return { refreshed: outcome.ok, result: outcome.ok };
   }
 
   #blocked(row: Row | null): AccessTokenResult | null {
     if (!row) return notConfigured("QuickBooks is not connected for this conference.");
-    if (row.needs_reconnect === INTUIT_REFUSED) {
-      return {
-        ok: false,
-        reason: "reconnect_required",
-        message: "Intuit refused the stored refresh token; reconnect QuickBooks for this conference.",
-      };
-    }
+    if (row.needs_reconnect === INTUIT_REFUSED) return intuitRefused(row);
     return null;
   }
 
@@ -329,11 +328,7 @@ export class QboConnection extends DurableObject<Env> {
       }
       this.ctx.storage.sql.exec("UPDATE connection SET needs_reconnect = ? WHERE id = 1", INTUIT_REFUSED);
       log("warn", "qbo.refresh_invalid_grant", { conference: row.slug, realmId: row.realm_id });
-      return {
-        ok: false,
-        reason: "reconnect_required",
-        message: "Intuit refused the stored refresh token; reconnect QuickBooks for this conference.",
-      };
+      return intuitRefused(row);
     }
     log("warn", "qbo.refresh_failed", {
       conference: row.slug,
@@ -414,6 +409,9 @@ export class QboConnection extends DurableObject<Env> {
         reason: "reconnect_required",
         message:
           "The stored QuickBooks tokens cannot be decrypted with the configured encryption keys; reconnect QuickBooks for this conference.",
+        cause: "tokens_unreadable",
+        realmId: row.realm_id,
+        grant: row.generation,
       };
     }
   }
@@ -514,6 +512,18 @@ class UnreadableColumn extends Error {
     this.column = column;
     this.storedKid = storedKid;
   }
+}
+
+/** Intuit refused this grant's refresh token: final until new tokens are stored. */
+function intuitRefused(row: Row): ReconnectRequired {
+  return {
+    ok: false,
+    reason: "reconnect_required",
+    message: "Intuit refused the stored refresh token; reconnect QuickBooks for this conference.",
+    cause: "invalid_grant",
+    realmId: row.realm_id,
+    grant: row.generation,
+  };
 }
 
 function notConfigured(message: string): AccessTokenResult {

@@ -20,13 +20,30 @@ export interface StoreTokensInput {
   clientSecret?: string | undefined;
 }
 
+export type ReconnectCause = "invalid_grant" | "tokens_unreadable";
+
 /**
  * Outcome of asking the vault for a usable access token. A union rather than a thrown error,
  * because errors crossing Durable Object RPC lose their class and fields.
  */
 export type AccessTokenResult =
   | { ok: true; accessToken: string; realmId: string }
-  | { ok: false; reason: "not_configured" | "reconnect_required"; message: string }
+  | { ok: false; reason: "not_configured"; message: string }
+  | {
+      ok: false;
+      reason: "reconnect_required";
+      message: string;
+      /** Why: Intuit refused the refresh token, or no configured key opens the stored tokens. */
+      cause: ReconnectCause;
+      /** The company of the dead grant. */
+      realmId: string;
+      /**
+       * The generation of the stored grant that died (it grows with every store and refresh):
+       * with `cause`, it names one reconnect episode, so the Worker reports it once (SPEC §12
+       * `qbo.reconnect_required`) however many calls meet it.
+       */
+      grant: number;
+    }
   | {
       ok: false;
       reason: "unavailable" | "token_endpoint_error";

@@ -5,10 +5,10 @@
  * new row to exactly one drain, so concurrent drains never enqueue a delivery twice.
  */
 import { and, asc, desc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
-import type { PoEventType } from "../domain/events";
+import type { PlatformEventType, PoEventType } from "../domain/events";
 import type { DeliveryStatus } from "../domain/platform-events";
 import { chunk, type Db } from "./client";
-import { eventDeliveries, eventEndpoints, poEvents } from "./schema";
+import { conferenceEvents, eventDeliveries, eventEndpoints, poEvents } from "./schema";
 
 export type EventEndpointRow = typeof eventEndpoints.$inferSelect;
 export type EventDeliveryRow = typeof eventDeliveries.$inferSelect;
@@ -31,8 +31,8 @@ export interface EndpointInput {
 
 /**
  * Creates the endpoint, or replaces its URL and filters and rotates its secret: the current
- * secret becomes the previous one until `previousExpiresAt`. A new endpoint starts its cursor
- * at the conference's newest event: it receives what happens from now on, not the past. A PUT
+ * secret becomes the previous one until `previousExpiresAt`. A new endpoint starts its cursors
+ * at the conference's newest events (timeline and conference-level): it receives what happens from now on, not the past. A PUT
  * re-enables an endpoint that a 410 disabled.
  */
 export async function upsertEndpoint(
@@ -47,6 +47,7 @@ export async function upsertEndpoint(
       id: crypto.randomUUID(),
       ...input,
       cursor: sql`(SELECT coalesce(max(${poEvents.id}), 0) FROM ${poEvents} WHERE ${poEvents.conferenceSlug} = ${input.conferenceSlug})`,
+      conferenceCursor: sql`(SELECT coalesce(max(${conferenceEvents.id}), 0) FROM ${conferenceEvents} WHERE ${conferenceEvents.conferenceSlug} = ${input.conferenceSlug})`,
       createdAt: now,
       updatedAt: now,
     })
@@ -123,21 +124,30 @@ export async function eventsAfter(
     .all();
 }
 
+/** Which outbox a batch of events comes from: the PO timeline or the conference-level events. */
+export type EventSource = "po" | "conference";
+
 /**
- * Delivery rows for `events` and the cursor moved to `newCursor`, in one batch. Returns the ids
- * of the rows this call created (a row another drain created first is not returned).
+ * Delivery rows for `events` (of `source`) and that source's cursor moved to `newCursor`, in one
+ * batch. Returns the ids of the rows this call created (a row another drain created first is
+ * not returned).
  */
 export async function createDeliveries(
   db: Db,
   endpoint: EventEndpointRow,
-  events: { id: number; type: PoEventType }[],
+  source: EventSource,
+  events: { id: number; type: PlatformEventType }[],
   newCursor: number,
   now: string,
   expiresAt: string,
 ): Promise<number[]> {
   const advance = db
     .update(eventEndpoints)
-    .set({ cursor: sql`max(${eventEndpoints.cursor}, ${newCursor})` })
+    .set(
+      source === "po"
+        ? { cursor: sql`max(${eventEndpoints.cursor}, ${newCursor})` }
+        : { conferenceCursor: sql`max(${eventEndpoints.conferenceCursor}, ${newCursor})` },
+    )
     .where(eq(eventEndpoints.id, endpoint.id));
   // 10 bound parameters a row: 9 rows a statement stays under D1's 100.
   const inserts = chunk(events, 9).map((part) =>
@@ -147,7 +157,7 @@ export async function createDeliveries(
         part.map((e) => ({
           endpointId: endpoint.id,
           conferenceSlug: endpoint.conferenceSlug,
-          eventId: e.id,
+          ...(source === "po" ? { eventId: e.id } : { conferenceEventId: e.id }),
           type: e.type,
           status: "pending" as const,
           attempts: 0,
@@ -206,16 +216,22 @@ export async function reopenDelivery(
   return row;
 }
 
-/** The conference's newest deliveries first. */
+/** The conference's newest deliveries first, optionally only those in `status`. */
 export async function listDeliveries(
   db: Db,
   conferenceSlug: string,
   limit: number,
+  status?: DeliveryStatus,
 ): Promise<EventDeliveryRow[]> {
   return db
     .select()
     .from(eventDeliveries)
-    .where(eq(eventDeliveries.conferenceSlug, conferenceSlug))
+    .where(
+      and(
+        eq(eventDeliveries.conferenceSlug, conferenceSlug),
+        status ? eq(eventDeliveries.status, status) : undefined,
+      ),
+    )
     .orderBy(desc(eventDeliveries.id))
     .limit(limit)
     .all();

@@ -4,7 +4,7 @@
  */
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { API_KEY_ROLES } from "../auth/roles";
-import { ACTOR_TYPES, PO_EVENT_TYPES } from "../domain/events";
+import { ACTOR_TYPES, CONFERENCE_EVENT_TYPES, PLATFORM_EVENT_TYPES, PO_EVENT_TYPES } from "../domain/events";
 import { PAYMENT_METHODS, PAYMENT_SOURCES, QBO_ENVIRONMENTS } from "../domain/payments";
 import { DELIVERY_STATUSES } from "../domain/platform-events";
 import { PO_STATUSES } from "../domain/po-status";
@@ -307,7 +307,8 @@ export const idempotencyKeys = sqliteTable(
  * stored only sealed (AES-GCM under TOKEN_ENCRYPTION_KEY, src/connections/crypto.ts), never in
  * plaintext. `previousSecretSealed` still signs until `previousSecretExpiresAt` (24 h after a
  * rotation). `cursor` is the last `po_events.id` the drain has turned into deliveries (or passed
- * over as not subscribed): the outbox's read position. `disabledAt`: the receiver answered 410.
+ * over as not subscribed): the outbox's read position; `conferenceCursor` the same for
+ * `conference_events`. `disabledAt`: the receiver answered 410.
  */
 export const eventEndpoints = sqliteTable("event_endpoints", {
   id: text("id").primaryKey(),
@@ -322,6 +323,8 @@ export const eventEndpoints = sqliteTable("event_endpoints", {
   previousSecretSealed: text("previous_secret_sealed"),
   previousSecretExpiresAt: text("previous_secret_expires_at"),
   cursor: integer("cursor").notNull().default(0),
+  /** The same for `conference_events.id`. */
+  conferenceCursor: integer("conference_cursor").notNull().default(0),
   createdAt: text("created_at").notNull(),
   updatedAt: text("updated_at").notNull(),
   secretRotatedAt: text("secret_rotated_at"),
@@ -329,7 +332,30 @@ export const eventEndpoints = sqliteTable("event_endpoints", {
 });
 
 /**
- * One timeline event to one endpoint (the outbox row): created by the drain, sent through the
+ * Conference-level events (SPEC §12: `qbo.reconnect_required`, `sync.failed`), the second
+ * outbox source beside `po_events`. `dedupeKey` names what the event reports (the sync_failures
+ * row, the refused grant's generation), unique per conference, so a writer that may run twice
+ * (a duplicate dead letter, every call that meets a dead grant) writes one event.
+ */
+export const conferenceEvents = sqliteTable(
+  "conference_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    conferenceSlug: text("conference_slug").notNull(),
+    at: text("at").notNull(),
+    type: text("type", { enum: CONFERENCE_EVENT_TYPES }).notNull(),
+    data: text("data").notNull().default("{}"),
+    dedupeKey: text("dedupe_key").notNull(),
+  },
+  (t) => [
+    uniqueIndex("conference_events_dedupe_uq").on(t.conferenceSlug, t.dedupeKey),
+    index("conference_events_conference_idx").on(t.conferenceSlug, t.id),
+  ],
+);
+
+/**
+ * One timeline event (`eventId`) or conference-level event (`conferenceEventId`), exactly one of
+ * the two, to one endpoint (the outbox row): created by the drain, sent through the
  * `platform-events` queue, retried for 24 hours. Unique per (endpoint, event), so the drain can
  * run concurrently and a webhook id is never sent for two rows. Pruned after 30 days.
  */
@@ -339,10 +365,9 @@ export const eventDeliveries = sqliteTable(
     id: integer("id").primaryKey({ autoIncrement: true }),
     endpointId: text("endpoint_id").notNull(),
     conferenceSlug: text("conference_slug").notNull(),
-    eventId: integer("event_id")
-      .notNull()
-      .references(() => poEvents.id),
-    type: text("type", { enum: PO_EVENT_TYPES }).notNull(),
+    eventId: integer("event_id").references(() => poEvents.id),
+    conferenceEventId: integer("conference_event_id").references(() => conferenceEvents.id),
+    type: text("type", { enum: PLATFORM_EVENT_TYPES }).notNull(),
     status: text("status", { enum: DELIVERY_STATUSES }).notNull(),
     attempts: integer("attempts").notNull().default(0),
     /** When the next attempt is due (pending rows); the cron re-drives rows long past it. */
@@ -356,6 +381,7 @@ export const eventDeliveries = sqliteTable(
   },
   (t) => [
     uniqueIndex("event_deliveries_endpoint_event_uq").on(t.endpointId, t.eventId),
+    uniqueIndex("event_deliveries_endpoint_conference_event_uq").on(t.endpointId, t.conferenceEventId),
     index("event_deliveries_conference_idx").on(t.conferenceSlug, t.id),
     index("event_deliveries_due_idx").on(t.status, t.nextAttemptAt),
   ],

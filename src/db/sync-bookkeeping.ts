@@ -6,6 +6,7 @@
 import { and, asc, count, eq, gt, inArray, or, sql } from "drizzle-orm";
 import type { SyncTrigger } from "../domain/reconcile";
 import { chunk, type Db } from "./client";
+import { syncFailedEventInsert } from "./conference-events";
 import { outstandingCondition, type PoRow } from "./purchase-orders";
 import { purchaseOrders, syncFailures, syncMessageErrors, syncRuns } from "./schema";
 
@@ -124,7 +125,10 @@ export async function forgetMessageError(db: Db, key: string) {
   await db.delete(syncMessageErrors).where(eq(syncMessageErrors.messageKey, key));
 }
 
-/** Moves a dead-lettered message into sync_failures, once per message key. */
+/**
+ * Moves a dead-lettered message into sync_failures, once per message key, with its
+ * `sync.failed` conference event in the same batch.
+ */
 export async function recordDeadLetter(
   db: Db,
   failure: {
@@ -156,6 +160,8 @@ export async function recordDeadLetter(
         failedAt: now,
       })
       .onConflictDoNothing(),
+    // The platform hears of it (SPEC §12) exactly when the failure row is new.
+    syncFailedEventInsert(db, failure.messageKey, now),
     db.delete(syncMessageErrors).where(eq(syncMessageErrors.messageKey, failure.messageKey)),
   ]);
 }

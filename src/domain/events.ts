@@ -21,6 +21,20 @@ export const PO_EVENT_TYPES = [
 export type PoEventType = (typeof PO_EVENT_TYPES)[number];
 
 /**
+ * Conference-level events (SPEC §12): about the conference's QuickBooks connection and its sync,
+ * not about one PO, so they are not timeline rows; `conference_events` holds them. Each is
+ * written in the D1 batch of what it reports where D1 holds that (a dead-lettered sync), or
+ * idempotently by the Worker code that first learns of it (the token vault is a Durable Object
+ * without D1 access). `qbo.read_budget` waits for read metering, which does not exist yet.
+ */
+export const CONFERENCE_EVENT_TYPES = ["qbo.reconnect_required", "sync.failed"] as const;
+export type ConferenceEventType = (typeof CONFERENCE_EVENT_TYPES)[number];
+
+/** Every type an event endpoint can receive. */
+export const PLATFORM_EVENT_TYPES = [...PO_EVENT_TYPES, ...CONFERENCE_EVENT_TYPES] as const;
+export type PlatformEventType = (typeof PLATFORM_EVENT_TYPES)[number];
+
+/**
  * Who made a change: the deployment token, a conference API key, QuickBooks itself (money that
  * reconciliation found there), or the system (the cron and queue acting on their own).
  */

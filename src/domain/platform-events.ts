@@ -1,8 +1,8 @@
 /**
  * Outgoing events to the conference platform (SPEC §12), the pure part: which timeline types an
- * endpoint subscribes to, the delivery statuses, and the retry schedule. No I/O.
+ * endpoint subscribes to (timeline and conference-level), the delivery statuses, and the retry schedule. No I/O.
  */
-import { PO_EVENT_TYPES, type PoEventType } from "./events";
+import { PLATFORM_EVENT_TYPES, type PlatformEventType } from "./events";
 
 export const DELIVERY_STATUSES = ["pending", "delivered", "failed", "disabled"] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
@@ -15,13 +15,13 @@ export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 export function isValidEventFilter(entry: string): boolean {
   if (entry.endsWith("*")) {
     const prefix = entry.slice(0, -1);
-    return prefix.length > 0 && PO_EVENT_TYPES.some((t) => t.startsWith(prefix));
+    return prefix.length > 0 && PLATFORM_EVENT_TYPES.some((t) => t.startsWith(prefix));
   }
-  return (PO_EVENT_TYPES as readonly string[]).includes(entry);
+  return (PLATFORM_EVENT_TYPES as readonly string[]).includes(entry);
 }
 
 /** Whether an endpoint with `filters` (null: every type) wants `type`. */
-export function subscribes(filters: readonly string[] | null, type: PoEventType): boolean {
+export function subscribes(filters: readonly string[] | null, type: PlatformEventType): boolean {
   if (filters === null) return true;
   return filters.some((f) => (f.endsWith("*") ? type.startsWith(f.slice(0, -1)) : f === type));
 }
@@ -42,3 +42,18 @@ export function retryDelaySeconds(attempts: number): number {
 
 /** `whsec_` + base64 of 32 random bytes (Standard Webhooks' secret form). */
 export const SECRET_PREFIX = "whsec_";
+
+/** The Standard Webhooks id of a timeline event. */
+export const webhookId = (eventId: number) => `evt_${eventId}`;
+/** The Standard Webhooks id of a conference-level event (its own id space, hence its own prefix). */
+export const conferenceWebhookId = (conferenceEventId: number) => `cevt_${conferenceEventId}`;
+
+/** The `webhook-id` of a delivery row, whichever source its event comes from. */
+export function deliveryWebhookId(delivery: {
+  eventId: number | null;
+  conferenceEventId: number | null;
+}): string {
+  if (delivery.eventId !== null) return webhookId(delivery.eventId);
+  if (delivery.conferenceEventId !== null) return conferenceWebhookId(delivery.conferenceEventId);
+  throw new Error("delivery row names no event");
+}

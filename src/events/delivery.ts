@@ -1,13 +1,14 @@
 /**
  * One attempt of one delivery, and the `platform-events` queue consumer around it (SPEC §12).
  * The body is built at attempt time (the PO as the API shows it now, so a receiver needs no call
- * back); the `webhook-id` is the timeline event's (`evt_<po_events.id>`), the same on every
- * retry, so a receiver de-duplicates on it. 2xx ends the delivery; 410 disables the endpoint;
+ * back); the `webhook-id` is the event's (`evt_<po_events.id>`, or `cevt_<conference_events.id>`
+ * for a conference-level event), the same on every retry, so a receiver de-duplicates on it. 2xx ends the delivery; 410 disables the endpoint;
  * anything else (or no answer within 10 s) is retried on the schedule of
  * src/domain/platform-events.ts until 24 h after creation, then `failed`.
  */
 import type { Db } from "../db/client";
 import { makeDb } from "../db/client";
+import { findConferenceEvent } from "../db/conference-events";
 import {
   disableEndpoint,
   type EventDeliveryRow,
@@ -18,7 +19,12 @@ import {
   recordAttempt,
 } from "../db/event-endpoints";
 import { findPoById, loadAggregate } from "../db/purchase-orders";
-import { retryDelaySeconds } from "../domain/platform-events";
+import {
+  conferenceWebhookId,
+  deliveryWebhookId,
+  retryDelaySeconds,
+  webhookId,
+} from "../domain/platform-events";
 import { purchaseOrderView } from "../http/views";
 import { log } from "../lib/log";
 import { DeliveryMessage } from "./messages";
@@ -31,11 +37,23 @@ export const ATTEMPT_TIMEOUT_MS = 10_000;
 
 export type AttemptResult = { kind: "done" } | { kind: "retry"; delaySeconds: number };
 
-/** The Standard Webhooks id of a timeline event. */
-export const webhookId = (eventId: number) => `evt_${eventId}`;
-
-/** The JSON body of a delivery: `{id, type, occurredAt, conference, data: {purchaseOrder, event}}`. */
+/**
+ * The JSON body of a delivery: `{id, type, occurredAt, conference, data}`, where `data` is
+ * `{purchaseOrder, event}` for a timeline event and the event's own data for a conference-level one.
+ */
 export async function deliveryBody(db: Db, delivery: EventDeliveryRow): Promise<string | null> {
+  if (delivery.conferenceEventId !== null) {
+    const event = await findConferenceEvent(db, delivery.conferenceEventId);
+    if (!event) return null;
+    return JSON.stringify({
+      id: conferenceWebhookId(event.id),
+      type: event.type,
+      occurredAt: event.at,
+      conference: event.conferenceSlug,
+      data: JSON.parse(event.data) as unknown,
+    });
+  }
+  if (delivery.eventId === null) return null;
   const event = await findPoEvent(db, delivery.eventId);
   const po = event && (await findPoById(db, event.purchaseOrderId));
   if (!event || !po) return null;
@@ -120,7 +138,7 @@ export async function attemptDelivery(
     return { kind: "done" };
   }
   const timestamp = Math.floor(now.getTime() / 1000);
-  const id = webhookId(delivery.eventId);
+  const id = deliveryWebhookId(delivery);
   let sent: Sent;
   try {
     const signature = await signatureHeader(await signingSecrets(env, endpoint, now), id, timestamp, body);

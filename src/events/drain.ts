@@ -1,22 +1,27 @@
 /**
  * The outbox drain (SPEC §12). Timeline events are written in the D1 batch of the change they
- * describe (src/db/po-events.ts), so no change can commit without its event; the drain turns
- * those rows into delivery rows after the fact, from a per-endpoint cursor, and queues them.
+ * describe (src/db/po-events.ts), so no change can commit without its event; conference-level
+ * events (src/db/conference-events.ts) likewise where D1 holds what they report; the drain turns
+ * those rows into delivery rows after the fact, from per-endpoint cursors (one per
+ * source), and queues them.
  * It runs right after every API mutation (waitUntil), after every qbo-sync queue batch, and on
  * the 15-minute cron as the safety net, so an event is never lost, only late: a drain that dies
  * before queueing leaves `pending` rows that `redriveOverdue` sends.
  */
 import type { Db } from "../db/client";
+import { conferenceEventsAfter } from "../db/conference-events";
 import {
   activeEndpoints,
   createDeliveries,
   deleteFinishedDeliveriesBefore,
   type EventEndpointRow,
+  type EventSource,
   eventsAfter,
   findEndpoint,
   overdueDeliveries,
   postponeDeliveries,
 } from "../db/event-endpoints";
+import type { PlatformEventType } from "../domain/events";
 import { RETRY_WINDOW_MS, subscribes } from "../domain/platform-events";
 import { log } from "../lib/log";
 import { enqueueDeliveries } from "./messages";
@@ -29,24 +34,56 @@ function filtersOf(endpoint: EventEndpointRow): string[] | null {
   return endpoint.events === null ? null : (JSON.parse(endpoint.events) as string[]);
 }
 
-/** Creates and queues the endpoint's deliveries for every event after its cursor; returns how many. */
+/** A page of one outbox source after `cursor`. */
+type ReadPage = (cursor: number) => Promise<{ id: number; type: PlatformEventType }[]>;
+
+/**
+ * Creates and queues the endpoint's deliveries for every event after its cursors (the PO
+ * timeline's, then the conference-level events'); returns how many.
+ */
 export async function drainEndpoint(
   env: Env,
   db: Db,
   endpoint: EventEndpointRow,
   now = new Date(),
 ): Promise<number> {
+  const slug = endpoint.conferenceSlug;
+  const fromTimeline = await drainSource(env, db, endpoint, "po", endpoint.cursor, now, (cursor) =>
+    eventsAfter(db, slug, cursor, PAGE),
+  );
+  const fromConference = await drainSource(
+    env,
+    db,
+    endpoint,
+    "conference",
+    endpoint.conferenceCursor,
+    now,
+    (cursor) => conferenceEventsAfter(db, slug, cursor, PAGE),
+  );
+  return fromTimeline + fromConference;
+}
+
+async function drainSource(
+  env: Env,
+  db: Db,
+  endpoint: EventEndpointRow,
+  source: EventSource,
+  from: number,
+  now: Date,
+  read: ReadPage,
+): Promise<number> {
   const filters = filtersOf(endpoint);
-  let cursor = endpoint.cursor;
+  let cursor = from;
   let queued = 0;
   for (;;) {
-    const events = await eventsAfter(db, endpoint.conferenceSlug, cursor, PAGE);
+    const events = await read(cursor);
     const last = events.at(-1);
     if (!last) break;
     const wanted = events.filter((e) => subscribes(filters, e.type));
     const ids = await createDeliveries(
       db,
       endpoint,
+      source,
       wanted,
       last.id,
       now.toISOString(),

@@ -14,8 +14,13 @@ import {
   reopenDelivery,
   upsertEndpoint,
 } from "../db/event-endpoints";
-import type { PoEventType } from "../domain/events";
-import { type DeliveryStatus, PREVIOUS_SECRET_GRACE_MS, RETRY_WINDOW_MS } from "../domain/platform-events";
+import type { PlatformEventType } from "../domain/events";
+import {
+  type DeliveryStatus,
+  deliveryWebhookId,
+  PREVIOUS_SECRET_GRACE_MS,
+  RETRY_WINDOW_MS,
+} from "../domain/platform-events";
 import { ApiError, notFound } from "../lib/errors";
 import { requireConference } from "../services/conferences";
 import { enqueueDeliveries } from "./messages";
@@ -90,7 +95,7 @@ export async function deleteEventEndpoint(db: Db, slug: string): Promise<void> {
 export interface DeliveryView {
   id: number;
   eventId: string;
-  type: PoEventType;
+  type: PlatformEventType;
   status: DeliveryStatus;
   attempts: number;
   lastStatus: number | null;
@@ -103,7 +108,7 @@ export interface DeliveryView {
 export function deliveryView(row: EventDeliveryRow): DeliveryView {
   return {
     id: row.id,
-    eventId: `evt_${row.eventId}`,
+    eventId: deliveryWebhookId(row),
     type: row.type,
     status: row.status,
     attempts: row.attempts,
@@ -115,9 +120,14 @@ export function deliveryView(row: EventDeliveryRow): DeliveryView {
   };
 }
 
-export async function listEventDeliveries(db: Db, slug: string, limit: number): Promise<DeliveryView[]> {
+export async function listEventDeliveries(
+  db: Db,
+  slug: string,
+  limit: number,
+  status?: DeliveryStatus,
+): Promise<DeliveryView[]> {
   await requireConference(db, slug);
-  return (await listDeliveries(db, slug, limit)).map(deliveryView);
+  return (await listDeliveries(db, slug, limit, status)).map(deliveryView);
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { makeDb } from "../db/client";
-import { PO_EVENT_TYPES } from "../domain/events";
+import { PLATFORM_EVENT_TYPES } from "../domain/events";
 import { DELIVERY_STATUSES, isValidEventFilter } from "../domain/platform-events";
 import {
   deleteEventEndpoint,
@@ -43,7 +43,7 @@ const EndpointUrl = z
 const EventFilter = z
   .string()
   .refine(isValidEventFilter, {
-    message: `Expected an event type (${PO_EVENT_TYPES.join(", ")}) or a prefix ending in * (po.*, payment.*, qbo.invoice_*)`,
+    message: `Expected an event type (${PLATFORM_EVENT_TYPES.join(", ")}) or a prefix ending in * (po.*, payment.*, qbo.*, sync.*)`,
   })
   .openapi({ example: "payment.*" });
 
@@ -82,8 +82,12 @@ const EventEndpointWithSecret = z
 const DeliveryView = z
   .object({
     id: z.number().int(),
-    eventId: z.string().openapi({ example: "evt_1234", description: "The `webhook-id` header" }),
-    type: z.enum(PO_EVENT_TYPES),
+    eventId: z.string().openapi({
+      example: "evt_1234",
+      description:
+        "The `webhook-id` header: `evt_…` for a PO timeline event, `cevt_…` for a conference-level one",
+    }),
+    type: z.enum(PLATFORM_EVENT_TYPES),
     status: z.enum(DELIVERY_STATUSES),
     attempts: z.number().int(),
     lastStatus: z.number().int().nullable(),
@@ -94,7 +98,13 @@ const DeliveryView = z
   })
   .openapi("EventDelivery");
 
-const DeliveriesQuery = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) });
+const DeliveriesQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  status: z
+    .enum(DELIVERY_STATUSES)
+    .optional()
+    .openapi({ description: "Only deliveries in this status (e.g. `pending`: what is still being retried)" }),
+});
 
 const DeliveryParams = ConferenceParams.extend({
   id: z.coerce
@@ -172,11 +182,8 @@ export function registerEventEndpointRoutes(app: App): void {
       },
     }),
     async (c) => {
-      const items = await listEventDeliveries(
-        makeDb(c.env.DB),
-        c.req.valid("param").slug,
-        c.req.valid("query").limit,
-      );
+      const { limit, status } = c.req.valid("query");
+      const items = await listEventDeliveries(makeDb(c.env.DB), c.req.valid("param").slug, limit, status);
       return c.json({ items }, 200);
     },
   );

@@ -10,7 +10,13 @@
  *   4. no 5xx to the API caller except qbo_api_error (502) / qbo_unavailable (503);
  *   5. a third conference is reconnected mid-run to another company whose invoice ids collide
  *      with its own (each a stranger's 5,000.00, paid): nothing is recorded from that company,
- *      no request reaches it, and every one of its POs shows a `realm_changed` discrepancy.
+ *      no request reaches it, and every one of its POs shows a `realm_changed` discrepancy;
+ *   6. events to the conference platform (SPEC §12): the two conferences' event endpoints point
+ *      at emulator receivers that answer 500 to ~30% of deliveries and hang past the Worker's
+ *      10 s timeout on ~5% (seeded; at most twice per webhook-id, 3 hangs per receiver). After settling, every PO
+ *      event of a subscribed type was acknowledged (2xx, in time) at least once, duplicates
+ *      carry the same webhook-id (one id per event), no unsubscribed type was sent, and no
+ *      delivery is left pending or failed.
  * The companies are as hostile as real ones (sales tax, custom transaction numbers) and forget
  * a requestid after 2 seconds, so a retried create must find its invoice by DocNumber.
  * The seed is printed first; `CHAOS_SEED=<n> npm run test:chaos` replays a run.
@@ -23,6 +29,24 @@ import { freePort, root, sandboxSecrets, startSandbox } from "../../scripts/lib/
 const SEED = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const PO_COUNT = Number(process.env.CHAOS_POS ?? 200);
 const FAULT_RATE = 0.2;
+/** Invariant 6's receivers: which types each conference subscribes to (null: every type). */
+const SUBSCRIPTIONS = {
+  "chaos-east": ["payment.recorded", "sync.failed"],
+  "chaos-west": ["qbo.invoice_created", "po.cancelled", "qbo.*", "sync.*"],
+};
+/**
+ * Locally (wrangler dev) a hung delivery stalls the platform-events consumer far more than one
+ * batch would on Cloudflare, so hangs are capped per receiver to keep the run in minutes.
+ * CHAOS_RECEIVER_HANGS raises the cap.
+ */
+const RECEIVER_CHAOS = {
+  seed: SEED,
+  failRate: 0.3,
+  hangRate: 0.05,
+  hangMs: 11_000,
+  maxFailuresPerId: 2,
+  maxHangs: Number(process.env.CHAOS_RECEIVER_HANGS ?? 3),
+};
 console.log(`chaos seed: ${SEED}  (replay with CHAOS_SEED=${SEED} npm run test:chaos)`);
 
 /** mulberry32: small, seedable, good enough to drive the schedule. */
@@ -115,6 +139,72 @@ async function withRetries(what, fn, done) {
   return null;
 }
 
+/** Whether `type` is one an endpoint with `filters` (null: every type) receives. */
+function subscribed(filters, type) {
+  return (
+    filters === null || filters.some((f) => (f.endsWith("*") ? type.startsWith(f.slice(0, -1)) : f === type))
+  );
+}
+
+/** Every PO event of the conference, through the API's feed. */
+async function poEvents(slug) {
+  const all = [];
+  for (let since = 0; ; ) {
+    const page = (await api("GET", `/api/conferences/${slug}/events?since=${since}&limit=500`)).body;
+    all.push(...page.items);
+    if (page.items.length < 500) return all;
+    since = page.nextSince;
+  }
+}
+
+/** Invariant 6 for one conference, as it stands now. */
+async function checkEvents(slug) {
+  const filters = SUBSCRIPTIONS[slug];
+  const problems = [];
+  const { received } = await control("GET", `/receiver/${slug}`);
+  const acknowledged = new Set();
+  /** An event's identity apart from its webhook-id → the webhook-ids it came under. */
+  const idsOf = new Map();
+  for (const r of received) {
+    const body = JSON.parse(r.body);
+    const id = r.headers["webhook-id"];
+    if (body.id !== id) problems.push(`${slug}: webhook-id ${id} carries body id ${body.id}`);
+    if (!subscribed(filters, body.type)) problems.push(`${slug}: ${id} of unsubscribed type ${body.type}`);
+    if (r.status >= 200 && r.status < 300 && !r.hung) acknowledged.add(id);
+    const what = JSON.stringify([
+      body.type,
+      body.occurredAt,
+      body.data?.purchaseOrder?.reference ?? null,
+      body.data?.event?.data ?? body.data,
+    ]);
+    idsOf.set(what, new Set([...(idsOf.get(what) ?? []), id]));
+  }
+  for (const [what, ids] of idsOf) {
+    if (ids.size > 1)
+      problems.push(
+        `${slug}: one event sent under ${ids.size} webhook-ids (${[...ids]}): ${what.slice(0, 120)}`,
+      );
+  }
+  const events = (await poEvents(slug)).filter((e) => subscribed(filters, e.type));
+  for (const e of events) {
+    if (!acknowledged.has(`evt_${e.id}`))
+      problems.push(`${slug}: evt_${e.id} (${e.type}) never acknowledged`);
+  }
+  for (const status of ["pending", "failed"]) {
+    const { items } = (
+      await api("GET", `/api/conferences/${slug}/event-endpoint/deliveries?status=${status}&limit=200`)
+    ).body;
+    for (const d of items) {
+      const overdue = d.nextAttemptAt !== null && Date.parse(d.nextAttemptAt) < Date.now() - 60_000;
+      problems.push(
+        `${slug}: delivery ${d.id} (${d.eventId}) ${status}${overdue ? ", overdue without a retry" : ""} after ${d.attempts} attempts, ${d.lastError}`,
+      );
+    }
+  }
+  const failedAttempts = received.filter((r) => r.status >= 300 || r.hung).length;
+  return { problems, expected: events.length, received: received.length, failedAttempts };
+}
+
 async function pool(items, width, fn) {
   let next = 0;
   await Promise.all(
@@ -154,6 +244,13 @@ try {
       },
     });
     conferences.push({ slug, realmId: grant.realmId });
+    // Invariant 6: the conference platform's receiver, unreliable on purpose.
+    await control("PUT", `/receiver/${slug}`, { statuses: [], chaos: RECEIVER_CHAOS });
+    const endpoint = await api("PUT", `/api/conferences/${slug}/event-endpoint`, {
+      url: `${sandbox.emulatorUrl}/__receiver/${slug}`,
+      ...(SUBSCRIPTIONS[slug] ? { events: SUBSCRIPTIONS[slug] } : {}),
+    });
+    if (endpoint.status !== 200) throw new Error(`event endpoint: ${JSON.stringify(endpoint.body)}`);
   }
 
   // 200 POs, a few organizations shared between them (customer look-ups race too).
@@ -426,6 +523,31 @@ try {
         `${po.reference}: discrepancy ${view.qbo?.discrepancy?.kind ?? "none"}, not realm_changed`,
       );
   }
+  // Invariant 6: every subscribed PO event acknowledged; one webhook-id per event; nothing
+  // left pending. The receivers fail each webhook-id at most twice, so the tail is the 5 s and
+  // 30 s retries plus two 10 s timeouts; wait for it rather than for the 15-minute cron.
+  const eventsDeadline = Date.now() + 150_000;
+  let eventProblems = [];
+  let eventStats = "";
+  for (let round = 1; ; round++) {
+    eventProblems = [];
+    let expected = 0;
+    let received = 0;
+    let failedAttempts = 0;
+    for (const { slug } of conferences) {
+      const check = await checkEvents(slug);
+      eventProblems.push(...check.problems);
+      expected += check.expected;
+      received += check.received;
+      failedAttempts += check.failedAttempts;
+    }
+    eventStats = `${expected} subscribed PO events, ${received} requests to the receivers, ${failedAttempts} failed or timed out`;
+    console.log(`• events round ${round}: ${eventProblems.length} problems (${eventStats})`);
+    if (eventProblems.length === 0 || Date.now() > eventsDeadline) break;
+    await sleep(5_000);
+  }
+  violations.push(...eventProblems.slice(0, 20));
+
   const intruderStats = await control("GET", `/realms/${intruder.realmId}/stats`);
   if (intruderStats.requests.total !== 0)
     violations.push(`the colliding company got ${intruderStats.requests.total} requests`);
@@ -437,7 +559,7 @@ try {
   const requests = stats.reduce((s, x) => s + x.requests.total, 0);
   console.log(
     `\nQBO requests ${requests}, faults injected ${injected} (${((100 * injected) / Math.max(1, requests)).toFixed(1)}%), ` +
-      `stuck with recorded failure ${stuck.length}`,
+      `stuck with recorded failure ${stuck.length}\nevents: ${eventStats}`,
   );
 } catch (err) {
   violations.push(`chaos run crashed: ${err instanceof Error ? err.stack : err}`);

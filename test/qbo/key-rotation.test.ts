@@ -240,7 +240,11 @@ describe("rotating TOKEN_ENCRYPTION_KEY: tokens no configured key opens", () => 
     const refused = { ok: false, reason: "reconnect_required" };
     expect(await stub.accessToken()).toMatchObject(refused);
     expect(await stub.refreshAfterUnauthorized(plain.access_token)).toMatchObject(refused);
-    expect(await stub.refreshIfLapsing(Number.MAX_SAFE_INTEGER)).toEqual({ refreshed: false, result: false });
+    expect(await stub.refreshIfLapsing(Number.MAX_SAFE_INTEGER)).toMatchObject({
+      refreshed: false,
+      result: false,
+      reconnect: { ...refused, cause: "tokens_unreadable" },
+    });
     expect((await readRow(slug)).needs_reconnect).not.toBe(0);
   });
 
