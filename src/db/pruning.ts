@@ -9,12 +9,25 @@ import type { Db } from "./client";
 
 const changes = (result: D1Result): number => result.meta.changes ?? 0;
 
-/** Replay keys received before `before` (uses webhook_events_received_idx). */
-export async function deleteWebhookEventsBefore(db: Db, before: string, limit: number): Promise<number> {
+/** Up to `limit` rows of `table` whose `column` (an ISO instant) is before `before`, oldest first. */
+async function deleteOlderThan(
+  db: Db,
+  table: string,
+  column: string,
+  before: string,
+  limit: number,
+): Promise<number> {
+  const t = sql.identifier(table);
+  const c = sql.identifier(column);
   return changes(
-    await db.run(sql`DELETE FROM webhook_events WHERE rowid IN (
-      SELECT rowid FROM webhook_events WHERE received_at < ${before} ORDER BY received_at LIMIT ${limit})`),
+    await db.run(sql`DELETE FROM ${t} WHERE rowid IN (
+      SELECT rowid FROM ${t} WHERE ${c} < ${before} ORDER BY ${c} LIMIT ${limit})`),
   );
+}
+
+/** Replay keys received before `before` (uses webhook_events_received_idx). */
+export function deleteWebhookEventsBefore(db: Db, before: string, limit: number): Promise<number> {
+  return deleteOlderThan(db, "webhook_events", "received_at", before, limit);
 }
 
 /** OAuth states that were used, or that expired before `now`: neither can ever be accepted again. */
@@ -26,19 +39,13 @@ export async function deleteSpentOauthStates(db: Db, now: string, limit: number)
 }
 
 /** Idempotency-Key rows created before `before` (uses idempotency_keys_created_idx). */
-export async function deleteIdempotencyKeysBefore(db: Db, before: string, limit: number): Promise<number> {
-  return changes(
-    await db.run(sql`DELETE FROM idempotency_keys WHERE rowid IN (
-      SELECT rowid FROM idempotency_keys WHERE created_at < ${before} ORDER BY created_at LIMIT ${limit})`),
-  );
+export function deleteIdempotencyKeysBefore(db: Db, before: string, limit: number): Promise<number> {
+  return deleteOlderThan(db, "idempotency_keys", "created_at", before, limit);
 }
 
 /** Retry bookkeeping of messages not touched since `before` (their message is long gone). */
-export async function deleteStaleMessageErrors(db: Db, before: string, limit: number): Promise<number> {
-  return changes(
-    await db.run(sql`DELETE FROM sync_message_errors WHERE rowid IN (
-      SELECT rowid FROM sync_message_errors WHERE updated_at < ${before} LIMIT ${limit})`),
-  );
+export function deleteStaleMessageErrors(db: Db, before: string, limit: number): Promise<number> {
+  return deleteOlderThan(db, "sync_message_errors", "updated_at", before, limit);
 }
 
 /**
