@@ -5,7 +5,7 @@
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { API_KEY_ROLES } from "../auth/roles";
 import { ACTOR_TYPES, CONFERENCE_EVENT_TYPES, PLATFORM_EVENT_TYPES, PO_EVENT_TYPES } from "../domain/events";
-import { PAYMENT_METHODS, PAYMENT_SOURCES, QBO_ENVIRONMENTS } from "../domain/payments";
+import { PAYMENT_METHODS, PAYMENT_SOURCES, QBO_ENVIRONMENTS, QBO_PUSH_STATES } from "../domain/payments";
 import { DELIVERY_STATUSES } from "../domain/platform-events";
 import { PO_STATUSES } from "../domain/po-status";
 import { DISCREPANCY_KINDS, SYNC_TRIGGERS } from "../domain/reconcile";
@@ -119,8 +119,13 @@ export const payments = sqliteTable(
     /** A reversed payment is kept, with why, and leaves every total (SPEC §15). */
     voidedAt: text("voided_at"),
     voidReason: text("void_reason"),
+    /** The QBO Payment this row is the counterpart of: pushed by us (manual) or read from QBO (qbo). */
+    qboId: text("qbo_id"),
+    /** null: nothing to push (no QBO invoice yet and never pushed). See QBO_PUSH_STATES. */
+    qboState: text("qbo_state", { enum: QBO_PUSH_STATES }),
+    qboError: text("qbo_error"),
   },
-  (t) => [index("payments_po_idx").on(t.purchaseOrderId)],
+  (t) => [index("payments_po_idx").on(t.purchaseOrderId), index("payments_qbo_idx").on(t.qboId)],
 );
 
 export const creditNotes = sqliteTable(
@@ -135,8 +140,14 @@ export const creditNotes = sqliteTable(
     createdAt: text("created_at").notNull(),
     voidedAt: text("voided_at"),
     voidReason: text("void_reason"),
+    /** `manual`: recorded through the API; `qbo`: a CreditMemo applied in QuickBooks. */
+    source: text("source", { enum: PAYMENT_SOURCES }).notNull().default("manual"),
+    /** The QBO CreditMemo this row is the counterpart of. */
+    qboId: text("qbo_id"),
+    qboState: text("qbo_state", { enum: QBO_PUSH_STATES }),
+    qboError: text("qbo_error"),
   },
-  (t) => [index("credit_notes_po_idx").on(t.purchaseOrderId)],
+  (t) => [index("credit_notes_po_idx").on(t.purchaseOrderId), index("credit_notes_qbo_idx").on(t.qboId)],
 );
 
 /** A QBO company's settings that change what we send: read once per realm, remembered. */
