@@ -4,9 +4,13 @@ import { type QboClient, useEmulator } from "./harness.ts";
 
 const emulator = useEmulator();
 
-/** A realm without sales tax, so totals are the line amounts; one customer. */
+/**
+ * A realm without sales tax, so totals are the line amounts, and without throttling (these
+ * tests send bursts; throttling is tested elsewhere); one customer.
+ */
 async function ledgerRealm(settings: SettingsPatch = {}) {
   const { tokens, qbo } = await emulator.realm({ settings: { tax: { mode: "none" }, ...settings } });
+  await emulator.control.setLimits(tokens.realmId, {});
   const customerId = await qbo.customer("Ledger Customer");
   return { realmId: tokens.realmId, qbo, customerId };
 }
@@ -151,6 +155,7 @@ describe("payments with cash and credit", () => {
   it("taxes credit memo lines like invoice lines", async () => {
     const { qbo } = await emulator.realm();
     const customerId = await qbo.customer("Taxed");
+    // Two creates: far under any limit, so the realm keeps its defaults.
     const memo = await creditMemo(qbo, customerId, 1000);
     expect(memo).toMatchObject({
       TotalAmt: 1088.75,
