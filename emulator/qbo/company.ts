@@ -40,7 +40,7 @@ const AUTO_GENERATE = "AUTO_GENERATE";
 /** The memo of QBO's own credit-linking payment (qbo-api.md A10, S27). */
 export const AUTO_APPLY_NOTE = "Created by QB Online to link credits to charges";
 /** Intuit's Payment sample deposits to account 4 (Undeposited Funds) when none is named. */
-const UNDEPOSITED_FUNDS: RefRecord = { value: "4", name: "Undeposited Funds" };
+const UNDEPOSITED_FUNDS: RefRecord = { value: "4" };
 
 /** What the control API's "receive payment" screen sends: cash and/or credit for one invoice. */
 export interface Settlement {
