@@ -476,6 +476,7 @@ export class Company {
    * own linking payment left with no line is deleted.
    */
   markCreditMemoVoided(memo: CreditMemoRecord): CreditMemoRemoval {
+    if (memo.state !== "open") return { creditMemo: memo, updated: [], deleted: [] };
     const now = timestamp();
     const changes = this.#withdrawCredit(memo, now);
     memo.state = "voided";
