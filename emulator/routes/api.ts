@@ -1,7 +1,8 @@
 /**
  * The QBO accounting API under /v3/company/{realmId}. Every request that names a known realm
  * is counted, then passes the realm's rate limits and fault plan, then authentication, then
- * the `requestid` replay store, and only then the company model.
+ * the read meter (reads) or the `requestid` replay store (writes), and only then the company
+ * model; what a write changed is then logged (CDC) and announced (webhook echoes).
  */
 
 import { applyFault, meterRead } from "../faults.ts";
