@@ -84,12 +84,14 @@ export function registerBenchRoutes(app: App): void {
         poCancelled: po.status === "cancelled",
         invoice: state,
       });
-      recorded += await applyReconciliation(
-        db,
-        [{ kind: "reconciled", po, decision, invoice: snapshotOf(inv, state, po) }],
-        new Date().toISOString(),
-        SYSTEM_CONTEXT,
-      );
+      recorded += (
+        await applyReconciliation(
+          db,
+          [{ kind: "reconciled", po, decision, invoice: snapshotOf(inv, state, po) }],
+          new Date().toISOString(),
+          SYSTEM_CONTEXT,
+        )
+      ).payments;
     }
     return c.json({
       invoicesChecked: pos.length,
