@@ -131,11 +131,16 @@ async function syncRealmEvents(
   }
   // Pinned to the webhook's realm: a conference whose tokens now open another company must
   // not read that company's payments with these ids.
-  const { pos, qboReads, paymentsRead } = await posConcernedBy(db, qboClientFor(env, first, realmId), realmId, {
-    invoiceIds: messages.flatMap((m) => m.invoiceIds),
-    paymentIds: messages.flatMap((m) => m.paymentIds),
-    creditMemoIds: messages.flatMap((m) => m.creditMemoIds),
-  });
+  const { pos, qboReads, paymentsRead } = await posConcernedBy(
+    db,
+    qboClientFor(env, first, realmId),
+    realmId,
+    {
+      invoiceIds: messages.flatMap((m) => m.invoiceIds),
+      paymentIds: messages.flatMap((m) => m.paymentIds),
+      creditMemoIds: messages.flatMap((m) => m.creditMemoIds),
+    },
+  );
   let paymentReads = qboReads;
   const byConference = groupBy(pos, (po) => po.conferenceSlug);
   for (const conference of conferences) {
