@@ -106,6 +106,19 @@ describe("QBO → ours: payments and credit memos line by line", () => {
     expect(res.body.qbo.balance).toBe("225.00");
     const again = await sync(slug, reference);
     expect(again.body.creditNotes).toHaveLength(1);
+
+    // Voided in QBO: the webhook names only the memo; the PO is found by the id its note carries.
+    await emulator().voidCreditMemo(realmId, CreditMemo.Id, { webhook: false });
+    expect((await postWebhook(classic(realmId, "CreditMemo", CreditMemo.Id, "Void"))).status).toBe(200);
+    await vi.waitFor(async () => expect((await getPo(slug, reference)).body.totalCredited).toBe("0.00"), {
+      timeout: 10_000,
+      interval: 100,
+    });
+    const po = (await getPo(slug, reference)).body;
+    expect(po.creditNotes).toEqual([
+      expect.objectContaining({ amount: "75.00", voidReason: "Voided in QuickBooks" }),
+    ]);
+    expect(po).toMatchObject({ balanceDue: "300.00", qbo: expect.objectContaining({ balance: "300.00" }) });
   });
 
   it("turns a payment and a credit applied automatically into one payment and one credit note", async () => {
