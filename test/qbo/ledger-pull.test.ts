@@ -4,6 +4,9 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { parseLedgerMarker } from "../../src/domain/ledger-markers";
+import { paymentMethodOf, splitPayment } from "../../src/qbo/linked-txns";
+import { Payment } from "../../src/qbo/schemas";
 import { call, emulator, invoicedPo, paths, postWebhook, UNTAXED } from "../helpers";
 
 const sync = (slug: string, reference: string) => call("POST", paths.qboInvoiceSync(slug, reference));
@@ -284,5 +287,59 @@ describe("QBO → ours: payments and credit memos line by line", () => {
       ["QBO Invoice #", false],
       ["QBO Payment #", true],
     ]);
+  });
+});
+
+describe("reading a Payment's lines (pure)", () => {
+  const payment = (lines: [string, string, number][], extra: Record<string, unknown> = {}) =>
+    Payment.parse({
+      Id: "9",
+      Line: lines.map(([TxnType, TxnId, Amount]) => ({ Amount, LinkedTxn: [{ TxnId, TxnType }] })),
+      ...extra,
+    });
+
+  it("uses credit lines up against the invoice lines in order; the rest is cash", () => {
+    const parts = splitPayment(
+      payment([
+        ["Invoice", "1", 100],
+        ["Invoice", "2", 50.5],
+        ["CreditMemo", "7", 120],
+        ["JournalEntry", "8", 10],
+      ]),
+    );
+    expect(parts?.get("1")).toEqual({ cashCents: 0, credits: new Map([["7", 10_000]]), otherCents: 0 });
+    expect(parts?.get("2")).toEqual({
+      cashCents: 2_050,
+      credits: new Map([["7", 2_000]]),
+      otherCents: 1_000,
+    });
+    expect(splitPayment(payment([["Invoice", "1", 1.005]]))).toBeNull();
+  });
+
+  it("names the method from PaymentMethodRef: wire, ACH, check, else other (Cash is not ACH)", () => {
+    const method = (name?: string) =>
+      paymentMethodOf(payment([], name === undefined ? {} : { PaymentMethodRef: { value: "1", name } }));
+    expect([method("Wire Transfer"), method("ach"), method("Cheque"), method("CHECK")]).toEqual([
+      "wire",
+      "ach",
+      "check",
+      "check",
+    ]);
+    expect([method("Cash"), method("Visa"), method(undefined), method("Machine")]).toEqual([
+      "other",
+      "other",
+      "other",
+      "other",
+    ]);
+  });
+
+  it("reads our marker anywhere in the note, after QBO's 'Voided - ' too", () => {
+    expect(parseLedgerMarker("Voided - PO PO-ABC123 qpo-payment:pycon-2027:42")).toEqual({
+      kind: "payment",
+      conferenceSlug: "pycon-2027",
+      localId: 42,
+    });
+    expect(parseLedgerMarker("qpo-credit-note:demo:7")?.kind).toBe("credit_note");
+    expect(parseLedgerMarker("Created by QB Online to link credits to charges.")).toBeNull();
   });
 });
