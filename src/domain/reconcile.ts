@@ -348,6 +348,38 @@ function ledgerDiscrepancy(
       message: `QuickBooks shows ${formatCents(foreignCash)} received on the invoice of this cancelled purchase order; the money was recorded here. Refund it, or void the payment in QuickBooks.`,
     };
   }
+  // One of our pushes (its marker) applied to this invoice although it is another PO's row:
+  // QBO's automatic credit application can do that. Nothing is recorded; a person moves it.
+  const misapplied = [
+    ...ledger.payments.map((p) => ({
+      kind: "payment" as const,
+      qboId: p.qboId,
+      cents: p.cashCents,
+      marker: p.marker,
+    })),
+    ...ledger.credits.map((c) => ({
+      kind: "credit_note" as const,
+      qboId: c.qboId,
+      cents: c.cents,
+      marker: c.marker,
+    })),
+  ].filter((a) => {
+    if (!a.marker) return false;
+    const rows = a.kind === "payment" ? input.payments : input.creditNotes;
+    const here =
+      a.marker.conferenceSlug === input.conferenceSlug && rows.some((r) => r.id === a.marker?.localId);
+    return !here && !rows.some((r) => r.source === "manual" && r.qboId === a.qboId);
+  });
+  if (ledger.unexplainedCents === 0 && misapplied.length > 0) {
+    const total = misapplied.reduce((sum, a) => sum + a.cents, 0);
+    const names = misapplied
+      .map((a) => `${a.kind === "payment" ? "Payment" : "Credit Memo"} #${a.qboId}`)
+      .join(", ");
+    return {
+      kind: "unexplained_balance",
+      message: `QuickBooks applied ${formatCents(total)} to this invoice from a payment or credit pushed for another purchase order (${names}); nothing was recorded here. Apply it to the right invoice in QuickBooks.`,
+    };
+  }
   if (ledger.unexplainedCents !== 0) {
     const amount = formatCents(Math.abs(ledger.unexplainedCents));
     return {

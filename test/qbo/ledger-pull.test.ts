@@ -261,6 +261,23 @@ describe("QBO → ours: payments and credit memos line by line", () => {
     await emulator().clearFaults(realmId);
   });
 
+  it("flags one of our pushes applied to the wrong invoice instead of recording it", async () => {
+    const { slug, realmId, reference, invoiceId } = await invoicedPo("500.00", UNTAXED);
+    // Another PO's payment (its marker names a row this PO does not have) landed on this invoice.
+    const { Payment } = await emulator().payInvoice(realmId, invoiceId, {
+      amount: "50.00",
+      privateNote: `qpo-payment:${slug}:999999`,
+      webhook: false,
+    });
+
+    const res = await sync(slug, reference);
+
+    expect(res.body.payments).toEqual([]);
+    expect(res.body.qbo.discrepancy).toMatchObject({ kind: "unexplained_balance" });
+    expect(res.body.qbo.discrepancy.message).toContain(`Payment #${Payment.Id}`);
+    expect(res.body.qbo.discrepancy.message).toContain("50.00");
+  });
+
   it("falls back to the balance rule when payments cannot be read, and the sync run says so", async () => {
     const { slug, realmId, reference, invoiceId } = await invoicedPo("250.00", UNTAXED);
     await emulator().payInvoice(realmId, invoiceId, { amount: "100.00", webhook: false });
