@@ -328,6 +328,5 @@ export type QboCreditMemo = QboEntity & {
   TotalAmt: number;
   RemainingCredit: number;
   PrivateNote?: string;
-  LinkedTxn: QboLinkedTxn[];
   status?: "Deleted";
 };

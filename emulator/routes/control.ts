@@ -150,7 +150,7 @@ function controlCreditMemoJson(realm: Realm, memo: CreditMemoRecord) {
 }
 
 function paymentOf(realm: Realm, id: string): PaymentRecord {
-  const payment = realm.company.payments().find((candidate) => candidate.id === id);
+  const payment = realm.company.findPayment(id);
   if (!payment || payment.deleted) throw new ControlError(404, `Unknown payment ${id}`);
   return payment;
 }
