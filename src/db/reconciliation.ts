@@ -127,6 +127,9 @@ function reconcileStatements(
             createdAt: sql<string>`${now}`.as("created_at"),
             voidedAt: sql<string | null>`NULL`.as("voided_at"),
             voidReason: sql<string | null>`NULL`.as("void_reason"),
+            qboId: sql<string | null>`NULL`.as("qbo_id"),
+            qboState: sql<string | null>`NULL`.as("qbo_state"),
+            qboError: sql<string | null>`NULL`.as("qbo_error"),
           })
           .from(purchaseOrders)
           .where(
