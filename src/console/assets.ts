@@ -71,6 +71,7 @@ ol.timeline time{color:var(--muted);font-size:.85rem}
 .pager{display:flex;gap:1rem;margin:.5rem 0}
 .signin{max-width:28rem;margin:3rem auto}
 .wide{width:100%}
+table.narrow{max-width:36rem}
 .flush-top{margin-top:0}
 .prewrap{white-space:pre-line}
 .visually-hidden{position:absolute!important;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}

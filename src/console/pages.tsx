@@ -11,7 +11,7 @@ import { PAYMENT_METHODS } from "../domain/payments";
 import { PO_STATUSES } from "../domain/po-status";
 import type { ConferenceJson, PurchaseOrderJson } from "../http/schemas";
 import type { Principal } from "./session";
-import { ActionForm, Badge, Layout, Money, MoneyCell, type Notice, When } from "./ui";
+import { ActionForm, Badge, groupDigits, Layout, Money, MoneyCell, type Notice, When } from "./ui";
 
 export interface Permissions {
   createPo: boolean;
@@ -118,13 +118,15 @@ export function SummaryPage(
     { count: 0, total: 0, paid: 0, open: 0 },
   );
   const paidCount = s.byStatus.find((r) => r.status === "paid")?.count ?? 0;
+  // Receivable: what invoiced or sent POs still owe (a draft owes nothing yet).
+  const receivable = all.open - (s.byStatus.find((r) => r.status === "draft")?.openCents ?? 0);
   const list = `/console/c/${conf.slug}/pos`;
   const cards: [string, string, string | null][] = [
     ["Purchase orders", String(all.count), list],
     ["Paid", String(paidCount), `${list}?status=paid`],
-    ["Invoiced", `${m(s.invoiced.totalCents)} ${cur}`, `${list}?filter=outstanding`],
-    ["Collected", `${m(all.paid)} ${cur}`, null],
-    ["Balance outstanding", `${m(all.open)} ${cur}`, `${list}?filter=outstanding`],
+    ["Invoiced", `${groupDigits(m(s.invoiced.totalCents))} ${cur}`, `${list}?filter=outstanding`],
+    ["Collected", `${groupDigits(m(all.paid))} ${cur}`, null],
+    ["Balance outstanding", `${groupDigits(m(receivable))} ${cur}`, `${list}?filter=outstanding`],
   ];
   return (
     <Layout
@@ -215,7 +217,7 @@ export function SummaryPage(
 
       <section aria-labelledby="qbo-side">
         <h2 id="qbo-side">QuickBooks side</h2>
-        <table>
+        <table class="narrow">
           <tbody>
             <tr>
               <th scope="row">Live invoices</th>
@@ -579,6 +581,12 @@ function PoTable(props: { items: PurchaseOrderJson[]; currency: string; slug: st
               {po.qbo ? (
                 <>
                   {po.qbo.docNumber ? `#${po.qbo.docNumber}` : `id ${po.qbo.invoiceId}`}
+                  {po.qbo.voidedAt ? (
+                    <>
+                      {" "}
+                      <Badge value="cancelled" label="voided" />
+                    </>
+                  ) : null}
                   {po.qbo.discrepancy ? (
                     <>
                       {" "}
