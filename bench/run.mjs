@@ -994,7 +994,8 @@ async function benchConsoleList() {
     [
       "`GET /console/c/{slug}/pos` (one page: 100 POs, each with 2 lines and a payment) with a session cookie from the",
       `sign-in form, ${samples} requests after 5 warm-ups, one at a time. Times are the client's (localhost), so they bound`,
-      "the Worker's time from above: the session check (AES-GCM + key look-up), 5 D1 reads and the JSX render.",
+      "the Worker's time from above: the session check (AES-GCM open, token check), the D1 reads (conference, the page, then lines,",
+      "payments and credit notes in one batch) and the JSX render.",
     ].join("\n"),
   );
   const slug = `console-${RUN}`;

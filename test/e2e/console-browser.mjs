@@ -73,7 +73,7 @@ async function audit(page, shot) {
   assert.equal(await page.locator("h1").count(), 1, "page has exactly one h1");
   await page.addScriptTag({ path: AXE });
   const violations = await page.evaluate(async () => {
-    // biome-ignore lint/correctness/noUndeclaredVariables: injected by addScriptTag
+    // `axe` is the global that addScriptTag injected.
     const r = await axe.run(document, { resultTypes: ["violations"] });
     return r.violations.map((v) => ({
       id: v.id,
