@@ -79,7 +79,6 @@ function may(p: Principal, method: string, template: string): boolean {
 
 function permissions(p: Principal): Permissions {
   return {
-    createPo: may(p, "POST", `${C}/purchase-orders`),
     act: may(p, "POST", `${PO}/payments`),
     connect: may(p, "POST", `${C}/qbo/connect`),
     sync: may(p, "POST", `${C}/qbo/sync`),

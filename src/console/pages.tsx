@@ -14,7 +14,7 @@ import type { Principal } from "./session";
 import { ActionForm, Badge, groupDigits, Layout, Money, MoneyCell, type Notice, When } from "./ui";
 
 export interface Permissions {
-  createPo: boolean;
+  /** Work POs: invoices, payments, credits, cancel, sync, acknowledge (finance). */
   act: boolean;
   connect: boolean;
   sync: boolean;
