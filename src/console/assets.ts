@@ -5,7 +5,7 @@
  *
  * Colours meet WCAG AA contrast (4.5:1 for text) on their backgrounds; focus is always visible.
  */
-export const CSS_VERSION = "1";
+export const CSS_VERSION = "2";
 export const CSS_PATH = `/console/assets/${CSS_VERSION}/console.css`;
 
 export const CONSOLE_CSS = `
@@ -69,7 +69,7 @@ ol.timeline{list-style:none;padding:0;margin:0}
 ol.timeline li{border-left:3px solid var(--line);padding:.2rem 0 .6rem .8rem}
 ol.timeline time{color:var(--muted);font-size:.85rem}
 .pager{display:flex;gap:1rem;margin:.5rem 0}
-.signin{max-width:28rem;margin:3rem auto}
+main.narrow{max-width:30rem;margin-top:2.5rem}
 .wide{width:100%}
 table.narrow{max-width:36rem}
 .flush-top{margin-top:0}

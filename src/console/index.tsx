@@ -23,7 +23,7 @@ import { getConference, requireConference } from "../services/conferences";
 import { purchaseOrderHistory } from "../services/history";
 import { getPurchaseOrder } from "../services/purchase-orders";
 import { callApi, errorMessage } from "./api";
-import { CONSOLE_CSS, CSS_PATH } from "./assets";
+import { CONSOLE_CSS, CSS_VERSION } from "./assets";
 import {
   ConnectionPage,
   ErrorPage,
@@ -279,13 +279,14 @@ function poAction(
 const OUTBOX_RETRY = `${C}/qbo/outbox/retry`;
 
 export function registerConsoleRoutes(app: App): void {
-  app.get(CSS_PATH, (c) =>
-    c.body(CONSOLE_CSS, 200, {
+  app.get("/console/assets/:version/console.css", (c) => {
+    if (c.req.param("version") !== CSS_VERSION) throw new ApiError("not_found", "No such console asset.");
+    return c.body(CONSOLE_CSS, 200, {
       "content-type": "text/css; charset=utf-8",
       "cache-control": "public, max-age=31536000, immutable",
       "x-content-type-options": "nosniff",
-    }),
-  );
+    });
+  });
 
   app.get(
     "/console",

@@ -36,8 +36,8 @@ interface ConferenceRef {
 
 export function SignInPage(props: { csrf: string; notice?: Notice | undefined }) {
   return (
-    <Layout title="Sign in" notice={props.notice}>
-      <div class="signin panel">
+    <Layout title="Sign in" notice={props.notice} narrow>
+      <div class="panel">
         <form method="post" action="/console/sign-in">
           <input type="hidden" name="_csrf" value={props.csrf} />
           <label for="token">Conference API key or deployment token</label>

@@ -17,6 +17,8 @@ export interface LayoutProps {
   conference?: { slug: string; name: string } | undefined;
   section?: Section | undefined;
   notice?: Notice | undefined;
+  /** A narrow, centred page (sign in). */
+  narrow?: boolean;
   children?: Child;
 }
 
@@ -77,7 +79,7 @@ export function Layout(props: LayoutProps) {
             </div>
           ) : null}
         </header>
-        <main id="main" tabindex={-1}>
+        <main id="main" tabindex={-1} class={props.narrow ? "narrow" : undefined}>
           <h1>{props.title}</h1>
           {props.notice ? <NoticeBox notice={props.notice} /> : null}
           {props.children}

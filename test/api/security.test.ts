@@ -64,7 +64,7 @@ const PUBLIC_ROUTES: Record<string, string> = {
   "GET /docs/init.js": "the documentation page's own script (served here for its CSP, SPEC §13)",
   "GET /docs/assets/{version}/{file}": "pinned Swagger UI assets served by the Worker, no CDN (SPEC §13)",
   "GET /console": "the console's sign-in page (no session) or its conference list (deployment token session)",
-  "GET /console/assets/1/console.css": "the console's pinned stylesheet (SPEC §13: no CDN)",
+  "GET /console/assets/{version}/console.css": "the console's pinned stylesheet (SPEC §13: no CDN)",
   "POST /console/sign-in":
     "checks the presented token as the API's auth does; CSRF bound to a pre-session cookie",
   "POST /console/sign-out": CONSOLE_FORM,

@@ -99,6 +99,30 @@ describe("console sessions", () => {
     expect(after.location).toBe("/console");
   });
 
+  it("signs out only with the form's token, and then the cookie is gone", async () => {
+    const slug = await createConference();
+    const browser = new ConsoleBrowser();
+    await browser.signIn((await key(slug, "viewer")).key);
+    const page = await browser.get(`/console/c/${slug}`);
+    expect((await browser.post("/console/sign-out", { _csrf: "forged" })).status).toBe(403);
+    expect(browser.cookies.has("qpo_console")).toBe(true);
+    const out = await browser.post("/console/sign-out", { _csrf: csrfOf(page.html) });
+    expect(out.status).toBe(303);
+    expect(browser.cookies.has("qpo_console")).toBe(false);
+    expect((await browser.get(`/console/c/${slug}`)).location).toBe("/console");
+  });
+
+  it("serves its pinned stylesheet and nothing under another version", async () => {
+    const browser = new ConsoleBrowser();
+    const page = await browser.get("/console");
+    const href = /<link rel="stylesheet" href="([^"]+)"/.exec(page.html)?.[1] ?? "";
+    const css = await browser.get(href);
+    expect(css.status).toBe(200);
+    expect(css.headers.get("content-type")).toContain("text/css");
+    expect(css.headers.get("cache-control")).toContain("immutable");
+    expect((await browser.get("/console/assets/0/console.css")).status).toBe(404);
+  });
+
   it("a key sees no other conference", async () => {
     const slug = await createConference();
     const other = await createConference();
@@ -175,6 +199,17 @@ describe("console forms", () => {
     expect(connection.html).not.toContain("Connect QuickBooks</button>");
     const connect = await browser.post(`/console/c/${slug}/qbo/connect`, { _csrf: csrfOf(connection.html) });
     expect(connect.status).toBe(403);
+  });
+
+  it("an admin's Connect goes to the Worker's consent start page", async () => {
+    const slug = await createConference();
+    const browser = new ConsoleBrowser();
+    await browser.signIn((await key(slug, "admin")).key);
+    const page = await browser.get(`/console/c/${slug}/qbo`);
+    expect(page.html).toContain("Connect QuickBooks</button>");
+    const res = await browser.post(`/console/c/${slug}/qbo/connect`, { _csrf: csrfOf(page.html) });
+    expect(res.status, res.html).toBe(303);
+    expect(res.location).toMatch(/^http:\/\/worker\.test\/oauth\/qbo\/start\?state=/);
   });
 
   it("shows an API refusal on the page with the API's status", async () => {
