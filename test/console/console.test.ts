@@ -201,8 +201,15 @@ describe("console forms", () => {
     expect(connect.status).toBe(403);
   });
 
-  it("an admin's Connect goes to the Worker's consent start page", async () => {
+  it("an admin's Connect goes to the Worker's consent start page; finance sees no Connect", async () => {
     const slug = await createConference();
+    const finance = new ConsoleBrowser();
+    await finance.signIn((await key(slug, "finance")).key);
+    const financePage = await finance.get(`/console/c/${slug}/qbo`);
+    expect(financePage.html).toContain("Sync every outstanding invoice now");
+    expect(financePage.html).not.toContain("Connect QuickBooks</button>");
+    const refused = await finance.post(`/console/c/${slug}/qbo/connect`, { _csrf: csrfOf(financePage.html) });
+    expect(refused.status).toBe(403);
     const browser = new ConsoleBrowser();
     await browser.signIn((await key(slug, "admin")).key);
     const page = await browser.get(`/console/c/${slug}/qbo`);
