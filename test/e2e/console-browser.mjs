@@ -82,6 +82,10 @@ async function audit(page, shot) {
     }));
   });
   const grave = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  for (const v of violations.filter((x) => !grave.includes(x)))
+    console.log(
+      `    axe (${v.impact}) ${v.id} on ${new URL(page.url()).pathname}: ${v.nodes.slice(0, 3).join(", ")}`,
+    );
   assert.deepEqual(grave, [], `axe found serious or critical violations on ${page.url()}`);
   audited.push(new URL(page.url()).pathname);
   if (shot) await page.screenshot({ path: join(shots, `${shot}.png`), fullPage: true });
