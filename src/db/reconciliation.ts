@@ -128,7 +128,7 @@ function reconcileStatements(
             voidedAt: sql<string | null>`NULL`.as("voided_at"),
             voidReason: sql<string | null>`NULL`.as("void_reason"),
             qboId: sql<string | null>`NULL`.as("qbo_id"),
-            qboState: sql<string | null>`NULL`.as("qbo_state"),
+            qboState: sql<string>`'synced'`.as("qbo_state"),
             qboError: sql<string | null>`NULL`.as("qbo_error"),
           })
           .from(purchaseOrders)
