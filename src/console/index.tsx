@@ -277,6 +277,8 @@ function poAction(
 }
 
 const OUTBOX_RETRY = `${C}/qbo/outbox/retry`;
+/** Whether the ledger outbox's retry route exists yet (it comes with the ledger push, SPEC §9). */
+const outboxRetryExists = () => routePolicy("POST", OUTBOX_RETRY) !== undefined;
 
 export function registerConsoleRoutes(app: App): void {
   app.get("/console/assets/:version/console.css", (c) => {
@@ -404,6 +406,9 @@ export function registerConsoleRoutes(app: App): void {
       } else if (action === "disconnect") {
         answer = await callApi(app, c, session, "DELETE", `${base}/qbo/tokens`);
         if (answer.status === 204) return c.redirect(`/console/c/${slug}/qbo?done=disconnect`, 303);
+      } else if (action === "retry-pushes") {
+        answer = await callApi(app, c, session, "POST", `${base}/qbo/outbox/retry`, { idempotencyKey });
+        if (answer.status < 300) return c.redirect(`/console/c/${slug}/qbo?done=retry`, 303);
       } else if (action === "sync") {
         answer = await callApi(app, c, session, "POST", `${base}/qbo/sync`, { idempotencyKey });
         if (answer.status < 300) return c.redirect(`/console/c/${slug}/qbo?done=sync-all`, 303);
@@ -564,6 +569,7 @@ async function renderConnection(
       failedPushes={summary.failedPushes}
       can={permissions(session.principal)}
       now={Date.now()}
+      outboxRetry={outboxRetryExists()}
       notice={notice}
     />,
     status,

@@ -296,6 +296,31 @@ function countOf(value: unknown, ...keys: string[]): number | null {
   return null;
 }
 
+interface FailedPush {
+  reference: string;
+  kind: string;
+  id: number | string;
+  action?: string;
+  error: string;
+  attempts: number;
+  failedAt: string;
+}
+
+/** The ledger outbox's `failed` list (SPEC §9), when the sync status has one. */
+function failedPushes(outbox: unknown): FailedPush[] {
+  const failed = (outbox as { failed?: unknown } | null | undefined)?.failed;
+  if (!Array.isArray(failed)) return [];
+  return failed.filter(
+    (f): f is FailedPush =>
+      typeof f === "object" &&
+      f !== null &&
+      typeof (f as FailedPush).reference === "string" &&
+      /^PO-[A-Z0-9]{6}$/.test((f as FailedPush).reference) &&
+      typeof (f as FailedPush).kind === "string" &&
+      typeof (f as FailedPush).error === "string",
+  );
+}
+
 function daysUntil(at: string | null | undefined, now: number): string {
   if (!at) return "";
   const days = Math.floor((Date.parse(at) - now) / 86_400_000);
@@ -310,6 +335,8 @@ export function ConnectionPage(
     failedPushes: number;
     can: Permissions;
     now: number;
+    /** The outbox retry route exists (the ledger push, SPEC §9). */
+    outboxRetry: boolean;
   },
 ) {
   const conf = props.conference;
@@ -322,6 +349,7 @@ export function ConnectionPage(
       : null;
   const missed = props.sync ? countOf(props.sync.webhooksMissed, "total", "count", "last30Days") : null;
   const state = q.needsReconnect ? "needs reconnect" : q.connected ? "connected" : "not connected";
+  const outboxFailed = failedPushes(props.sync?.outbox);
   return (
     <Layout
       title={`${conf.name}: QuickBooks`}
@@ -462,6 +490,45 @@ export function ConnectionPage(
           ) : null}
         </section>
       </div>
+
+      {outboxFailed.length ? (
+        <section aria-labelledby="outbox">
+          <h2 id="outbox">Pushes to QuickBooks that gave up</h2>
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Purchase order</th>
+                <th scope="col">What</th>
+                <th scope="col">Error</th>
+                <th scope="col" class="num">
+                  Attempts
+                </th>
+                <th scope="col">Failed</th>
+              </tr>
+            </thead>
+            <tbody>
+              {outboxFailed.slice(0, 50).map((f) => (
+                <tr>
+                  <td>
+                    <a href={`${base}/pos/${f.reference}`}>{f.reference}</a>
+                  </td>
+                  <td>{`${f.kind.replace(/_/g, " ")} ${f.id}${f.action ? ` (${f.action})` : ""}`}</td>
+                  <td>{f.error}</td>
+                  <td class="num">{f.attempts}</td>
+                  <td>
+                    <When at={f.failedAt} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {props.can.sync && props.outboxRetry ? (
+            <ActionForm action={`${base}/qbo/retry-pushes`} csrf={props.csrf} label="Retry failed pushes">
+              <button type="submit">Retry every failed push</button>
+            </ActionForm>
+          ) : null}
+        </section>
+      ) : null}
 
       <section aria-labelledby="runs">
         <h2 id="runs">Last sync runs</h2>
