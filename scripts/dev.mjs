@@ -200,6 +200,7 @@ async function main() {
 ✔ Ready.
   API          ${workerUrl}   (Authorization: Bearer ${vars.API_TOKEN})
   Docs         ${workerUrl}/docs
+  Console      ${workerUrl}/console   (sign in with the API token above)
   QBO sandbox  ${emulatorUrl}   (emulator; its consent page is used by the OAuth flow)
   Demo         conference "demo", connected to a sandbox company
   Events       ${receiver.url}   (the demo conference's event endpoint: each event is

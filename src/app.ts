@@ -4,10 +4,12 @@
  */
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { registerConsoleRoutes } from "./console";
 import { registerApiKeyRoutes } from "./http/api-keys";
 import { type App, type AppEnv, newApp } from "./http/app-types";
 import { authenticate, documentRoles } from "./http/auth";
 import { registerConferenceRoutes } from "./http/conferences";
+import { registerDiscrepancyRoutes } from "./http/discrepancy";
 import { registerDocsRoutes } from "./http/docs";
 import { drainEventsAfterChanges } from "./http/event-drain";
 import { registerEventEndpointRoutes } from "./http/event-endpoint";
@@ -99,6 +101,7 @@ export function createApp(): App {
   registerWebhookRoutes(app);
   registerOauthRoutes(app);
   registerApiKeyRoutes(app);
+  registerDiscrepancyRoutes(app);
   documentRoles(app);
   documentIdempotencyKey(app);
   documentWebhookRoute(app);
@@ -113,6 +116,8 @@ export function createApp(): App {
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   registerDocsRoutes(app);
+  // The operator console (SPEC §13): HTML pages that act through the routes above.
+  registerConsoleRoutes(app);
 
   app.notFound((c) => renderError(c, new ApiError("not_found", "No such route.")));
   app.onError((err, c) => renderError(c, err));

@@ -56,6 +56,7 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   [`POST ${PO}/payments/{id}/void`]: { role: "finance" },
   [`POST ${PO}/credit-notes`]: { role: "finance" },
   [`POST ${PO}/credit-notes/{id}/void`]: { role: "finance" },
+  [`POST ${PO}/discrepancy/acknowledge`]: { role: "finance" },
 
   [`POST ${PO}/qbo-invoice`]: { role: "finance", qboCalls: true },
   [`POST ${PO}/qbo-invoice/send`]: { role: "finance", qboCalls: true },

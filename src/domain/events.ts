@@ -17,6 +17,7 @@ export const PO_EVENT_TYPES = [
   "qbo.invoice_emailed",
   "qbo.invoice_voided",
   "qbo.discrepancy",
+  "qbo.discrepancy_acknowledged",
 ] as const;
 export type PoEventType = (typeof PO_EVENT_TYPES)[number];
 

@@ -47,6 +47,11 @@ const KNOWN_API_OPERATIONS = [
  * route outside /api fails "serves no route outside /api that is not meant to be public" until it
  * is added here, with its own guard named.
  */
+const CONSOLE_SESSION =
+  "the console: a sealed session cookie whose token is revalidated on every request (SPEC §13, test/console)";
+const CONSOLE_FORM =
+  "the console: session + CSRF token checked first; the action then runs through the API's router with the session's token, roles and all";
+
 const PUBLIC_ROUTES: Record<string, string> = {
   "GET /health": "liveness probe (SPEC §3 Public)",
   "GET /openapi.json": "the API's description, this table's source (SPEC §3 Public)",
@@ -58,6 +63,18 @@ const PUBLIC_ROUTES: Record<string, string> = {
     "the connect link opened in a browser; checks the signed state, sets the binding cookie, redirects to Intuit (RFC 6749 §10.12)",
   "GET /docs/init.js": "the documentation page's own script (served here for its CSP, SPEC §13)",
   "GET /docs/assets/{version}/{file}": "pinned Swagger UI assets served by the Worker, no CDN (SPEC §13)",
+  "GET /console": "the console's sign-in page (no session) or its conference list (deployment token session)",
+  "GET /console/assets/{version}/console.css": "the console's pinned stylesheet (SPEC §13: no CDN)",
+  "POST /console/sign-in":
+    "checks the presented token as the API's auth does; CSRF bound to a pre-session cookie",
+  "POST /console/sign-out": CONSOLE_FORM,
+  "GET /console/c/{slug}": CONSOLE_SESSION,
+  "GET /console/c/{slug}/qbo": CONSOLE_SESSION,
+  "POST /console/c/{slug}/qbo/{action}": CONSOLE_FORM,
+  "GET /console/c/{slug}/pos": CONSOLE_SESSION,
+  "GET /console/c/{slug}/pos/{reference}": CONSOLE_SESSION,
+  "GET /console/c/{slug}/pos/{reference}/pdf": CONSOLE_SESSION,
+  "POST /console/c/{slug}/pos/{reference}/{action}": CONSOLE_FORM,
 };
 
 /** Plausible path parameter values; a parameter not listed here gets its documented example or "1". */
