@@ -17,7 +17,7 @@ export interface WebhookTarget {
 
 export interface EntityChange {
   realmId: string;
-  name: "Payment" | "Invoice";
+  name: "Payment" | "Invoice" | "CreditMemo";
   id: string;
   operation: "Create" | "Update" | "Delete" | "Void" | "Emailed";
   lastUpdated: string;
