@@ -372,9 +372,7 @@ export async function stalePendingPos(
 
 /** For the PO list filter `qbo=pending_push|push_failed`. */
 export function poHasOutboxIn(state: "pending" | "failed") {
-  return exists(
-    sql`SELECT 1 FROM ${ledgerOutbox} WHERE ${ledgerOutbox.purchaseOrderId} = ${purchaseOrders.id} AND ${ledgerOutbox.state} = ${state}`,
-  );
+  return sql`EXISTS (SELECT 1 FROM ${ledgerOutbox} WHERE ${ledgerOutbox.purchaseOrderId} = ${purchaseOrders.id} AND ${ledgerOutbox.state} = ${state})`;
 }
 
 /** Payments the PO has in (or on their way to) QuickBooks, not voided: a void of the invoice would strand them. */

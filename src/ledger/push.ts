@@ -380,24 +380,31 @@ class PushSession {
     let qboId = row.qboId;
     if (!qboId) qboId = await this.#orphanOf("CreditMemo", row.createdAt.slice(0, 10), "credit_note", row.id);
     if (!qboId) return closeEntry(this.#db, entry, null, now());
-    try {
-      const { CreditMemo: current } = await this.#client.json(CreditMemoEnvelope, {
-        method: "GET",
-        path: `creditmemo/${encodeURIComponent(qboId)}`,
-      });
-      // QBO's API deletes credit memos (it has no void for them); the delete unapplies it.
-      await this.#client.json(DeletedEnvelope, {
-        method: "POST",
-        path: "creditmemo",
-        query: {
-          operation: "delete",
-          requestid: await ledgerRequestId("cmvd", this.#po.conferenceSlug, row.id, entry.generation),
-        },
-        json: { Id: current.Id, SyncToken: current.SyncToken ?? "0" },
-      });
-    } catch (err) {
-      // 610: already deleted (an earlier attempt whose answer was lost, or someone in QBO).
-      if (!(err instanceof QboError && err.hasFaultCode("610"))) throw err;
+    const { CreditMemo: current } = await this.#client.json(CreditMemoEnvelope, {
+      method: "GET",
+      path: `creditmemo/${encodeURIComponent(qboId)}`,
+    });
+    if (!isVoidedTxn(current) && current.status !== "Deleted") {
+      const requestid = await ledgerRequestId("cmvd", this.#po.conferenceSlug, row.id, entry.generation);
+      const ref = { Id: current.Id, SyncToken: current.SyncToken ?? "0" };
+      try {
+        // A void keeps the memo on the books at 0 (and unapplies it), which reads best in an audit.
+        await this.#client.json(DeletedEnvelope, {
+          method: "POST",
+          path: "creditmemo",
+          query: { operation: "void", requestid },
+          json: ref,
+        });
+      } catch (err) {
+        // A company that refuses to void credit memos through the API can still delete them.
+        if (!(err instanceof QboError && err.kind === "api" && !err.hasFaultCode("610"))) throw err;
+        await this.#client.json(DeletedEnvelope, {
+          method: "POST",
+          path: "creditmemo",
+          query: { operation: "delete", requestid: `${requestid.slice(0, 46)}-del` },
+          json: ref,
+        });
+      }
     }
     if (!row.qboId) await rememberQboId(this.#db, "credit_note", row.id, qboId);
     this.#invoice = null;
