@@ -313,3 +313,52 @@ describe("cancelling a PO with a QuickBooks invoice", () => {
     expect((await qboInvoice(realmId, invoiceId)).Balance).toBe(0);
   });
 });
+
+describe("a credit memo QuickBooks applied to another invoice", () => {
+  it("fails the push with an error that says where the credit went", async () => {
+    const { slug, realmId, reference: older, invoiceId: olderInvoice } = await invoicedPo("500.00", UNTAXED);
+    // A second PO of the same organization: the same QBO customer, a newer invoice.
+    const { reference } = await createPo(slug, {
+      lineItems: [{ description: "Booth", quantity: 1, unitPrice: "800.00" }],
+    });
+    const created = await call("POST", paths.qboInvoice(slug, reference), {});
+    expect(created.status).toBe(201);
+
+    await call("POST", paths.creditNotes(slug, reference), { amount: "100.00", reason: "Late booth" });
+
+    let po: any;
+    await vi.waitFor(async () => {
+      po = await getPo(slug, reference);
+      expect(po.creditNotes[0].qbo.state).toBe("failed");
+    }, WAIT);
+    expect(po.creditNotes[0].qbo.error).toContain(`invoice ${olderInvoice}`);
+    expect(po.creditNotes[0].qbo.id).toEqual(expect.any(String));
+    // Nothing was forced: QuickBooks' own application stands, and no second memo was made.
+    expect((await qboInvoice(realmId, olderInvoice)).Balance).toBe(400);
+    expect((await emulator().creditMemos(realmId)).creditMemos).toHaveLength(1);
+    expect((await getPo(slug, older)).creditNotes).toEqual([]);
+  });
+});
+
+describe("a credit note voided here after it was pushed", () => {
+  it("voids its CreditMemo, so the invoice's balance comes back", async () => {
+    const { slug, realmId, reference, invoiceId } = await invoicedPo("1200.00", {
+      ...UNTAXED,
+      autoApplyCredits: false,
+    });
+    await call("POST", paths.creditNotes(slug, reference), { amount: "200.00", reason: "Goodwill" });
+    const pushed = await settled(slug, reference);
+    expect((await qboInvoice(realmId, invoiceId)).Balance).toBe(1000);
+
+    const res = await call("POST", `${paths.creditNotes(slug, reference)}/${pushed.creditNotes[0].id}/void`, {
+      reason: "not agreed",
+    });
+
+    expect(res.status).toBe(200);
+    const po = await settled(slug, reference);
+    expect(po.creditNotes[0]).toMatchObject({ voidedAt: expect.any(String), qbo: { state: "synced" } });
+    const [memo] = (await emulator().creditMemos(realmId)).creditMemos as any[];
+    expect(memo.TotalAmt).toBe(0);
+    expect((await qboInvoice(realmId, invoiceId)).Balance).toBe(1200);
+  });
+});
