@@ -14,6 +14,8 @@
  *   5. Many hands: added latency of API-key auth and Idempotency-Key on `POST …/payments`.
  *   6. Event-to-receiver latency: API change → drain → platform-events queue → signed POST to a
  *      local receiver (scripts/lib/event-receiver.mjs), timed from the client's request start.
+ *   7. Ledger reads: 1,000 invoices settled by payments and credit memos, reconciled line by line
+ *      with ≤ 3 QBO reads vs one GET per PO the seed's way.
  *
  * `npm run bench -- --quick` runs smaller volumes (for trying changes; not for results).
  */
@@ -1017,6 +1019,99 @@ async function withOneRetry(bench) {
   }
 }
 
+// ── 7. ledger reads ─────────────────────────────────────────────────────────────────────────
+
+const LEDGER_INVOICES = 1_000;
+
+/**
+ * A batch of 1,000 invoices, each settled in QuickBooks by one Payment of 60.00 cash and a new
+ * 40.00 credit memo: reconciled line by line (invoice, payment and credit-memo queries for the
+ * whole batch) vs the seed's way (one GET per PO, TotalAmt − Balance as cash), side by side.
+ */
+async function benchLedgerReads() {
+  const s = section(
+    "7. Ledger reads",
+    [
+      `${fmtInt(LEDGER_INVOICES)} invoices of ${INVOICE_AMOUNT}, each settled in QuickBooks by one Payment of 60.00 cash and a new 40.00 credit memo (emulator \`payInvoice\` with \`credit\`).`,
+      "Ledger path: `POST /__bench/ledger-sync/{slug}` (the production `reconcilePurchaseOrders`, one batch of 1,000). Seed's way:",
+      "`POST /__bench/naive-sync/{slug}` (one `GET invoice/{id}` per PO, `TotalAmt − Balance` recorded as one payment) on another",
+      "conference with the same invoices. QBO reads = emulator stats of each realm.",
+    ].join("\n"),
+  );
+  const prepare = async (slug) => {
+    const c = await prepareConference(slug, LEDGER_INVOICES, { paid: false, connect: true });
+    const ids = (await emu.invoices(c.realmId)).invoices.map((i) => i.Id);
+    for (let i = 0; i < ids.length; i += 25) {
+      await Promise.all(
+        ids
+          .slice(i, i + 25)
+          .map((id) =>
+            emu.payInvoice(c.realmId, id, { amount: "60.00", credit: { amount: "40.00" }, webhook: false }),
+          ),
+      );
+    }
+    await emu.resetStats(c.realmId);
+    return c;
+  };
+  console.log(`   … seeding 2 × ${fmtInt(LEDGER_INVOICES)} invoices with a payment and a credit memo each`);
+  const [ledger, seed] = await Promise.all([prepare(`ledger-line-${RUN}`), prepare(`ledger-seed-${RUN}`)]);
+  const measure = async (c, route) => {
+    const t0 = performance.now();
+    const answer = await api("POST", `${route}/${c.slug}`);
+    const wallMs = performance.now() - t0;
+    const { requests } = await emu.stats(c.realmId);
+    const summary = await api("GET", `/__bench/summary/${c.slug}`);
+    return { answer, wallMs, requests, summary };
+  };
+  console.log("   … ledger path (linked payments and credit memos)");
+  const l = await measure(ledger, "/__bench/ledger-sync");
+  console.log("   … the seed's way (one GET per PO)");
+  const b = await measure(seed, "/__bench/naive-sync");
+  const reads = (m) => m.requests.byOperation;
+  const row = (name, m) => [
+    name,
+    fmtInt(m.requests.total),
+    `${fmtInt(reads(m)["query:Invoice"] ?? 0)} / ${fmtInt(reads(m)["query:Payment"] ?? 0)} / ${fmtInt(reads(m)["query:CreditMemo"] ?? 0)} / ${fmtInt(reads(m)["read:invoice"] ?? 0)}`,
+    fmtInt(m.summary.payments.payments ?? 0),
+    (Number(m.summary.money.paidCents ?? 0) / 100).toFixed(2),
+    `${fmtInt(m.summary.money.creditNotes ?? 0)} (${(Number(m.summary.money.creditedCents ?? 0) / 100).toFixed(2)})`,
+    fmtInt(m.summary.purchaseOrders.paid ?? 0),
+    fmtMs(m.wallMs),
+  ];
+  table(
+    s,
+    [
+      "path",
+      "QBO reads",
+      "Invoice / Payment / CreditMemo queries / GET invoice",
+      "payments",
+      "cash recorded",
+      "credit notes (amount)",
+      "POs paid",
+      "wall time",
+    ],
+    [row("ledger (linked transactions)", l), row("seed's way (GET per PO)", b)],
+  );
+  note(
+    s,
+    `The seed's way records the 40.00 credits as cash (${fmtInt(LEDGER_INVOICES)} × 100.00 of "payments"); the ledger path records 60.00 cash and a 40.00 credit note per PO, as QuickBooks has them.`,
+  );
+  const correct =
+    l.answer.paymentsRecorded === LEDGER_INVOICES &&
+    l.answer.creditNotesRecorded === LEDGER_INVOICES &&
+    Number(l.summary.money.paidCents) === LEDGER_INVOICES * 6_000 &&
+    Number(l.summary.money.creditedCents) === LEDGER_INVOICES * 4_000 &&
+    l.summary.purchaseOrders.paid === LEDGER_INVOICES &&
+    !l.summary.purchaseOrders.discrepancies &&
+    l.answer.ledgerFallback === null;
+  verdict(
+    s,
+    `a batch of ${fmtInt(LEDGER_INVOICES)} invoices with new payments and credits: ≤ 3 QBO reads, every line recorded`,
+    l.requests.total <= 3 && correct,
+    `${fmtInt(l.requests.total)} reads vs ${fmtInt(b.requests.total)} the seed's way (${fmtRatio(b.requests.total / Math.max(1, l.requests.total))} fewer); ${correct ? `${fmtInt(LEDGER_INVOICES)} payments + ${fmtInt(LEDGER_INVOICES)} credit notes, all paid` : `recorded ${l.answer.paymentsRecorded} payments, ${l.answer.creditNotesRecorded} credit notes, ${l.summary.purchaseOrders.paid} paid`}`,
+  );
+}
+
 // ── run ─────────────────────────────────────────────────────────────────────────────────────
 
 async function main() {
@@ -1054,6 +1149,7 @@ async function main() {
       benchInvoiceCreation,
       benchAuthLatency,
       benchEventLatency,
+      benchLedgerReads,
     ]) {
       await withOneRetry(bench);
     }

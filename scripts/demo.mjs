@@ -2,7 +2,10 @@
 /**
  * `npm run demo` (against a running `npm run dev`): a PO from draft to paid through the
  * QuickBooks sandbox, showing the webhook-driven sync, then the cron-driven one, and after each
- * step the events the conference platform received for it (from `npm run dev`'s receiver).
+ * step the events the conference platform received for it (from `npm run dev`'s receiver);
+ * then the ledger QBO → ours: a credit memo QuickBooks applies by itself and a wire payment
+ * arriving as one credit note and one payment, and a payment voided in QuickBooks reopening
+ * the PO.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -55,7 +58,12 @@ function show(step, po) {
     console.log(
       `   QBO invoice #${q.invoiceId} (doc ${q.docNumber})  balance=${q.balance}  email=${q.emailStatus}`,
     );
-  for (const p of po.payments) console.log(`   payment ${p.amount}  source=${p.source}  ${p.reference}`);
+  for (const p of po.payments)
+    console.log(
+      `   payment ${p.amount}  source=${p.source}  method=${p.method}  ${p.reference}${p.voidedAt ? `  VOIDED: ${p.voidReason}` : ""}`,
+    );
+  for (const c of po.creditNotes)
+    console.log(`   credit note ${c.amount}  ${c.reason}${c.voidedAt ? `  VOIDED: ${c.voidReason}` : ""}`);
 }
 
 // ── events the platform received (npm run dev's receiver appends them to eventsLog) ──────────
@@ -180,9 +188,46 @@ waited = await waitForStatus(quiet.reference, "paid", "cron");
 show(`6. The 15-minute cron planned a sync → queue → reconciled (${waited.ms} ms)`, waited.po);
 await showEvents(quiet.reference);
 
-// 7. Ours → QuickBooks: a wire recorded through the API appears in QuickBooks as a Payment.
+// The ledger, QBO → ours: credits are credit notes, never cash; a void in QuickBooks reopens.
+let hooli = await api("POST", `/api/conferences/${conference}/purchase-orders`, {
+  organizationName: `Hooli ${Math.floor(Math.random() * 10000)}`,
+  contactName: "Gavin Belson",
+  contactEmail: "ap@hooli.example",
+  lineItems: [{ description: "Platinum sponsorship", quantity: 1, unitPrice: "2000.00" }],
+});
+hooli = await api(
+  "POST",
+  `/api/conferences/${conference}/purchase-orders/${hooli.reference}/qbo-invoice`,
+  {},
+);
+// A credit memo typed in QuickBooks for the customer: "Automatically apply credits" links it
+// to the open invoice with a payment of 0.00; then the customer wires the rest.
+await sandbox("POST", `/__control/realms/${realmId}/credit-memos`, {
+  customerId: hooli.qbo.customerId,
+  amount: "500.00",
+  description: "Speaker slot not used",
+});
+const wireAmount = (Number(hooli.qbo.balance.replace(".", "")) / 100 - 500).toFixed(2);
+const wire = await sandbox("POST", `/__control/realms/${realmId}/invoices/${hooli.qbo.invoiceId}/payments`, {
+  amount: wireAmount,
+  method: "Wire transfer",
+  reference: "FED-20261207-01",
+});
+waited = await waitForStatus(hooli.reference, "paid", "webhook");
+show(
+  `7. A 500.00 credit applied automatically by QuickBooks + a wire of ${wireAmount} → one credit note, one payment (${waited.ms} ms)`,
+  waited.po,
+);
+await showEvents(hooli.reference);
+
+await sandbox("POST", `/__control/realms/${realmId}/payments/${wire.Payment.Id}/void`, {});
+waited = await waitForStatus(hooli.reference, "sent", "webhook");
+show(`8. The wire voided in QuickBooks → webhook → the paid PO reopens (${waited.ms} ms)`, waited.po);
+await showEvents(hooli.reference);
+
+// 9. Ours → QuickBooks: a wire recorded through the API appears in QuickBooks as a Payment.
 let wired = await api("POST", `/api/conferences/${conference}/purchase-orders`, {
-  organizationName: "Hooli XYZ",
+  organizationName: `Pied Piper ${Math.floor(Math.random() * 10000)}`,
   contactName: "Gavin Belson",
   contactEmail: "ap@hooli.example",
   lineItems: [{ description: "Platinum sponsorship", quantity: 1, unitPrice: "2000.00" }],
@@ -198,13 +243,13 @@ const recorded = await api(
   {
     amount: "1000.00",
     method: "wire",
-    reference: "WIRE-20261130-HOOLI-000042",
+    reference: "WIRE-20261130-PIEDPIPER-0042",
     paymentDate: new Date().toISOString().slice(0, 10),
   },
 );
 const pushStart = Date.now();
 console.log(
-  `\n── 7. A wire of 1000.00 recorded through the API → 201 at once, qbo.state=${recorded.payments[0].qbo?.state}`,
+  `\n── 9. A wire of 1000.00 recorded through the API → 201 at once, qbo.state=${recorded.payments[0].qbo?.state}`,
 );
 let pushed;
 for (;;) {
@@ -236,7 +281,7 @@ console.log(
 );
 for (const run of status.lastRuns.slice(0, 4)) {
   console.log(
-    `   ${run.trigger.padEnd(8)} ${run.startedAt}  checked=${run.invoicesChecked}  recorded=${run.paymentsRecorded}`,
+    `   ${run.trigger.padEnd(8)} ${run.startedAt}  checked=${run.invoicesChecked}  payments=${run.paymentsRecorded}  credit notes=${run.creditNotesRecorded}${run.ledgerFallback ? `  fallback: ${run.ledgerFallback}` : ""}`,
   );
 }
 if (eventsLog)

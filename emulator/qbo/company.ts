@@ -40,7 +40,7 @@ const AUTO_GENERATE = "AUTO_GENERATE";
 /** The memo of QBO's own credit-linking payment (qbo-api.md A10, S27). */
 export const AUTO_APPLY_NOTE = "Created by QB Online to link credits to charges";
 /** Intuit's Payment sample deposits to account 4 (Undeposited Funds) when none is named. */
-const UNDEPOSITED_FUNDS: RefRecord = { value: "4", name: "Undeposited Funds" };
+const UNDEPOSITED_FUNDS: RefRecord = { value: "4" };
 
 /** What the control API's "receive payment" screen sends: cash and/or credit for one invoice. */
 export interface Settlement {
@@ -373,6 +373,11 @@ export class Company {
     return this.#recordPayment(input, false);
   }
 
+  /** Any payment, deleted ones included. */
+  findPayment(id: string): PaymentRecord | undefined {
+    return this.#payments.get(id);
+  }
+
   /** A payment that exists and is not deleted (voided ones included), else QBO's 610. */
   payment(id: string): PaymentRecord {
     const payment = this.#payments.get(id);
@@ -471,6 +476,7 @@ export class Company {
    * own linking payment left with no line is deleted.
    */
   markCreditMemoVoided(memo: CreditMemoRecord): CreditMemoRemoval {
+    if (memo.state !== "open") return { creditMemo: memo, updated: [], deleted: [] };
     const now = timestamp();
     const changes = this.#withdrawCredit(memo, now);
     memo.state = "voided";
@@ -781,9 +787,12 @@ export class Company {
     this.#refreshLinked(payment, now);
   }
 
-  /** Recomputes Balance / RemainingCredit of everything the payment's lines link (once each). */
-  #refreshLinked(payment: PaymentRecord, now: string): void {
-    const seen = new Set<string>();
+  /**
+   * Recomputes Balance / RemainingCredit of everything the payment's lines link (once each,
+   * `except` the record the caller touches itself).
+   */
+  #refreshLinked(payment: PaymentRecord, now: string, except?: string): void {
+    const seen = new Set<string>(except === undefined ? [] : [except]);
     for (const line of payment.lines) {
       const linked = this.#linkedTo(line);
       if (!linked || seen.has(linked.id)) continue;
@@ -852,7 +861,7 @@ export class Company {
         const linked = this.#linkedTo(line);
         if (linked && !linked.paymentIds.includes(payment.id)) linked.paymentIds.push(payment.id);
       }
-      this.#refreshLinked({ ...payment, lines: before }, now);
+      this.#refreshLinked({ ...payment, lines: before }, now, memo.id);
       if (payment.auto && payment.lines.length === 0) {
         payment.deleted = true;
         deleted.push(payment);

@@ -179,8 +179,8 @@ export function paymentJson(payment: PaymentRecord, company: Company): Json {
 }
 
 /**
- * A CreditMemo (Finance.xsd fields, python-quickbooks `CreditMemo`): sales lines like an
- * invoice's, TotalAmt, RemainingCredit (and Balance, the same) and the payments using it.
+ * A CreditMemo in the shape of Intuit's sample (Finance.xsd fields, python-quickbooks
+ * `CreditMemo`): sales lines like an invoice's, TotalAmt, RemainingCredit and Balance (the same).
  */
 export function creditMemoJson(memo: CreditMemoRecord, company: Company): Json {
   const customer = company.customer(memo.customerId);
@@ -208,7 +208,8 @@ export function creditMemoJson(memo: CreditMemoRecord, company: Company): Json {
     ApplyTaxAfterDiscount: false,
     PrintStatus: "NotSet",
     EmailStatus: "NotSet",
-    LinkedTxn: memo.paymentIds.map((id) => ({ TxnId: id, TxnType: "Payment" })),
+    // No LinkedTxn: Intuit's sample of a fully applied memo has none (test/fixtures/qbo-real/
+    // creditmemo-read-intuit-docs.json); the payments using it are found from the invoice side.
     MetaData: metaData(memo, company),
   });
 }

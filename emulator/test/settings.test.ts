@@ -16,6 +16,11 @@ const HOSTILE_DEFAULTS = {
   autoApplyCredits: true,
   privateNoteQueryable: false,
   timestampOffset: "-07:00",
+  cdcWindowDays: 30,
+  cdcMaxObjects: 1000,
+  webhookEchoes: true,
+  monthlyReadCap: null,
+  previousRefreshTokenGrace: true,
 };
 
 describe("realm settings", () => {

@@ -193,6 +193,12 @@ export const syncRuns = sqliteTable(
     finishedAt: text("finished_at"),
     invoicesChecked: integer("invoices_checked").notNull().default(0),
     paymentsRecorded: integer("payments_recorded").notNull().default(0),
+    creditNotesRecorded: integer("credit_notes_recorded").notNull().default(0),
+    /**
+     * Null when the run followed the invoices' linked payments and credit memos (SPEC §9);
+     * otherwise why it fell back to the balance rule `TotalAmt − Balance` (they could not be read).
+     */
+    ledgerFallback: text("ledger_fallback"),
     qboRequests: integer("qbo_requests").notNull().default(0),
     d1Statements: integer("d1_statements").notNull().default(0),
   },

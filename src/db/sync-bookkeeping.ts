@@ -76,6 +76,8 @@ export async function recordSyncRun(
     finishedAt: string;
     invoicesChecked: number;
     paymentsRecorded: number;
+    creditNotesRecorded?: number;
+    ledgerFallback?: string | null;
     qboRequests: number;
     d1Statements: number;
   },

@@ -22,6 +22,11 @@ const SyncStatus = z
         finishedAt: z.string().nullable(),
         invoicesChecked: z.number(),
         paymentsRecorded: z.number(),
+        creditNotesRecorded: z.number(),
+        ledgerFallback: z.string().nullable().openapi({
+          description:
+            "Null when the run followed the invoices' linked payments and credit memos; otherwise why it fell back to the balance rule TotalAmt − Balance.",
+        }),
         qboRequests: z.number(),
         d1Statements: z.number(),
       }),
@@ -106,6 +111,8 @@ export function registerSyncRoutes(app: App): void {
             finishedAt: r.finishedAt,
             invoicesChecked: r.invoicesChecked,
             paymentsRecorded: r.paymentsRecorded,
+            creditNotesRecorded: r.creditNotesRecorded,
+            ledgerFallback: r.ledgerFallback,
             qboRequests: r.qboRequests,
             d1Statements: r.d1Statements,
           })),

@@ -42,3 +42,15 @@ export function invoicesByIds(ids: readonly string[]): string {
   if (ids.length === 0 || ids.length > 1000) throw new RangeError("between 1 and 1000 invoice ids");
   return `SELECT * FROM Invoice WHERE Id IN (${ids.map(quoteQboString).join(", ")}) MAXRESULTS ${ids.length}`;
 }
+
+/** One query per entity for up to 1000 ids (QBO's MAXRESULTS ceiling; no IN-list limit is documented). */
+function byIds(entity: "Payment" | "CreditMemo", ids: readonly string[]): string {
+  if (ids.length === 0 || ids.length > 1000) throw new RangeError(`between 1 and 1000 ${entity} ids`);
+  return `SELECT * FROM ${entity} WHERE Id IN (${ids.map(quoteQboString).join(", ")}) MAXRESULTS ${ids.length}`;
+}
+
+/** The payments linked from a batch of invoices (reconciliation's second read). */
+export const paymentsByIds = (ids: readonly string[]) => byIds("Payment", ids);
+
+/** The credit memos those payments apply (reconciliation's third read). */
+export const creditMemosByIds = (ids: readonly string[]) => byIds("CreditMemo", ids);

@@ -70,6 +70,8 @@ export const Customer = z.object({
 });
 export type Customer = z.infer<typeof Customer>;
 
+const LinkedTxn = z.object({ TxnId: z.string(), TxnType: z.string() });
+
 export const Invoice = z.object({
   Id: z.string().min(1),
   SyncToken: z.string().optional(),
@@ -83,7 +85,7 @@ export const Invoice = z.object({
   ExchangeRate: z.number().positive().nullish(),
   HomeTotalAmt: Amount.nullish(),
   HomeBalance: Amount.nullish(),
-  LinkedTxn: z.array(z.object({ TxnId: z.string(), TxnType: z.string() })).nullish(),
+  LinkedTxn: z.array(LinkedTxn).nullish(),
   CustomerRef: Ref.nullish(),
   CustomerMemo: z.object({ value: z.string().nullish() }).nullish(),
   EmailStatus: z.string().nullish(),
@@ -93,20 +95,57 @@ export const Invoice = z.object({
 });
 export type Invoice = z.infer<typeof Invoice>;
 
+/**
+ * A Payment (qbo-api.md A10). Each line applies `Amount` to the transactions it links: an
+ * Invoice (money received for it) or a CreditMemo / JournalEntry (credit used up against the
+ * invoices of the same payment). `TotalAmt` is the cash: Σ invoice lines − Σ credit lines
+ * (+ `UnappliedAmt`); QBO's automatic credit application is a payment of 0.
+ */
 export const Payment = z.object({
   Id: z.string().min(1),
   TotalAmt: Amount.optional(),
   UnappliedAmt: Amount.nullish(),
+  TxnDate: z.string().nullish(),
+  PaymentRefNum: z.string().nullish(),
+  PaymentMethodRef: Ref.nullish(),
+  PrivateNote: z.string().nullish(),
+  CustomerRef: Ref.nullish(),
   Line: z
     .array(
       z.object({
         Amount: Amount.optional(),
-        LinkedTxn: z.array(z.object({ TxnId: z.string(), TxnType: z.string() })).default([]),
+        LinkedTxn: z
+          .array(LinkedTxn)
+          .nullish()
+          .transform((v) => v ?? []),
       }),
     )
-    .default([]),
+    .nullish()
+    .transform((v) => v ?? []),
 });
 export type Payment = z.infer<typeof Payment>;
+
+/**
+ * A CreditMemo (fixture creditmemo-read-intuit-docs.json). It is applied to invoices through
+ * Payment lines; `RemainingCredit` is what is left to apply. A voided one has `TotalAmt` 0.
+ */
+export const CreditMemo = z.object({
+  Id: z.string().min(1),
+  DocNumber: z.string().nullish(),
+  TxnDate: z.string().nullish(),
+  TotalAmt: Amount.optional(),
+  RemainingCredit: Amount.nullish(),
+  Balance: Amount.nullish(),
+  PrivateNote: z.string().nullish(),
+  CustomerMemo: z.object({ value: z.string().nullish() }).nullish(),
+  CustomerRef: Ref.nullish(),
+  LinkedTxn: z.array(LinkedTxn).nullish(),
+  Line: z
+    .array(z.object({ Description: z.string().nullish(), DetailType: z.string().nullish() }))
+    .nullish()
+    .transform((v) => v ?? []),
+});
+export type CreditMemo = z.infer<typeof CreditMemo>;
 
 /** Create responses: `{"Customer": {...}}`; a missing Id fails here (the seed's "without an Id" cases). */
 export const CustomerEnvelope = z.object({ Customer: Customer });
@@ -126,4 +165,8 @@ export const InvoiceQuery = z.object({
 
 export const PaymentQuery = z.object({
   QueryResponse: z.object({ Payment: z.array(Payment).optional() }),
+});
+
+export const CreditMemoQuery = z.object({
+  QueryResponse: z.object({ CreditMemo: z.array(CreditMemo).optional() }),
 });

@@ -158,10 +158,15 @@ export function isCustomerMerge(e: EntityEvent): e is EntityEvent & { mergedId: 
   return e.entity === "Customer" && e.operation === "Merge" && Boolean(e.mergedId);
 }
 
-/** The events that change what a PO has been paid, or which customer it belongs to. */
+/**
+ * The events that change what a PO has been paid, or which customer it belongs to. Every
+ * Payment and CreditMemo operation counts: a deleted or voided one is traced to the POs whose
+ * rows carry its id (sync/consumer.ts), so its counterpart is voided here too.
+ */
 export function isOfInterest(e: EntityEvent): boolean {
   if (isCustomerMerge(e)) return true;
-  if (e.entity === "Payment") return e.operation === "Create" || e.operation === "Update";
+  if (e.entity === "Payment" || e.entity === "CreditMemo")
+    return ["Create", "Update", "Delete", "Void"].includes(e.operation);
   if (e.entity === "Invoice") return ["Update", "Void", "Delete", "Emailed"].includes(e.operation);
   return false;
 }

@@ -5,7 +5,7 @@
  * Every message is acked or retried on its own; nothing throws out of the handler.
  */
 import { qboClientFor } from "../connections";
-import { chunk, type D1Counter, type Db, makeDb } from "../db/client";
+import { type D1Counter, type Db, makeDb } from "../db/client";
 import { findConference, findConferencesByRealm } from "../db/conferences";
 import { failPendingOfPo } from "../db/ledger-outbox";
 import {
@@ -20,9 +20,7 @@ import { pushPurchaseOrder } from "../ledger/push";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { QboError } from "../qbo/client";
-import { quoteQboString } from "../qbo/query";
-import { PaymentQuery } from "../qbo/schemas";
-import { reconcilePurchaseOrders, syncBatchSize } from "../services/reconcile";
+import { posConcernedBy, reconcilePurchaseOrders, syncBatchSize } from "../services/reconcile";
 import { type EventsMessage, type InvoicesMessage, SyncMessage } from "./messages";
 
 const DEAD_LETTER_QUEUE = "qbo-sync-dlq";
@@ -123,7 +121,11 @@ async function settle(
   }
 }
 
-/** Webhook events of one realm: payments → their invoices, plus invoices named directly. */
+/**
+ * Webhook events of one realm: payments → their invoices, credit memos and payments → the POs
+ * whose rows carry them, plus invoices named directly; each reconciled whatever its status
+ * (a payment voided in QBO reopens a paid PO).
+ */
 async function syncRealmEvents(
   env: Env,
   db: Db,
@@ -133,39 +135,33 @@ async function syncRealmEvents(
 ): Promise<void> {
   const startedAt = new Date().toISOString();
   const conferences = await findConferencesByRealm(db, realmId);
-  if (conferences.length === 0) {
+  const [first] = conferences;
+  if (!first) {
     log("info", "sync.realm_unknown", { realmId });
     return;
   }
-  const paymentIds = [...new Set(messages.flatMap((m) => m.paymentIds))];
-  const invoiceIds = new Set(messages.flatMap((m) => m.invoiceIds));
-  const [first] = conferences;
-  let paymentReads = 0;
-  if (paymentIds.length > 0 && first) {
-    // Pinned to the webhook's realm: a conference whose tokens now open another company must
-    // not read that company's payments with these ids.
-    const client = qboClientFor(env, first, realmId);
-    for (const part of chunk(paymentIds, 1000)) {
-      const res = await client.json(PaymentQuery, {
-        method: "POST",
-        path: "query",
-        text: `SELECT * FROM Payment WHERE Id IN (${part.map(quoteQboString).join(", ")}) MAXRESULTS ${part.length}`,
-      });
-      paymentReads++;
-      for (const payment of res.QueryResponse.Payment ?? []) {
-        for (const line of payment.Line) {
-          for (const txn of line.LinkedTxn) if (txn.TxnType === "Invoice") invoiceIds.add(txn.TxnId);
-        }
-      }
-    }
-  }
-  const pos = await findPosByInvoiceIds(db, { realmId }, [...invoiceIds]);
+  // Pinned to the webhook's realm: a conference whose tokens now open another company must
+  // not read that company's payments with these ids.
+  const { pos, qboReads, paymentsRead } = await posConcernedBy(
+    db,
+    qboClientFor(env, first, realmId),
+    realmId,
+    {
+      invoiceIds: messages.flatMap((m) => m.invoiceIds),
+      paymentIds: messages.flatMap((m) => m.paymentIds),
+      creditMemoIds: messages.flatMap((m) => m.creditMemoIds),
+    },
+  );
+  let paymentReads = qboReads;
   const byConference = groupBy(pos, (po) => po.conferenceSlug);
   for (const conference of conferences) {
     const mine = byConference.get(conference.slug);
     if (!mine) continue;
     const client = qboClientFor(env, conference);
-    const outcome = await reconcilePurchaseOrders(db, client, mine, syncBatchSize(env), SYSTEM_CONTEXT);
+    const outcome = await reconcilePurchaseOrders(db, client, mine, syncBatchSize(env), SYSTEM_CONTEXT, {
+      includeSettled: true,
+      paymentsRead,
+    });
     await recordSyncRun(db, {
       conferenceSlug: conference.slug,
       trigger: "webhook",
@@ -173,6 +169,8 @@ async function syncRealmEvents(
       finishedAt: new Date().toISOString(),
       invoicesChecked: outcome.invoicesChecked,
       paymentsRecorded: outcome.paymentsRecorded,
+      creditNotesRecorded: outcome.creditNotesRecorded,
+      ledgerFallback: outcome.ledgerFallback,
       qboRequests: client.requests + paymentReads,
       d1Statements: counter.statements + 1,
     });
@@ -209,6 +207,8 @@ async function syncConferenceInvoices(
     finishedAt: new Date().toISOString(),
     invoicesChecked: outcome.invoicesChecked,
     paymentsRecorded: outcome.paymentsRecorded,
+    creditNotesRecorded: outcome.creditNotesRecorded,
+    ledgerFallback: outcome.ledgerFallback,
     qboRequests: client.requests,
     d1Statements: counter.statements + 1,
   });

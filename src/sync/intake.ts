@@ -73,24 +73,39 @@ export async function acceptWebhookEvents(
   };
 }
 
-/** One message per realm (split when very large), with the payment and invoice ids it names. */
+/** One message per realm (split when very large), with the payment, credit memo and invoice ids it names. */
 function messagesFor(events: EntityEvent[]): EventsMessage[] {
-  const byRealm = new Map<string, { payments: Set<string>; invoices: Set<string> }>();
+  const byRealm = new Map<
+    string,
+    { payments: Set<string>; creditMemos: Set<string>; invoices: Set<string> }
+  >();
   for (const e of events) {
-    const entry = byRealm.get(e.realmId) ?? { payments: new Set<string>(), invoices: new Set<string>() };
-    (e.entity === "Payment" ? entry.payments : entry.invoices).add(e.id);
+    const entry = byRealm.get(e.realmId) ?? {
+      payments: new Set<string>(),
+      creditMemos: new Set<string>(),
+      invoices: new Set<string>(),
+    };
+    const bucket =
+      e.entity === "Payment"
+        ? entry.payments
+        : e.entity === "CreditMemo"
+          ? entry.creditMemos
+          : entry.invoices;
+    bucket.add(e.id);
     byRealm.set(e.realmId, entry);
   }
   const out: EventsMessage[] = [];
-  for (const [realmId, { payments, invoices }] of byRealm) {
+  for (const [realmId, { payments, creditMemos, invoices }] of byRealm) {
     const p = [...payments];
+    const c = [...creditMemos];
     const i = [...invoices];
-    for (let start = 0; start < Math.max(p.length, i.length); start += IDS_PER_MESSAGE) {
+    for (let start = 0; start < Math.max(p.length, c.length, i.length); start += IDS_PER_MESSAGE) {
       out.push({
         type: "events",
         key: crypto.randomUUID(),
         realmId,
         paymentIds: p.slice(start, start + IDS_PER_MESSAGE),
+        creditMemoIds: c.slice(start, start + IDS_PER_MESSAGE),
         invoiceIds: i.slice(start, start + IDS_PER_MESSAGE),
       });
     }

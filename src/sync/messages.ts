@@ -13,6 +13,8 @@ export const EventsMessage = z.object({
   realmId: z.string().min(1).max(32),
   paymentIds: z.array(InvoiceId).max(1000),
   invoiceIds: z.array(InvoiceId).max(1000),
+  /** CreditMemo events (absent in messages queued before credit memos were followed). */
+  creditMemoIds: z.array(InvoiceId).max(1000).default([]),
 });
 
 export const InvoicesMessage = z.object({

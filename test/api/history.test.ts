@@ -215,17 +215,37 @@ describe("a PO's timeline", () => {
     expect(await timeline(slug, reference)).toEqual(afterPayment);
 
     await emulator().deletePayments(realmId, invoiceId, { webhook: false });
+    await sync();
+    await sync();
+    const afterDelete = await timeline(slug, reference);
+    expect(afterDelete.slice(afterPayment.length).map((e) => [e.type, e.actor.type])).toEqual([
+      ["payment.voided", "qbo"],
+      ["po.status_changed", "qbo"],
+    ]);
+
+    // A balance no linked transaction explains (a deposit): flagged once, however many syncs.
+    await emulator().setFaults(realmId, {
+      rules: [
+        {
+          kind: "body",
+          times: 3,
+          match: { operation: "query:Invoice" },
+          body: { QueryResponse: { Invoice: [{ Id: invoiceId, TotalAmt: 500, Balance: 480 }] } },
+        },
+      ],
+    });
     const flagged = await sync();
-    expect(flagged.body.qbo.discrepancy).toMatchObject({ kind: "qbo_paid_less_than_recorded" });
+    expect(flagged.body.qbo.discrepancy).toMatchObject({ kind: "unexplained_balance" });
     await sync();
     await sync();
+    await emulator().clearFaults(realmId);
 
     const discrepancies = (await timeline(slug, reference)).filter((e) => e.type === "qbo.discrepancy");
     expect(discrepancies).toHaveLength(1);
     expect(discrepancies[0]).toMatchObject({
       actor: { type: "deployment" },
       requestId: "req-sync",
-      data: { reference, kind: "qbo_paid_less_than_recorded", invoiceId, message: expect.any(String) },
+      data: { reference, kind: "unexplained_balance", invoiceId, message: expect.any(String) },
     });
   });
 

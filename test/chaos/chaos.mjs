@@ -5,7 +5,11 @@
  * 500/502/503, a response lost after the write committed, added latency) and webhooks delivered
  * out of order, duplicated and replayed. Then the invariants:
  *   1. exactly one QBO invoice per PO;
- *   2. for every PO, the QBO-sourced payments equal TotalAmt − Balance in QBO;
+ *   2. the ledger (SPEC §9): customers pay in cash, with credit memos applied by hand, with cash
+ *      and a credit in one Payment, and with credits QBO applies by itself; some payments are
+ *      then voided in QBO. After settling, for every PO: balanceDue equals the invoice's Balance,
+ *      its live QBO payments are the cash QBO applies to the invoice and its credit notes the
+ *      credit, each QBO payment and credit memo counted once (no duplicate);
  *   3. no PO lost, none stuck without a recorded failure;
  *   4. no 5xx to the API caller except qbo_api_error (502) / qbo_unavailable (503);
  *   5. a third conference is reconnected mid-run to another company whose invoice ids collide
@@ -289,6 +293,7 @@ try {
     if (!invoiced) return;
     const current = await api("GET", base);
     po.invoiceId = current.body.qbo?.invoiceId;
+    po.customerId = current.body.qbo?.customerId;
     po.total = cents(current.body.total);
     await withRetries(
       `send ${po.reference}`,
@@ -348,25 +353,81 @@ try {
   await control("POST", `/realms/${intruder.realmId}/stats/reset`);
   console.log(`• ${moved.pos.length} POs invoiced in ${moved.slug}; a colliding company is ready`);
 
-  // Customers pay in QuickBooks: a partial payment for all, the rest for about 70%.
+  // Customers pay in QuickBooks: credits (by hand, or with cash in one Payment) for some, a
+  // partial payment for all, the rest for about 70%; credits QBO applies by itself at the end
+  // (to the customer's oldest open invoices); then about 10% of the cash payments are voided.
   const events = [];
+  const event = (realmId, name, id, operation = "Create") =>
+    events.push({ realmId, name, id, operation, lastUpdated: new Date().toISOString() });
+  const cashPayments = [];
+  const autoCredits = [];
   for (const po of invoiced) {
-    const first = Math.max(1, Math.floor(po.total * (0.2 + rand() * 0.5)));
-    const payments = [first];
-    if (rand() < 0.7) payments.push(po.total - first);
-    for (const amount of payments) {
-      const { Payment } = await control(
+    const realm = po.conference.realmId;
+    let left = po.total;
+    const r = rand();
+    if (r < 0.15) {
+      const credit = Math.max(1, Math.floor(left * (0.1 + rand() * 0.2)));
+      const { CreditMemo, Payment } = await control("POST", `/realms/${realm}/credit-memos`, {
+        invoiceId: po.invoiceId,
+        amount: money(credit),
+        description: "Chaos credit",
+        webhook: false,
+      });
+      event(realm, "CreditMemo", CreditMemo.Id);
+      if (Payment) event(realm, "Payment", Payment.Id);
+      left -= credit;
+    } else if (r < 0.3) {
+      const credit = Math.max(1, Math.floor(left * (0.1 + rand() * 0.2)));
+      const cash = Math.max(1, Math.floor((left - credit) * (0.2 + rand() * 0.5)));
+      const { Payment, CreditMemo } = await control(
         "POST",
-        `/realms/${po.conference.realmId}/invoices/${po.invoiceId}/payments`,
+        `/realms/${realm}/invoices/${po.invoiceId}/payments`,
         {
-          amount: money(amount),
+          amount: money(cash),
+          credit: { amount: money(credit) },
+          method: rand() < 0.5 ? "Wire" : "Check",
           webhook: false,
         },
       );
-      events.push({ realmId: po.conference.realmId, id: Payment.Id, lastUpdated: new Date().toISOString() });
+      event(realm, "Payment", Payment.Id);
+      if (CreditMemo) event(realm, "CreditMemo", CreditMemo.Id);
+      cashPayments.push({ realm, id: Payment.Id });
+      left -= credit + cash;
+    } else if (r < 0.4) {
+      autoCredits.push({ realm, customerId: po.customerId, amount: Math.max(1, Math.floor(left * 0.1)) });
+    }
+    if (left <= 0) continue;
+    const first = Math.max(1, Math.floor(left * (0.2 + rand() * 0.5)));
+    const payments = [first];
+    if (rand() < 0.7 && left - first > 0) payments.push(left - first);
+    for (const amount of payments) {
+      const { Payment } = await control("POST", `/realms/${realm}/invoices/${po.invoiceId}/payments`, {
+        amount: money(amount),
+        webhook: false,
+      });
+      event(realm, "Payment", Payment.Id);
+      cashPayments.push({ realm, id: Payment.Id });
     }
   }
-  console.log(`• ${events.length} payments recorded in QuickBooks`);
+  for (const credit of autoCredits) {
+    const { CreditMemo, Payment } = await control("POST", `/realms/${credit.realm}/credit-memos`, {
+      customerId: credit.customerId,
+      amount: money(credit.amount),
+      webhook: false,
+    });
+    event(credit.realm, "CreditMemo", CreditMemo.Id);
+    if (Payment) event(credit.realm, "Payment", Payment.Id);
+  }
+  let voided = 0;
+  for (const payment of cashPayments) {
+    if (rand() >= 0.1) continue;
+    await control("POST", `/realms/${payment.realm}/payments/${payment.id}/void`, { webhook: false });
+    event(payment.realm, "Payment", payment.id, "Void");
+    voided++;
+  }
+  console.log(
+    `• ${events.length} QBO changes: payments, credit memos (${autoCredits.length} applied automatically), ${voided} payments voided`,
+  );
 
   // Webhooks: grouped, shuffled, 20% duplicated at once, 10% replayed at the end.
   const deliveries = [];
@@ -378,7 +439,7 @@ try {
       eventNotifications: group.map((e) => ({
         realmId: e.realmId,
         dataChangeEvent: {
-          entities: [{ name: "Payment", id: e.id, operation: "Create", lastUpdated: e.lastUpdated }],
+          entities: [{ name: e.name, id: e.id, operation: e.operation, lastUpdated: e.lastUpdated }],
         },
       })),
     });
@@ -439,22 +500,70 @@ try {
 
   // Let the queue work (retries included), then the cron, until everything settles.
   const consistent = async () => {
-    const state = new Map();
+    const invoices = new Map();
+    const applied = new Map(); // realm:invoice → {cash, credit, payments:Set, creditMemos:Set}
+    const at = (key) => {
+      if (!applied.has(key))
+        applied.set(key, { cash: 0, credit: 0, payments: new Set(), creditMemos: new Set() });
+      return applied.get(key);
+    };
     for (const { realmId } of conferences) {
       for (const inv of (await control("GET", `/realms/${realmId}/invoices`)).invoices)
-        state.set(`${realmId}:${inv.Id}`, inv);
+        invoices.set(`${realmId}:${inv.Id}`, inv);
+      // What each live payment applies to each invoice: credit lines used up in line order,
+      // the rest of an invoice line is cash (the Worker's rule, src/qbo/linked-txns.ts).
+      for (const p of (await control("GET", `/realms/${realmId}/payments`)).payments) {
+        if (p.status === "Deleted") continue;
+        const credits = p.Line.filter((l) => l.LinkedTxn[0]?.TxnType === "CreditMemo").map((l) => ({
+          id: l.LinkedTxn[0].TxnId,
+          left: cents(String(l.Amount)),
+        }));
+        for (const line of p.Line) {
+          const txn = line.LinkedTxn[0];
+          if (txn?.TxnType !== "Invoice") continue;
+          const slot = at(`${realmId}:${txn.TxnId}`);
+          let left = cents(String(line.Amount));
+          for (const c of credits) {
+            const used = Math.min(left, c.left);
+            if (used <= 0) continue;
+            c.left -= used;
+            left -= used;
+            slot.credit += used;
+            slot.creditMemos.add(c.id);
+          }
+          slot.cash += left;
+          if (left > 0) slot.payments.add(p.Id);
+        }
+      }
     }
     const stuck = [];
     for (const po of invoiced) {
-      const inv = state.get(`${po.conference.realmId}:${po.invoiceId}`);
+      const key = `${po.conference.realmId}:${po.invoiceId}`;
+      const inv = invoices.get(key);
+      const want = at(key);
       const view = (
         await api("GET", `/api/conferences/${po.conference.slug}/purchase-orders/${po.reference}`)
       ).body;
-      const qboSourced = view.payments
-        .filter((p) => p.source === "qbo")
-        .reduce((s, p) => s + cents(p.amount), 0);
-      const qboPaid = cents(String(inv.TotalAmt)) - cents(String(inv.Balance));
-      if (qboSourced !== qboPaid) stuck.push({ po, qboSourced, qboPaid });
+      const live = view.payments.filter((p) => p.source === "qbo" && !p.voidedAt);
+      const credits = view.creditNotes.filter((c) => !c.voidedAt);
+      const got = {
+        cash: live.reduce((s, p) => s + cents(p.amount), 0),
+        credit: credits.reduce((s, c) => s + cents(c.amount), 0),
+        payments: live.length,
+        creditMemos: credits.length,
+        balanceDue: cents(view.balanceDue),
+      };
+      const names = [...live.map((p) => p.reference), ...credits.map((c) => c.reason)];
+      const duplicates = names.filter((n, i) => names.indexOf(n) !== i);
+      const expected = {
+        cash: want.cash,
+        credit: want.credit,
+        payments: want.payments.size,
+        creditMemos: want.creditMemos.size,
+        balanceDue: cents(String(inv.Balance)),
+      };
+      if (JSON.stringify(got) !== JSON.stringify(expected) || duplicates.length > 0)
+        stuck.push({ po, got: { ...got, duplicates }, expected });
     }
     return stuck;
   };
@@ -500,13 +609,13 @@ try {
     }
   }
   for (const s of stuck) {
-    if (s.qboSourced > s.qboPaid)
-      violations.push(`${s.po.reference}: recorded ${money(s.qboSourced)} > QBO paid ${money(s.qboPaid)}`);
-    else if (!failures.has(s.po.invoiceId)) {
-      violations.push(
-        `${s.po.reference}: recorded ${money(s.qboSourced)}, QBO paid ${money(s.qboPaid)}, and no failure recorded`,
-      );
-    }
+    const detail = `recorded ${JSON.stringify(s.got)}, QBO ${JSON.stringify(s.expected)}`;
+    // A QBO payment or credit memo counted twice is wrong whatever failed (rows name them:
+    // "QBO Payment #<id>", "QBO Credit Memo #<id>").
+    const duplicate = s.got.duplicates.length > 0;
+    if (duplicate) violations.push(`${s.po.reference}: counted twice: ${s.got.duplicates.join(", ")}`);
+    else if (!failures.has(s.po.invoiceId))
+      violations.push(`${s.po.reference}: ${detail}, and no failure recorded`);
   }
   if (pos.length !== PO_COUNT) violations.push(`${PO_COUNT - pos.length} POs lost at creation`);
   if (invoiced.length !== pos.length)

@@ -4,7 +4,10 @@ import { call, createPo, emulator, expectError, invoicedPo, paths, UNTAXED } fro
 describe("syncing a PO with its QBO invoice", () => {
   it("records one QBO payment and marks the PO paid when QBO shows it paid", async () => {
     const { slug, realmId, reference, invoiceId } = await invoicedPo(undefined, UNTAXED);
-    await emulator().recordPayment(realmId, invoiceId, { amount: "1200.00", webhook: false });
+    const { Payment } = await emulator().recordPayment(realmId, invoiceId, {
+      amount: "1200.00",
+      webhook: false,
+    });
 
     const res = await call("POST", paths.qboInvoiceSync(slug, reference));
 
@@ -17,9 +20,9 @@ describe("syncing a PO with its QBO invoice", () => {
       amount: "1200.00",
       method: "other",
       source: "qbo",
-      reference: `QBO Invoice #${invoiceId}`,
-      note: "Auto-recorded from QBO invoice payment sync.",
-      paymentDate: new Date().toISOString().slice(0, 10),
+      reference: `QBO Payment #${Payment.Id}`,
+      note: `Recorded from QuickBooks Payment #${Payment.Id}.`,
+      paymentDate: Payment.TxnDate,
     });
     expect(res.body.qbo).toMatchObject({ balance: "0.00", totalAmt: "1200.00", discrepancy: null });
   });
@@ -37,7 +40,7 @@ describe("syncing a PO with its QBO invoice", () => {
     expect(second.body.balanceDue).toBe("749.90");
   });
 
-  it("records only the difference when part was already recorded by hand", async () => {
+  it("records a QBO payment at its full amount beside a manual payment not pushed to QBO", async () => {
     const { slug, realmId, reference, invoiceId } = await invoicedPo("500.00", UNTAXED);
     await call("POST", paths.payments(slug, reference), {
       amount: "200.00",
@@ -46,10 +49,11 @@ describe("syncing a PO with its QBO invoice", () => {
     });
     await emulator().recordPayment(realmId, invoiceId, { amount: "500.00", webhook: false });
     const res = await call("POST", paths.qboInvoiceSync(slug, reference));
-    expect(res.body.status).toBe("paid");
+    // Two payments on two sides: the QBO one is money of its own, not "the rest" of ours.
+    expect(res.body.status).toBe("overpaid");
     expect(res.body.payments.map((p: any) => [p.source, p.amount])).toEqual([
       ["manual", "200.00"],
-      ["qbo", "300.00"],
+      ["qbo", "500.00"],
     ]);
   });
 
@@ -65,7 +69,7 @@ describe("syncing a PO with its QBO invoice", () => {
     expect(po.body.totalPaid).toBe("120.00");
   });
 
-  it("flags a discrepancy and removes nothing when QBO shows less paid than was recorded from it", async () => {
+  it("voids, and keeps, the counterpart of a payment deleted in QBO", async () => {
     const { slug, realmId, reference, invoiceId } = await invoicedPo("400.00", UNTAXED);
     await emulator().recordPayment(realmId, invoiceId, { amount: "100.00", webhook: false });
     await call("POST", paths.qboInvoiceSync(slug, reference));
@@ -73,10 +77,15 @@ describe("syncing a PO with its QBO invoice", () => {
 
     const res = await call("POST", paths.qboInvoiceSync(slug, reference));
 
-    expect(res.body.totalPaid).toBe("100.00");
-    expect(res.body.qbo.discrepancy).toMatchObject({ kind: "qbo_paid_less_than_recorded" });
-    const list = await call("GET", paths.pos(slug, { qbo: "discrepancy" }));
-    expect(list.body.items.map((p: any) => p.reference)).toEqual([reference]);
+    expect(res.body.totalPaid).toBe("0.00");
+    expect(res.body.status).toBe("sent");
+    expect(res.body.payments).toHaveLength(1);
+    expect(res.body.payments[0]).toMatchObject({
+      amount: "100.00",
+      source: "qbo",
+      voidReason: "Deleted in QuickBooks",
+    });
+    expect(res.body.qbo.discrepancy).toBeNull();
   });
 
   it("flags a voided invoice without touching payments", async () => {
