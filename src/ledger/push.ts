@@ -316,6 +316,7 @@ class PushSession {
    * credits"): to this invoice, fine; to another one, that is a failure finance must see.
    */
   async #applyCreditMemo(entry: OutboxRow, rowId: number, memoId: string, customerId: string): Promise<void> {
+    // Read again, not taken from the create's answer: QuickBooks may apply credits after answering.
     const { CreditMemo: memo } = await this.#client.json(CreditMemoEnvelope, {
       method: "GET",
       path: `creditmemo/${encodeURIComponent(memoId)}`,

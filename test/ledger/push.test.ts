@@ -2,7 +2,9 @@
  * The ledger, ours → QBO (SPEC §9 "Ours → QBO", "Outbox", "Cancel"): payments and credit notes
  * recorded through the API reach QuickBooks through the outbox and the sync queue, exactly once,
  * whatever QuickBooks does meanwhile. Every test runs the real route, queue and consumer against
- * the emulator; each turns off only tax (amounts are then the PO's lines).
+ * the emulator; each turns off tax (amounts are then the PO's lines) and Intuit's 10 requests a
+ * second (an invoice and a credit memo push in the same second pass it; a 429 makes the push wait
+ * 60 s, correct but too slow for a test: the rate budget has its own tests).
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
@@ -10,14 +12,26 @@ import { makeDb } from "../../src/db/client";
 import { redriveStalePushes } from "../../src/ledger/outbox";
 import {
   call,
-  connectedConference,
+  connectedConference as connectedConferenceThrottled,
   createPo,
   emulator,
   expectError,
-  invoicedPo,
+  invoicedPo as invoicedPoThrottled,
   paths,
   UNTAXED,
 } from "../helpers";
+
+async function invoicedPo(...args: Parameters<typeof invoicedPoThrottled>) {
+  const po = await invoicedPoThrottled(...args);
+  await emulator().setLimits(po.realmId, {});
+  return po;
+}
+
+async function connectedConference(...args: Parameters<typeof connectedConferenceThrottled>) {
+  const conference = await connectedConferenceThrottled(...args);
+  await emulator().setLimits(conference.realmId, {});
+  return conference;
+}
 
 const WAIT = { timeout: 15_000, interval: 100 };
 
