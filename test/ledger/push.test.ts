@@ -376,3 +376,32 @@ describe("a credit note voided here after it was pushed", () => {
     expect((await qboInvoice(realmId, invoiceId)).Balance).toBe(1200);
   });
 });
+
+describe("both halves of the ledger together", () => {
+  it.each([
+    ["applied by us", false],
+    ["applied by QuickBooks", true],
+  ])(
+    "a sync after our pushes records nothing more: our payment and credit memo (%s) are recognised as ours",
+    async (_, autoApplyCredits) => {
+      const { slug, reference } = await invoicedPo("1000.00", { ...UNTAXED, autoApplyCredits });
+      await call("POST", paths.payments(slug, reference), wire("300.00"));
+      await call("POST", paths.creditNotes(slug, reference), { amount: "100.00", reason: "Goodwill" });
+      const pushed = await settled(slug, reference);
+
+      const synced = await call("POST", paths.qboInvoiceSync(slug, reference));
+
+      expect(synced.status, JSON.stringify(synced.body)).toBe(200);
+      expect(synced.body.payments.map((p: any) => [p.source, p.amount, p.qbo.id])).toEqual([
+        ["manual", "300.00", pushed.payments[0].qbo.id],
+      ]);
+      expect(synced.body.creditNotes.map((c: any) => [c.source, c.amount, c.qbo.id])).toEqual([
+        ["manual", "100.00", pushed.creditNotes[0].qbo.id],
+      ]);
+      expect(synced.body).toMatchObject({
+        balanceDue: "600.00",
+        qbo: { balance: "600.00", discrepancy: null },
+      });
+    },
+  );
+});
