@@ -9,6 +9,7 @@ CREATE TABLE `ledger_outbox` (
 	`generation` integer DEFAULT 0 NOT NULL,
 	`attempts` integer DEFAULT 0 NOT NULL,
 	`attempted_at` text,
+	`lease_until` text,
 	`last_error` text,
 	`created_at` text NOT NULL,
 	`updated_at` text NOT NULL,

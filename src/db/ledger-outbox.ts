@@ -5,7 +5,7 @@
  * together. The payment's or credit note's own `qbo_state`/`qbo_error` mirror the entry for
  * the API; both are written in the same batch whenever the entry moves.
  */
-import { and, asc, count, eq, exists, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
+import { and, asc, count, eq, exists, inArray, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import type { EventContext } from "../domain/events";
 import type { LedgerPushAction, LedgerPushKind } from "../domain/ledger";
 import type { Db } from "./client";
@@ -43,6 +43,7 @@ export function enqueuePendingCreates(db: Db, poId: number, now: string) {
             generation: sql<number>`0`.as("generation"),
             attempts: sql<number>`0`.as("attempts"),
             attemptedAt: sql<string | null>`NULL`.as("attempted_at"),
+            leaseUntil: sql<string | null>`NULL`.as("lease_until"),
             lastError: sql<string | null>`NULL`.as("last_error"),
             createdAt: sql<string>`${now}`.as("created_at"),
             updatedAt: sql<string>`${now}`.as("updated_at"),
@@ -126,6 +127,7 @@ export function enqueueVoid(db: Db, kind: LedgerPushKind, poId: number, rowId: n
             generation: sql<number>`0`.as("generation"),
             attempts: sql<number>`0`.as("attempts"),
             attemptedAt: sql<string | null>`NULL`.as("attempted_at"),
+            leaseUntil: sql<string | null>`NULL`.as("lease_until"),
             lastError: sql<string | null>`NULL`.as("last_error"),
             createdAt: sql<string>`${now}`.as("created_at"),
             updatedAt: sql<string>`${now}`.as("updated_at"),
@@ -140,6 +142,37 @@ export function enqueueVoid(db: Db, kind: LedgerPushKind, poId: number, rowId: n
       .set({ qboState: "pending", qboError: null })
       .where(and(eq(table.id, rowId), exists(voidEntry))),
   ] as const;
+}
+
+/**
+ * Takes the PO's pending entries that no live push run holds, for `leaseMs`: two runs for one PO
+ * (two messages in two batches, a re-drive) never work the same entry at once, so they never
+ * race one create past the other's marker look-up. Oldest first: a create before its void.
+ */
+export async function claimPendingEntries(
+  db: Db,
+  poId: number,
+  now: Date,
+  leaseMs: number,
+): Promise<OutboxRow[]> {
+  const rows = await db
+    .update(ledgerOutbox)
+    .set({ leaseUntil: new Date(now.getTime() + leaseMs).toISOString() })
+    .where(
+      and(
+        eq(ledgerOutbox.purchaseOrderId, poId),
+        eq(ledgerOutbox.state, "pending"),
+        or(isNull(ledgerOutbox.leaseUntil), lt(ledgerOutbox.leaseUntil, now.toISOString())),
+      ),
+    )
+    .returning();
+  return rows.sort((a, b) => a.id - b.id);
+}
+
+/** Gives the entries back (the run ended, done or not): the next run may take them at once. */
+export async function releaseEntries(db: Db, ids: number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.update(ledgerOutbox).set({ leaseUntil: null }).where(inArray(ledgerOutbox.id, ids));
 }
 
 /** A PO's pending entries, oldest first: the order they are pushed in (a create before its void). */

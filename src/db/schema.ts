@@ -429,6 +429,8 @@ export const ledgerOutbox = sqliteTable(
     generation: integer("generation").notNull().default(0),
     attempts: integer("attempts").notNull().default(0),
     attemptedAt: text("attempted_at"),
+    /** Held by the push run working the entry (one run per entry at a time); expires if it dies. */
+    leaseUntil: text("lease_until"),
     lastError: text("last_error"),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),

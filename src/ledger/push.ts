@@ -17,6 +17,7 @@ import { qboClientFor } from "../connections";
 import type { Db } from "../db/client";
 import { findConference } from "../db/conferences";
 import {
+  claimPendingEntries,
   closeEntry,
   completeCreate,
   createEntryOf,
@@ -26,7 +27,7 @@ import {
   markAttempted,
   noteTransientError,
   type OutboxRow,
-  pendingEntries,
+  releaseEntries,
   rememberQboId,
 } from "../db/ledger-outbox";
 import { findPoById, type PoRow } from "../db/purchase-orders";
@@ -56,8 +57,22 @@ class PushRefused extends Error {}
 
 /** Works every pending entry of the PO. Throws only what the queue should retry. */
 export async function pushPurchaseOrder(env: Env, db: Db, poId: number, ctx = SYSTEM_CONTEXT): Promise<void> {
-  const entries = await pendingEntries(db, poId);
+  const entries = await claimPendingEntries(db, poId, new Date(), LEASE_MS);
   if (entries.length === 0) return;
+  try {
+    await pushEntries(env, db, poId, entries, ctx);
+  } finally {
+    await releaseEntries(
+      db,
+      entries.map((e) => e.id),
+    );
+  }
+}
+
+/** Longer than any one run (a few QBO round trips per entry, 30 s timeout each) should take. */
+const LEASE_MS = 3 * 60 * 1000;
+
+async function pushEntries(env: Env, db: Db, poId: number, entries: OutboxRow[], ctx: EventContext) {
   const po = await findPoById(db, poId);
   const conference = po && (await findConference(db, po.conferenceSlug));
   if (!po || !conference) return;

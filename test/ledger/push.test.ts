@@ -10,6 +10,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { makeDb } from "../../src/db/client";
 import { redriveStalePushes } from "../../src/ledger/outbox";
+import { pushPurchaseOrder } from "../../src/ledger/push";
 import {
   call,
   connectedConference as connectedConferenceThrottled,
@@ -142,6 +143,25 @@ describe("a payment recorded here", () => {
     const payments = await qboPayments(realmId);
     expect(payments).toHaveLength(1);
     expect(po.payments[0].qbo).toEqual({ id: payments[0].Id, state: "synced" });
+  });
+
+  it("makes one QBO payment when several push runs for the PO meet (two messages, a re-drive)", async () => {
+    const { slug, realmId, reference } = await invoicedPo("1200.00", UNTAXED);
+    await emulator().setFaults(realmId, {
+      rules: [{ kind: "latency", ms: 300, times: 1, match: { operation: "create:payment" } }],
+    });
+    const poId = (
+      await env.DB.prepare("SELECT id FROM purchase_orders WHERE reference = ?")
+        .bind(reference)
+        .first<{ id: number }>()
+    )?.id as number;
+
+    await call("POST", paths.payments(slug, reference), wire("100.00"));
+    const db = makeDb(env.DB);
+    await Promise.all([pushPurchaseOrder(env, db, poId), pushPurchaseOrder(env, db, poId)]);
+
+    await settled(slug, reference);
+    expect(await qboPayments(realmId)).toHaveLength(1);
   });
 
   it("shows a refused push as failed, lists it in the sync status and the PO filter, and retries it", async () => {
