@@ -225,8 +225,60 @@ waited = await waitForStatus(hooli.reference, "sent", "webhook");
 show(`8. The wire voided in QuickBooks → webhook → the paid PO reopens (${waited.ms} ms)`, waited.po);
 await showEvents(hooli.reference);
 
+// 9. Ours → QuickBooks: a wire recorded through the API appears in QuickBooks as a Payment.
+let wired = await api("POST", `/api/conferences/${conference}/purchase-orders`, {
+  organizationName: `Pied Piper ${Math.floor(Math.random() * 10000)}`,
+  contactName: "Gavin Belson",
+  contactEmail: "ap@hooli.example",
+  lineItems: [{ description: "Platinum sponsorship", quantity: 1, unitPrice: "2000.00" }],
+});
+wired = await api(
+  "POST",
+  `/api/conferences/${conference}/purchase-orders/${wired.reference}/qbo-invoice`,
+  {},
+);
+const recorded = await api(
+  "POST",
+  `/api/conferences/${conference}/purchase-orders/${wired.reference}/payments`,
+  {
+    amount: "1000.00",
+    method: "wire",
+    reference: "WIRE-20261130-PIEDPIPER-0042",
+    paymentDate: new Date().toISOString().slice(0, 10),
+  },
+);
+const pushStart = Date.now();
+console.log(
+  `\n── 9. A wire of 1000.00 recorded through the API → 201 at once, qbo.state=${recorded.payments[0].qbo?.state}`,
+);
+let pushed;
+for (;;) {
+  pushed = await api("GET", `/api/conferences/${conference}/purchase-orders/${wired.reference}`);
+  if (pushed.payments[0].qbo?.state !== "pending") break;
+  if (Date.now() - pushStart > 20_000) {
+    console.error("\n✖ the wire was not pushed to QuickBooks within 20 s.\n");
+    process.exit(1);
+  }
+  await sleep(200);
+}
+const qboPayment = (await sandbox("GET", `/__control/realms/${realmId}/payments`)).payments.find(
+  (p) => p.Id === pushed.payments[0].qbo?.id,
+);
+console.log(
+  `   outbox → queue → QuickBooks (${Date.now() - pushStart} ms): qbo=${JSON.stringify(pushed.payments[0].qbo)}`,
+);
+if (qboPayment) {
+  console.log(
+    `   QuickBooks Payment #${qboPayment.Id}: ${qboPayment.TotalAmt} on ${qboPayment.TxnDate}, ref "${qboPayment.PaymentRefNum}", applied to invoice #${qboPayment.Line?.[0]?.LinkedTxn?.[0]?.TxnId}`,
+  );
+  console.log(`   its private note: ${qboPayment.PrivateNote}`);
+}
+await showEvents(wired.reference);
+
 const status = await api("GET", `/api/conferences/${conference}/qbo/sync`);
-console.log(`\n── Sync status: outstanding=${status.outstanding}, failures=${status.failures.length}`);
+console.log(
+  `\n── Sync status: outstanding=${status.outstanding}, failures=${status.failures.length}, outbox pending=${status.outbox?.pending ?? 0} failed=${status.outbox?.failed.length ?? 0}`,
+);
 for (const run of status.lastRuns.slice(0, 4)) {
   console.log(
     `   ${run.trigger.padEnd(8)} ${run.startedAt}  checked=${run.invoicesChecked}  payments=${run.paymentsRecorded}  credit notes=${run.creditNotesRecorded}${run.ledgerFallback ? `  fallback: ${run.ledgerFallback}` : ""}`,

@@ -3,6 +3,7 @@ import { createApp } from "./app";
 import { makeDb } from "./db/client";
 import { EVENTS_QUEUE_NAME, handleEventsBatch } from "./events/delivery";
 import { drainAll, pruneDeliveries, redriveOverdue } from "./events/drain";
+import { redriveStalePushes } from "./ledger/outbox";
 import { log } from "./lib/log";
 import { handleQueueBatch } from "./sync/consumer";
 import { KEEPALIVE_CRON, planAllOutstanding, RECONCILE_CRON, runDailyCron } from "./sync/planner";
@@ -21,6 +22,8 @@ export default {
       // The outbox's safety net: events no request drained, deliveries whose message was lost.
       await drainAll(env, db);
       await redriveOverdue(env, db);
+      // The ledger outbox's too: pushes whose queue message was lost (SPEC §9 "Outbox").
+      await redriveStalePushes(env, db);
     } else if (controller.cron === KEEPALIVE_CRON) {
       await runDailyCron(env, db);
       await pruneDeliveries(db);

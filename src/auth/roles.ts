@@ -35,6 +35,7 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   [`GET ${C}/qbo/sync`]: { role: "viewer" },
   [`GET ${C}/events`]: { role: "viewer" },
   [`POST ${C}/qbo/sync`]: { role: "finance", qboCalls: true },
+  [`POST ${C}/qbo/outbox/retry`]: { role: "finance" },
 
   [`POST ${C}/api-keys`]: { role: "admin" },
   [`GET ${C}/api-keys`]: { role: "admin" },

@@ -3,12 +3,15 @@
  * transaction); checks that guard money (not cancelled, not already recorded) are part of the
  * statement itself, so two concurrent requests can never both pass a check made in JS.
  */
+
 import { and, asc, desc, eq, inArray, isNotNull, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { Actor, EventContext } from "../domain/events";
 import { formatCents } from "../domain/money";
 import type { PaymentMethod } from "../domain/payments";
 import type { PoStatus } from "../domain/po-status";
 import { chunk, type Db } from "./client";
+import { enqueuePendingCreates, enqueueVoid, initialQboState, poHasOutboxIn } from "./ledger-outbox";
 import { justInserted, moneyText, poEventInsert, statusChangedInsert } from "./po-events";
 import { creditNotes, lineItems, payments, purchaseOrders } from "./schema";
 
@@ -167,9 +170,11 @@ export async function loadAggregate(db: Db, po: PoRow): Promise<PoAggregate> {
   return agg;
 }
 
+export type PoQboFilter = "outstanding" | "discrepancy" | "pending_push" | "push_failed";
+
 export interface PoListFilter {
   status?: PoStatus | undefined;
-  qbo?: "outstanding" | "discrepancy" | undefined;
+  qbo?: PoQboFilter | undefined;
   beforeId?: number | undefined;
   limit: number;
 }
@@ -180,6 +185,8 @@ export async function listPos(db: Db, conferenceSlug: string, filter: PoListFilt
   if (filter.status) conditions.push(eq(purchaseOrders.status, filter.status));
   if (filter.qbo === "outstanding") conditions.push(outstandingCondition());
   if (filter.qbo === "discrepancy") conditions.push(isNotNull(purchaseOrders.qboDiscrepancyKind));
+  if (filter.qbo === "pending_push") conditions.push(poHasOutboxIn("pending"));
+  if (filter.qbo === "push_failed") conditions.push(poHasOutboxIn("failed"));
   if (filter.beforeId !== undefined) conditions.push(lt(purchaseOrders.id, filter.beforeId));
   return db
     .select()
@@ -249,7 +256,13 @@ export async function markSent(db: Db, poId: number, now: string, ctx: EventCont
 export async function markCancelled(
   db: Db,
   poId: number,
-  opts: { now: string; claimStaleBefore: string; qboInvoice: "keep" | "void" },
+  opts: {
+    now: string;
+    claimStaleBefore: string;
+    qboInvoice: "keep" | "void" | "credit";
+    /** With `credit`: the reason of the credit note that closes the open balance (when there is one). */
+    creditReason?: string;
+  },
   ctx: EventContext,
 ): Promise<boolean> {
   const { now } = opts;
@@ -262,7 +275,24 @@ export async function markCancelled(
       lt(purchaseOrders.qboCreateClaimedAt, opts.claimStaleBefore),
     ),
   );
-  const [, , rows] = await db.batch([
+  // `credit`: a credit note of the open balance, recorded in the same batch before the status
+  // moves (its insert is guarded like the cancel), pushed as a CreditMemo through the outbox.
+  const open = sql`(${purchaseOrders.totalCents} + ${purchaseOrders.taxCents} - ${paidSum} - ${creditedSum})`;
+  const credit: BatchItem<"sqlite">[] =
+    opts.qboInvoice === "credit" && opts.creditReason
+      ? [
+          ...creditNoteInserts(
+            db,
+            poId,
+            { amountCents: open, reason: opts.creditReason },
+            now,
+            ctx,
+            and(cancellable, sql`${open} > 0`) as SQL,
+          ),
+        ]
+      : [];
+  const statements: BatchItem<"sqlite">[] = [
+    ...credit,
     poEventInsert(
       db,
       {
@@ -279,7 +309,10 @@ export async function markCancelled(
       .set({ status: "cancelled", updatedAt: now })
       .where(cancellable)
       .returning({ id: purchaseOrders.id }),
-  ]);
+    ...enqueuePendingCreates(db, poId, now),
+  ];
+  const results = await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  const rows = results[credit.length + 2] as { id: number }[];
   return rows.length === 1;
 }
 
@@ -319,7 +352,7 @@ export async function addPayment(
           voidedAt: sql<string | null>`NULL`.as("voided_at"),
           voidReason: sql<string | null>`NULL`.as("void_reason"),
           qboId: sql<string | null>`NULL`.as("qbo_id"),
-          qboState: sql<string | null>`NULL`.as("qbo_state"),
+          qboState: initialQboState.as("qbo_state"),
           qboError: sql<string | null>`NULL`.as("qbo_error"),
         })
         .from(purchaseOrders)
@@ -327,6 +360,8 @@ export async function addPayment(
     ),
     paymentRecordedInsert(db, poId, { ctx, at: now }),
     ...recomputeStatus(db, poId, now, ctx),
+    // The outbox entry commits with the payment (SPEC §9 "Outbox").
+    ...enqueuePendingCreates(db, poId, now),
   ]);
   return insertedId(inserted);
 }
@@ -359,14 +394,16 @@ export function paymentRecordedInsert(
   );
 }
 
-export async function addCreditNote(
+/** The credit note insert (only while the PO matches `guard`) and its `credit_note.recorded` event. */
+function creditNoteInserts(
   db: Db,
   poId: number,
-  c: { amountCents: number; reason: string },
+  c: { amountCents: number | SQL; reason: string },
   now: string,
   ctx: EventContext,
-): Promise<number | null> {
-  const [inserted] = await db.batch([
+  guard: SQL,
+) {
+  return [
     db.insert(creditNotes).select(
       db
         .select({
@@ -379,11 +416,11 @@ export async function addCreditNote(
           voidReason: sql<string | null>`NULL`.as("void_reason"),
           source: sql<string>`'manual'`.as("source"),
           qboId: sql<string | null>`NULL`.as("qbo_id"),
-          qboState: sql<string | null>`NULL`.as("qbo_state"),
+          qboState: initialQboState.as("qbo_state"),
           qboError: sql<string | null>`NULL`.as("qbo_error"),
         })
         .from(purchaseOrders)
-        .where(and(eq(purchaseOrders.id, poId), sql`${purchaseOrders.status} <> 'cancelled'`)),
+        .where(and(eq(purchaseOrders.id, poId), guard)),
     ),
     poEventInsert(
       db,
@@ -400,7 +437,20 @@ export async function addCreditNote(
       justInserted(creditNotes, poId),
       { table: creditNotes, on: eq(creditNotes.purchaseOrderId, purchaseOrders.id) },
     ),
+  ] as const;
+}
+
+export async function addCreditNote(
+  db: Db,
+  poId: number,
+  c: { amountCents: number; reason: string },
+  now: string,
+  ctx: EventContext,
+): Promise<number | null> {
+  const [inserted] = await db.batch([
+    ...creditNoteInserts(db, poId, c, now, ctx, sql`${purchaseOrders.status} <> 'cancelled'`),
     ...recomputeStatus(db, poId, now, ctx),
+    ...enqueuePendingCreates(db, poId, now),
   ]);
   return insertedId(inserted);
 }
@@ -422,7 +472,7 @@ export async function voidMoneyRow(
   ctx: EventContext,
 ): Promise<VoidOutcome> {
   const table = kind === "payment" ? payments : creditNotes;
-  const manual = kind === "payment" ? eq(payments.source, "manual") : sql`1 = 1`;
+  const manual = kind === "payment" ? eq(payments.source, "manual") : eq(creditNotes.source, "manual");
   const voidable = and(eq(table.id, rowId), eq(table.purchaseOrderId, poId), isNull(table.voidedAt), manual);
   const [, updated] = await db.batch([
     // Before the UPDATE, under its own guard: the event exists exactly when the row is voided.
@@ -443,6 +493,8 @@ export async function voidMoneyRow(
     ),
     db.update(table).set({ voidedAt: now, voidReason: reason }).where(voidable).returning({ id: table.id }),
     ...recomputeStatus(db, poId, now, ctx),
+    // Its QBO counterpart is voided too, through the outbox (SPEC §15 "Reversal").
+    ...enqueueVoid(db, kind, poId, rowId, now),
   ]);
   if (updated.length === 1) return "voided";
   const row = await db

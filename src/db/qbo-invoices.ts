@@ -7,9 +7,13 @@ import type { EventContext } from "../domain/events";
 import { formatCents } from "../domain/money";
 import type { DiscrepancyKind } from "../domain/reconcile";
 import type { Db } from "./client";
+import { pushRowsRecordedBeforeInvoice } from "./ledger-outbox";
 import { poEventInsert, statusChangedInsert } from "./po-events";
 import type { PoRow } from "./purchase-orders";
 import { purchaseOrders, qboCustomers } from "./schema";
+
+/** A QBO invoice can be made for these (SPEC §9: a sponsor may wire a deposit before the invoice). */
+export const INVOICEABLE_STATUSES = ["draft", "sent", "partially_paid"] as const;
 
 /** A claim older than this belongs to a request that died; a retry may take it over. */
 const CLAIM_TTL_MS = 2 * 60 * 1000;
@@ -32,7 +36,7 @@ export async function claimInvoiceCreation(db: Db, poId: number, now: Date): Pro
       and(
         eq(purchaseOrders.id, poId),
         isNull(purchaseOrders.qboInvoiceId),
-        inArray(purchaseOrders.status, ["draft", "sent"]),
+        inArray(purchaseOrders.status, INVOICEABLE_STATUSES),
         or(isNull(purchaseOrders.qboCreateClaimedAt), lt(purchaseOrders.qboCreateClaimedAt, staleBefore)),
       ),
     )
@@ -143,9 +147,10 @@ export async function saveInvoice(
       })
       .where(thisPo)
       .returning(),
+    // Payments and credit notes recorded before the invoice existed are pushed now (SPEC §9).
+    ...pushRowsRecordedBeforeInvoice(db, poId, now),
   ]);
-  // The UPDATE … RETURNING is the batch's last statement.
-  const [row] = results.at(-1) as PoRow[];
+  const [row] = results[results.length - 5] as PoRow[];
   if (!row) throw new Error("purchase order vanished while its invoice was saved");
   return row;
 }

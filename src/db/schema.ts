@@ -5,6 +5,7 @@
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { API_KEY_ROLES } from "../auth/roles";
 import { ACTOR_TYPES, CONFERENCE_EVENT_TYPES, PLATFORM_EVENT_TYPES, PO_EVENT_TYPES } from "../domain/events";
+import { LEDGER_PUSH_ACTIONS, LEDGER_PUSH_KINDS, OUTBOX_STATES } from "../domain/ledger";
 import { PAYMENT_METHODS, PAYMENT_SOURCES, QBO_ENVIRONMENTS, QBO_PUSH_STATES } from "../domain/payments";
 import { DELIVERY_STATUSES } from "../domain/platform-events";
 import { PO_STATUSES } from "../domain/po-status";
@@ -401,5 +402,42 @@ export const eventDeliveries = sqliteTable(
     uniqueIndex("event_deliveries_endpoint_conference_event_uq").on(t.endpointId, t.conferenceEventId),
     index("event_deliveries_conference_idx").on(t.conferenceSlug, t.id),
     index("event_deliveries_due_idx").on(t.status, t.nextAttemptAt),
+  ],
+);
+
+/**
+ * The ledger outbox (SPEC §9 "Outbox"): one row per thing to tell QuickBooks about a payment or
+ * credit note recorded here (`create` it, or `void` it). Written in the D1 batch of the change it
+ * reports, so a recorded payment can never miss its push; worked by the SYNC_QUEUE consumer
+ * (src/ledger/push.ts), re-driven by the 15-minute cron when its queue message was lost.
+ * `attemptedAt`: a create request may have reached QuickBooks, so the next attempt looks the
+ * counterpart up by its PrivateNote marker first. `generation` is part of the QBO `requestid`
+ * and moves only on a manual retry of a failed push.
+ */
+export const ledgerOutbox = sqliteTable(
+  "ledger_outbox",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    conferenceSlug: text("conference_slug").notNull(),
+    purchaseOrderId: integer("purchase_order_id")
+      .notNull()
+      .references(() => purchaseOrders.id),
+    kind: text("kind", { enum: LEDGER_PUSH_KINDS }).notNull(),
+    rowId: integer("row_id").notNull(),
+    action: text("action", { enum: LEDGER_PUSH_ACTIONS }).notNull(),
+    state: text("state", { enum: OUTBOX_STATES }).notNull().default("pending"),
+    generation: integer("generation").notNull().default(0),
+    attempts: integer("attempts").notNull().default(0),
+    attemptedAt: text("attempted_at"),
+    /** Held by the push run working the entry (one run per entry at a time); expires if it dies. */
+    leaseUntil: text("lease_until"),
+    lastError: text("last_error"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("ledger_outbox_row_uq").on(t.kind, t.rowId, t.action),
+    index("ledger_outbox_po_idx").on(t.purchaseOrderId, t.state, t.id),
+    index("ledger_outbox_state_idx").on(t.conferenceSlug, t.state, t.updatedAt),
   ],
 );

@@ -53,7 +53,10 @@ const CreatePoBody = z
 
 const ListQuery = z.object({
   status: z.enum(PO_STATUSES).optional(),
-  qbo: z.enum(["outstanding", "discrepancy"]).optional(),
+  qbo: z.enum(["outstanding", "discrepancy", "pending_push", "push_failed"]).optional().openapi({
+    description:
+      "`outstanding`: a live QBO invoice, not paid. `discrepancy`: reconciliation flagged it. `pending_push`: a payment or credit note (or its void) still on its way to QuickBooks. `push_failed`: a push that gave up (see GET …/qbo/sync `outbox.failed`; POST …/qbo/outbox/retry).",
+  }),
   limit: z.coerce.number().int().min(1).max(100).default(50),
   cursor: z.string().max(64).optional(),
 });
@@ -74,8 +77,9 @@ const CreditNoteBody = z
 
 const CancelBody = z
   .object({
-    qboInvoice: z.enum(["keep", "void"]).optional().openapi({
-      description: "What happens to the QBO invoice (default keep). `credit` comes with the ledger.",
+    qboInvoice: z.enum(["keep", "void", "credit"]).optional().openapi({
+      description:
+        "What happens to the QBO invoice (default `keep`). `void`: voided in QuickBooks; refused (409 `invalid_state`) while payments are applied to it. `credit`: a credit note of the open balance is recorded and pushed as a CreditMemo applied to the invoice, so it closes at 0 in QuickBooks with the reason on the books.",
     }),
     voidQboInvoice: z.boolean().optional().openapi({ description: "Version 1 spelling: true means `void`." }),
   })
@@ -188,7 +192,7 @@ export function registerPurchaseOrderRoutes(app: App): void {
       path: "/api/conferences/{slug}/purchase-orders/{reference}/cancel",
       security,
       description:
-        'Cancels the PO (payments and credit notes are kept). `qboInvoice: "void"` (or `voidQboInvoice: true`) voids its QBO invoice too; on a PO cancelled earlier with its invoice kept, it voids the invoice now. 409 `qbo_invoice_in_progress` while the invoice is being created.',
+        'Cancels the PO (payments and credit notes are kept). `qboInvoice: "void"` (or `voidQboInvoice: true`) voids its QBO invoice too (409 `invalid_state` when payments are applied to it); on a PO cancelled earlier with its invoice kept, it voids the invoice now. `qboInvoice: "credit"` records a credit note of the open balance, pushed as a CreditMemo applied to the invoice (through the outbox). 409 `qbo_invoice_in_progress` while the invoice is being created.',
       request: { params: PoParams, body: jsonBody(CancelBody, false) },
       responses: { 200: jsonResponse(PurchaseOrderView, "The PO, cancelled"), ...commonErrors, ...qboErrors },
     }),
@@ -230,7 +234,7 @@ export function registerPurchaseOrderRoutes(app: App): void {
         paymentDate: p.paymentDate,
         note: p.note,
       };
-      const po = await recordPayment(makeDb(c.env.DB), slug, reference, payment, eventContext(c));
+      const po = await recordPayment(c.env, makeDb(c.env.DB), slug, reference, payment, eventContext(c));
       return c.json(purchaseOrderView(po), 201);
     },
   );
@@ -251,6 +255,7 @@ export function registerPurchaseOrderRoutes(app: App): void {
       const { slug, reference } = c.req.valid("param");
       const { amount, reason } = c.req.valid("json");
       const po = await recordCreditNote(
+        c.env,
         makeDb(c.env.DB),
         slug,
         reference,
@@ -289,7 +294,7 @@ function voidHandler(kind: MoneyKind): AppRouteHandler<ReturnType<typeof voidRou
     const { reason } = c.req.valid("json");
     return c.json(
       purchaseOrderView(
-        await voidMoney(makeDb(c.env.DB), slug, reference, kind, id, reason, eventContext(c)),
+        await voidMoney(c.env, makeDb(c.env.DB), slug, reference, kind, id, reason, eventContext(c)),
       ),
       200,
     );

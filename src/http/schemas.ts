@@ -3,7 +3,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { parseCents } from "../domain/money";
-import { PAYMENT_METHODS, PAYMENT_SOURCES, QBO_ENVIRONMENTS } from "../domain/payments";
+import { PAYMENT_METHODS, PAYMENT_SOURCES, QBO_ENVIRONMENTS, QBO_PUSH_STATES } from "../domain/payments";
 import { PO_STATUSES } from "../domain/po-status";
 import { DISCREPANCY_KINDS } from "../domain/reconcile";
 import { ERROR_CODES } from "../lib/errors";
@@ -116,6 +116,21 @@ export const ConferenceView = z
   })
   .openapi("Conference");
 
+/** A payment's or credit note's QuickBooks counterpart (SPEC §9). */
+export const QboLinkView = z
+  .object({
+    id: z.string().nullable().openapi({ description: "The QBO Payment or CreditMemo id; null until pushed" }),
+    state: z.enum(QBO_PUSH_STATES).openapi({
+      description:
+        "`pending`: on its way to QuickBooks (or its void is); `synced`: QuickBooks has it; `failed`: the push gave up (see `error`; retry with POST …/qbo/outbox/retry)",
+    }),
+    error: z.string().optional().openapi({ description: "Why the push failed (state `failed` only)" }),
+  })
+  .openapi("QboLink", {
+    description: "null when there is nothing to push (no QuickBooks invoice yet)",
+  });
+export type QboLinkJson = z.infer<typeof QboLinkView>;
+
 export const PurchaseOrderView = z
   .object({
     reference: z.string(),
@@ -155,6 +170,7 @@ export const PurchaseOrderView = z
         createdAt: z.string(),
         voidedAt: z.string().nullable(),
         voidReason: z.string().nullable(),
+        qbo: QboLinkView.nullable(),
       }),
     ),
     creditNotes: z.array(
@@ -162,9 +178,11 @@ export const PurchaseOrderView = z
         id: z.number(),
         amount: MoneyOutput,
         reason: z.string(),
+        source: z.enum(PAYMENT_SOURCES),
         createdAt: z.string(),
         voidedAt: z.string().nullable(),
         voidReason: z.string().nullable(),
+        qbo: QboLinkView.nullable(),
       }),
     ),
     qbo: z

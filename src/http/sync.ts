@@ -1,7 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { makeDb } from "../db/client";
+import { outboxStatus } from "../db/ledger-outbox";
 import { countOutstanding, recentSyncFailures, recentSyncRuns } from "../db/sync-bookkeeping";
+import { LEDGER_PUSH_ACTIONS, LEDGER_PUSH_KINDS } from "../domain/ledger";
 import { SYNC_TRIGGERS } from "../domain/reconcile";
+import { retryFailedPushes } from "../ledger/outbox";
 import { requireConference } from "../services/conferences";
 import { planConferenceSync } from "../sync/planner";
 import type { App } from "./app-types";
@@ -36,6 +39,25 @@ const SyncStatus = z
         failedAt: z.string(),
       }),
     ),
+    outbox: z
+      .object({
+        pending: z.number().openapi({ description: "Pushes to QuickBooks not done yet" }),
+        failed: z.array(
+          z.object({
+            reference: z.string(),
+            kind: z.enum(LEDGER_PUSH_KINDS),
+            id: z.number().openapi({ description: "The payment's or credit note's id" }),
+            action: z.enum(LEDGER_PUSH_ACTIONS),
+            error: z.string(),
+            attempts: z.number(),
+            failedAt: z.string(),
+          }),
+        ),
+      })
+      .openapi({
+        description:
+          "The ledger outbox (ours → QuickBooks): pushes still pending, and those that gave up (retry with POST …/qbo/outbox/retry)",
+      }),
   })
   .openapi("SyncStatus");
 
@@ -74,10 +96,11 @@ export function registerSyncRoutes(app: App): void {
       const db = makeDb(c.env.DB);
       const { slug } = c.req.valid("param");
       const conference = await requireConference(db, slug);
-      const [outstanding, runs, failures] = await Promise.all([
+      const [outstanding, runs, failures, outbox] = await Promise.all([
         countOutstanding(db, slug),
         recentSyncRuns(db, slug, 20),
         recentSyncFailures(db, slug, conference.qboRealmId, 50),
+        outboxStatus(db, slug, 100),
       ]);
       return c.json(
         {
@@ -99,9 +122,48 @@ export function registerSyncRoutes(app: App): void {
             attempts: f.attempts,
             failedAt: f.failedAt,
           })),
+          outbox: {
+            pending: outbox.pending,
+            failed: outbox.failed.map((f) => ({
+              reference: f.reference,
+              kind: f.kind,
+              id: f.rowId,
+              action: f.action,
+              error: f.error ?? "unknown error",
+              attempts: f.attempts,
+              failedAt: f.failedAt,
+            })),
+          },
         },
         200,
       );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/conferences/{slug}/qbo/outbox/retry",
+      security,
+      description:
+        "Tries every failed push of payments and credit notes to QuickBooks again (the ledger outbox). Each is pushed off-request through the sync queue; a push never makes a duplicate in QuickBooks, so retrying is always safe.",
+      request: { params: ConferenceParams },
+      responses: {
+        202: jsonResponse(
+          z.object({
+            retried: z.number().openapi({ description: "Failed pushes put back in the outbox" }),
+            purchaseOrders: z.number(),
+          }),
+          "Queued",
+        ),
+        ...commonErrors,
+      },
+    }),
+    async (c) => {
+      const db = makeDb(c.env.DB);
+      const { slug } = c.req.valid("param");
+      await requireConference(db, slug);
+      return c.json(await retryFailedPushes(c.env, db, slug), 202);
     },
   );
 }

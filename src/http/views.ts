@@ -4,7 +4,8 @@ import type { ConnectionStatus } from "../connections/types";
 import type { ConferenceRow } from "../db/conferences";
 import type { PoAggregate } from "../db/purchase-orders";
 import { formatCents } from "../domain/money";
-import type { ConferenceJson, PurchaseOrderJson } from "./schemas";
+import type { QboPushState } from "../domain/payments";
+import type { ConferenceJson, PurchaseOrderJson, QboLinkJson } from "./schemas";
 
 /**
  * `previousRealms`: other companies that still hold live invoices of this conference's POs
@@ -35,6 +36,20 @@ export function conferenceView(
     },
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+  };
+}
+
+/** A money row's QuickBooks counterpart (SPEC §9): null while there is nothing to push. */
+function qboLink(row: {
+  qboId: string | null;
+  qboState: QboPushState | null;
+  qboError: string | null;
+}): QboLinkJson | null {
+  if (row.qboState === null) return null;
+  return {
+    id: row.qboId,
+    state: row.qboState,
+    ...(row.qboError && row.qboState === "failed" ? { error: row.qboError } : {}),
   };
 }
 
@@ -76,14 +91,17 @@ export function purchaseOrderView({ po, lineItems, payments, creditNotes }: PoAg
       createdAt: p.createdAt,
       voidedAt: p.voidedAt,
       voidReason: p.voidReason,
+      qbo: qboLink(p),
     })),
     creditNotes: creditNotes.map((c) => ({
       id: c.id,
       amount: formatCents(c.amountCents),
       reason: c.reason,
+      source: c.source,
       createdAt: c.createdAt,
       voidedAt: c.voidedAt,
       voidReason: c.voidReason,
+      qbo: qboLink(c),
     })),
     qbo: po.qboInvoiceId
       ? {

@@ -16,6 +16,7 @@ import {
   type NewPayment,
   type PoAggregate,
   type PoListFilter,
+  type PoQboFilter,
   type PoRow,
   voidMoneyRow,
 } from "../db/purchase-orders";
@@ -23,6 +24,7 @@ import { claimStaleBefore } from "../db/qbo-invoices";
 import type { EventContext } from "../domain/events";
 import { MAX_CENTS, multiplyCents } from "../domain/money";
 import type { PoStatus } from "../domain/po-status";
+import { announceIfPending } from "../ledger/outbox";
 import { ApiError, notFound } from "../lib/errors";
 import { requireConference, requirePo } from "./conferences";
 
@@ -110,7 +112,7 @@ export async function listPurchaseOrders(
   slug: string,
   query: {
     status?: PoStatus | undefined;
-    qbo?: "outstanding" | "discrepancy" | undefined;
+    qbo?: PoQboFilter | undefined;
     limit: number;
     cursor?: string | undefined;
   },
@@ -174,11 +176,16 @@ export async function sendPurchaseOrder(
 export async function cancelPurchaseOrder(
   db: Db,
   po: PoRow,
-  qboInvoice: "keep" | "void",
+  qboInvoice: "keep" | "void" | "credit",
   ctx: EventContext,
 ): Promise<void> {
   const now = new Date();
-  const opts = { now: now.toISOString(), claimStaleBefore: claimStaleBefore(now), qboInvoice };
+  const opts = {
+    now: now.toISOString(),
+    claimStaleBefore: claimStaleBefore(now),
+    qboInvoice,
+    creditReason: `Purchase order ${po.reference} cancelled: open balance credited`,
+  };
   if (await markCancelled(db, po.id, opts, ctx)) return;
   const current = await findPoById(db, po.id);
   if (current && current.status !== "cancelled" && isCreationInProgress(current, now)) {
@@ -209,6 +216,7 @@ export function invoiceInProgress(reference: string): ApiError {
  * from QuickBooks follow QuickBooks and cannot be voided here.
  */
 export async function voidMoney(
+  env: Env,
   db: Db,
   slug: string,
   reference: string,
@@ -221,8 +229,12 @@ export async function voidMoney(
   const noun = kind === "payment" ? "Payment" : "Credit note";
   const outcome = await voidMoneyRow(db, kind, po.id, rowId, reason, new Date().toISOString(), ctx);
   switch (outcome) {
-    case "voided":
-      return getPurchaseOrder(db, slug, reference);
+    case "voided": {
+      // A row already in QuickBooks (or on its way) has its counterpart voided there too.
+      const agg = await getPurchaseOrder(db, slug, reference);
+      await announceIfPending(env, agg);
+      return agg;
+    }
     case "not_found":
       throw notFound(`${noun} ${rowId} of ${reference}`);
     case "already_voided":
@@ -235,7 +247,13 @@ export async function voidMoney(
   }
 }
 
+/**
+ * Records a manual payment. When the PO has a QBO invoice the row is `pending` and its outbox
+ * entry commits with it; the push is announced after the commit and happens off-request, so
+ * the answer never waits for (or fails with) QuickBooks (SPEC §9 "Outbox").
+ */
 export async function recordPayment(
+  env: Env,
   db: Db,
   slug: string,
   reference: string,
@@ -245,10 +263,14 @@ export async function recordPayment(
   const po = await requirePo(db, slug, reference);
   const id = await addPayment(db, po.id, payment, new Date().toISOString(), ctx);
   if (id === null) throw cancelledError(reference);
-  return getPurchaseOrder(db, slug, reference);
+  const agg = await getPurchaseOrder(db, slug, reference);
+  await announceIfPending(env, agg);
+  return agg;
 }
 
+/** Records a manual credit note; pushed as a CreditMemo like a payment (see recordPayment). */
 export async function recordCreditNote(
+  env: Env,
   db: Db,
   slug: string,
   reference: string,
@@ -258,7 +280,9 @@ export async function recordCreditNote(
   const po = await requirePo(db, slug, reference);
   const id = await addCreditNote(db, po.id, credit, new Date().toISOString(), ctx);
   if (id === null) throw cancelledError(reference);
-  return getPurchaseOrder(db, slug, reference);
+  const agg = await getPurchaseOrder(db, slug, reference);
+  await announceIfPending(env, agg);
+  return agg;
 }
 
 function cancelledError(reference: string): ApiError {

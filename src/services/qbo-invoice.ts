@@ -5,6 +5,7 @@
 import { qboClientFor } from "../connections";
 import type { Db } from "../db/client";
 import type { ConferenceRow } from "../db/conferences";
+import { livePushedPayments } from "../db/ledger-outbox";
 import {
   findPoById,
   isOutstanding,
@@ -16,6 +17,7 @@ import {
 import {
   claimInvoiceCreation,
   clearCreateAttempted,
+  INVOICEABLE_STATUSES,
   markCreateAttempted,
   markInvoiceEmailed,
   markInvoiceVoided,
@@ -25,6 +27,7 @@ import {
 import type { EventContext } from "../domain/events";
 import { centsToQboAmount, qboAmountToCents } from "../domain/money";
 import { amountPrecisionDiscrepancy } from "../domain/reconcile";
+import { announceIfPending } from "../ledger/outbox";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { type QboClient, QboError } from "../qbo/client";
@@ -74,8 +77,16 @@ export async function createQboInvoice(
   const { conference, po } = await requireConferencePo(db, slug, reference);
   const client = qboClientFor(env, conference);
   let current = await createInvoice(db, client, conference, po, ctx);
-  if (opts.send) current = await emailInvoice(db, client, current, ctx);
+  // Payments and credit notes recorded before the invoice were made pending with it: push them.
+  const created = await loadAggregate(db, current);
+  await announceIfPending(env, created);
+  if (!opts.send) return created;
+  current = await emailInvoice(db, client, current, ctx);
   return loadAggregate(db, current);
+}
+
+function invoiceable(po: PoRow): boolean {
+  return (INVOICEABLE_STATUSES as readonly string[]).includes(po.status);
 }
 
 /**
@@ -97,17 +108,17 @@ async function createInvoice(
 ): Promise<PoRow> {
   const { reference } = po;
   if (po.qboInvoiceId) throw invoiceExists(po);
-  if (po.status !== "draft" && po.status !== "sent") {
+  if (!invoiceable(po)) {
     throw new ApiError(
       "invalid_state",
-      `A QuickBooks invoice can only be made for a draft or sent PO; ${reference} is ${po.status}.`,
+      `A QuickBooks invoice can only be made for a draft, sent or partially paid PO; ${reference} is ${po.status}.`,
     );
   }
   const claimed = await claimInvoiceCreation(db, po.id, new Date());
   if (!claimed) {
     const now = await findPoById(db, po.id);
     if (now?.qboInvoiceId) throw invoiceExists(now);
-    if (now && now.status !== "draft" && now.status !== "sent") {
+    if (now && !invoiceable(now)) {
       throw new ApiError("invalid_state", `${reference} is ${now.status}.`);
     }
     throw invoiceInProgress(reference);
@@ -369,6 +380,13 @@ export async function voidQboInvoice(
       method: "GET",
       path: `invoice/${encodeURIComponent(invoiceId)}`,
     });
+    const linked = (current.LinkedTxn ?? []).filter((t) => t.TxnType === "Payment");
+    if (linked.length > 0) {
+      throw paymentsApplied(
+        po,
+        `QuickBooks payment${linked.length === 1 ? "" : "s"} ${linked.map((t) => t.TxnId).join(", ")}`,
+      );
+    }
     const { Invoice: voided } = await client.json(InvoiceEnvelope, {
       method: "POST",
       path: "invoice",
@@ -390,6 +408,23 @@ export async function voidQboInvoice(
 }
 
 /**
+ * A void would leave payments dangling in QuickBooks (SPEC §9 "Cancel"): refused while the PO
+ * has payments that are (or are about to be) in QuickBooks. QuickBooks' own view is checked in
+ * `voidQboInvoice`, on the invoice it reads anyway.
+ */
+async function refuseVoidWithPayments(db: Db, po: PoRow): Promise<void> {
+  const n = await livePushedPayments(db, po.id);
+  if (n > 0) throw paymentsApplied(po, `${n} payment${n === 1 ? "" : "s"} recorded here`);
+}
+
+function paymentsApplied(po: PoRow, what: string): ApiError {
+  return new ApiError(
+    "invalid_state",
+    `The QuickBooks invoice of ${po.reference} has ${what} applied to it; voiding it would leave them dangling. Void the payments first, or cancel with "keep" or "credit".`,
+  );
+}
+
+/**
  * Cancels a PO; with `void` its QBO invoice is voided first (a void failure leaves the PO as
  * it was). A PO cancelled earlier with its invoice kept can have the invoice voided later by
  * asking again with `void`: no invoice is ever stranded on a cancelled PO.
@@ -399,11 +434,28 @@ export async function cancelPurchaseOrderWithInvoice(
   db: Db,
   slug: string,
   reference: string,
-  qboInvoice: "keep" | "void",
+  qboInvoice: "keep" | "void" | "credit",
   ctx: EventContext,
 ): Promise<PoAggregate> {
   const { conference, po } = await requireConferencePo(db, slug, reference);
   const liveInvoice = po.qboInvoiceId !== null && po.qboInvoiceVoidedAt === null;
+  if (qboInvoice === "void" && liveInvoice) await refuseVoidWithPayments(db, po);
+  if (qboInvoice === "credit") {
+    if (po.status === "cancelled") {
+      throw new ApiError("invalid_state", `Purchase order ${reference} is already cancelled.`);
+    }
+    if (!liveInvoice) {
+      throw new ApiError(
+        "invalid_state",
+        `${reference} has no live QuickBooks invoice to credit; cancel it with "keep".`,
+      );
+    }
+    if (isCreationInProgress(po)) throw invoiceInProgress(reference);
+    await cancelPurchaseOrder(db, po, "credit", ctx);
+    const agg = await loadAggregate(db, await requirePo(db, slug, reference));
+    await announceIfPending(env, agg);
+    return agg;
+  }
   if (po.status === "cancelled") {
     if (qboInvoice !== "void" || !liveInvoice) {
       throw new ApiError(

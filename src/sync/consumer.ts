@@ -7,6 +7,7 @@
 import { qboClientFor } from "../connections";
 import { type D1Counter, type Db, makeDb } from "../db/client";
 import { findConference, findConferencesByRealm } from "../db/conferences";
+import { failPendingOfPo } from "../db/ledger-outbox";
 import {
   findPosByInvoiceIds,
   forgetMessageError,
@@ -15,6 +16,7 @@ import {
   rememberMessageError,
 } from "../db/sync-bookkeeping";
 import { SYSTEM_CONTEXT } from "../domain/events";
+import { pushPurchaseOrder } from "../ledger/push";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { QboError } from "../qbo/client";
@@ -34,6 +36,7 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env): 
   const db = makeDb(env.DB);
   const events = new Map<string, Message<unknown>[]>();
   const invoices = new Map<string, Message<unknown>[]>();
+  const ledger = new Map<number, Message<unknown>[]>();
   const bodies = new Map<Message<unknown>, SyncMessage>();
   for (const msg of batch.messages) {
     const parsed = SyncMessage.safeParse(msg.body);
@@ -43,6 +46,11 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env): 
       continue;
     }
     bodies.set(msg, parsed.data);
+    if (parsed.data.type === "ledger") {
+      const poId = parsed.data.purchaseOrderId;
+      ledger.set(poId, [...(ledger.get(poId) ?? []), msg]);
+      continue;
+    }
     const group = parsed.data.type === "events" ? events : invoices;
     const key = parsed.data.type === "events" ? parsed.data.realmId : parsed.data.conference;
     group.set(key, [...(group.get(key) ?? []), msg]);
@@ -63,6 +71,9 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env): 
     const list = msgs.map((m) => bodies.get(m) as InvoicesMessage);
     work.push(settle(db, msgs, bodies, () => syncConferenceInvoices(env, gdb, counter, slug, list)));
   }
+  // One push run per PO however many messages name it: the outbox rows say what to do.
+  for (const [poId, msgs] of ledger)
+    work.push(settle(db, msgs, bodies, () => pushPurchaseOrder(env, db, poId)));
   await Promise.all(work);
 }
 
@@ -209,7 +220,11 @@ async function handleDeadLetters(batch: MessageBatch<unknown>, env: Env): Promis
   for (const msg of batch.messages) {
     const parsed = SyncMessage.safeParse(msg.body);
     try {
-      if (parsed.success)
+      if (parsed.success && parsed.data.type === "ledger") {
+        // A push that exhausted its retries: its entries show `failed`, listed and retryable.
+        const reason = `QuickBooks could not be reached after ${msg.attempts} attempts.`;
+        await failPendingOfPo(db, parsed.data.purchaseOrderId, reason, new Date().toISOString());
+      } else if (parsed.success)
         await recordDeadLetter(db, failureOf(parsed.data, msg.attempts), new Date().toISOString());
       else log("error", "sync.invalid_dead_letter", { id: msg.id });
       msg.ack();
@@ -221,6 +236,9 @@ async function handleDeadLetters(batch: MessageBatch<unknown>, env: Env): Promis
 }
 
 function failureOf(body: SyncMessage, attempts: number) {
+  if (body.type === "ledger") {
+    return { messageKey: body.key, conferenceSlug: body.conference, realmId: null, invoiceIds: [], attempts };
+  }
   return body.type === "events"
     ? {
         messageKey: body.key,

@@ -25,10 +25,19 @@ export const InvoicesMessage = z.object({
   invoiceIds: z.array(InvoiceId).min(1).max(1000),
 });
 
-export const SyncMessage = z.discriminatedUnion("type", [EventsMessage, InvoicesMessage]);
+/** The ledger outbox (src/ledger): push the pending entries of one PO to QuickBooks. */
+export const LedgerMessage = z.object({
+  type: z.literal("ledger"),
+  key: z.string().min(1).max(64),
+  conference: z.string().min(1).max(63),
+  purchaseOrderId: z.number().int().positive(),
+});
+
+export const SyncMessage = z.discriminatedUnion("type", [EventsMessage, InvoicesMessage, LedgerMessage]);
 export type SyncMessage = z.infer<typeof SyncMessage>;
 export type EventsMessage = z.infer<typeof EventsMessage>;
 export type InvoicesMessage = z.infer<typeof InvoicesMessage>;
+export type LedgerMessage = z.infer<typeof LedgerMessage>;
 
 /** Queues' sendBatch limits: 100 messages and 256 KB per call; we stay well inside both. */
 const MAX_BATCH_MESSAGES = 100;

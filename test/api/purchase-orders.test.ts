@@ -538,6 +538,7 @@ describe("recording payments and credit notes", () => {
         createdAt: expect.stringMatching(ISO_INSTANT),
         voidedAt: null,
         voidReason: null,
+        qbo: null,
       },
     ]);
     expect(res.body).toMatchObject({ totalPaid: "300.00", balanceDue: "900.00" });
@@ -604,9 +605,11 @@ describe("recording payments and credit notes", () => {
         id: expect.any(Number),
         amount: "200.00",
         reason: "Sponsor downgraded",
+        source: "manual",
         createdAt: expect.stringMatching(ISO_INSTANT),
         voidedAt: null,
         voidReason: null,
+        qbo: null,
       },
     ]);
     expect(res.body).toMatchObject({ totalCredited: "200.00", totalPaid: "0.00", balanceDue: "1000.00" });

@@ -200,6 +200,10 @@ describe("QBO → ours: payments and credit memos line by line", () => {
 
   it("never counts our own pushed payments twice: by QBO id, or by the marker when the answer was lost", async () => {
     const { slug, realmId, reference, invoiceId } = await invoicedPo("1000.00", UNTAXED);
+    // The real outbox is kept out of QuickBooks (its pushes are refused), so this test can play it.
+    await emulator().setFaults(realmId, {
+      rules: [{ kind: "status", status: 400, times: 10, match: { operation: "create:payment" } }],
+    });
     const manual = async (amount: string) =>
       (
         await call("POST", paths.payments(slug, reference), {
@@ -210,6 +214,14 @@ describe("QBO → ours: payments and credit memos line by line", () => {
       ).body.payments.at(-1).id as number;
     const pushed = await manual("200.00");
     const lost = await manual("300.00");
+    await vi.waitFor(
+      async () => {
+        const states = (await getPo(slug, reference)).body.payments.map((p: any) => p.qbo?.state);
+        expect(states).toEqual(["failed", "failed"]);
+      },
+      { timeout: 10_000, interval: 100 },
+    );
+    await emulator().clearFaults(realmId);
     // As the outbox would have pushed them: one knows its QBO id, one lost the push's answer.
     const a = await emulator().payInvoice(realmId, invoiceId, { amount: "200.00", webhook: false });
     await emulator().payInvoice(realmId, invoiceId, {
