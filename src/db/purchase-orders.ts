@@ -318,6 +318,10 @@ export async function addPayment(
           createdAt: sql<string>`${now}`.as("created_at"),
           voidedAt: sql<string | null>`NULL`.as("voided_at"),
           voidReason: sql<string | null>`NULL`.as("void_reason"),
+          // Migration 0008's columns: an insert-select names every column.
+          qboId: sql<string | null>`NULL`.as("qbo_id"),
+          qboState: sql<string | null>`NULL`.as("qbo_state"),
+          qboError: sql<string | null>`NULL`.as("qbo_error"),
         })
         .from(purchaseOrders)
         .where(and(eq(purchaseOrders.id, poId), sql`${purchaseOrders.status} <> 'cancelled'`)),
@@ -374,6 +378,10 @@ export async function addCreditNote(
           createdAt: sql<string>`${now}`.as("created_at"),
           voidedAt: sql<string | null>`NULL`.as("voided_at"),
           voidReason: sql<string | null>`NULL`.as("void_reason"),
+          // Migration 0008's columns: an insert-select names every column.
+          qboId: sql<string | null>`NULL`.as("qbo_id"),
+          qboState: sql<string | null>`NULL`.as("qbo_state"),
+          qboError: sql<string | null>`NULL`.as("qbo_error"),
         })
         .from(purchaseOrders)
         .where(and(eq(purchaseOrders.id, poId), sql`${purchaseOrders.status} <> 'cancelled'`)),

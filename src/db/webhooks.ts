@@ -1,4 +1,4 @@
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { chunk, type Db } from "./client";
 import { conferences, purchaseOrders, qboCustomers, webhookEvents } from "./schema";
 
@@ -40,27 +40,32 @@ export async function knownRealms(db: Db, realmIds: string[]): Promise<Set<strin
   return out;
 }
 
-/** Records event keys; returns those not seen before (a replayed delivery returns none). */
+/**
+ * Records event keys; returns those not seen before (a replayed delivery returns none). Keys
+ * that `inboxId` itself claimed earlier count as fresh again: a drain that died after claiming
+ * and before queuing must not have its own re-drive mistaken for a replay.
+ */
 export async function claimEventKeys(
   db: Db,
   events: { key: string; realmId: string }[],
   now: string,
+  inboxId: number | null = null,
 ): Promise<Set<string>> {
   const fresh = new Set<string>();
-  // 3 parameters per row: 30 rows per statement stays under D1's 100.
-  for (const part of chunk(events, 30)) {
-    const rows = await db
+  // 4 parameters per row: 20 rows per statement stays under D1's 100.
+  for (const part of chunk(events, 20)) {
+    const insert = db
       .insert(webhookEvents)
-      .values(part.map((e) => ({ eventKey: e.key, realmId: e.realmId, receivedAt: now })))
-      .onConflictDoNothing()
-      .returning({ key: webhookEvents.eventKey });
+      .values(part.map((e) => ({ eventKey: e.key, realmId: e.realmId, receivedAt: now, inboxId })));
+    const rows = await (inboxId === null
+      ? insert.onConflictDoNothing()
+      : insert.onConflictDoUpdate({
+          target: webhookEvents.eventKey,
+          set: { inboxId: sql`excluded.inbox_id` },
+          setWhere: sql`${webhookEvents.inboxId} = excluded.inbox_id`,
+        })
+    ).returning({ key: webhookEvents.eventKey });
     for (const r of rows) fresh.add(r.key);
   }
   return fresh;
-}
-
-/** Undoes `claimEventKeys` when the events could not be queued, so Intuit's retry is not dropped. */
-export async function releaseEventKeys(db: Db, keys: string[]): Promise<void> {
-  for (const part of chunk(keys, 90))
-    await db.delete(webhookEvents).where(inArray(webhookEvents.eventKey, part));
 }

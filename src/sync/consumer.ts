@@ -157,7 +157,7 @@ async function syncRealmEvents(
     const outcome = await reconcilePurchaseOrders(db, client, mine, syncBatchSize(env), SYSTEM_CONTEXT);
     await recordSyncRun(db, {
       conferenceSlug: conference.slug,
-      trigger: "webhook",
+      trigger: messages[0]?.trigger ?? "webhook",
       startedAt,
       finishedAt: new Date().toISOString(),
       invoicesChecked: outcome.invoicesChecked,

@@ -13,6 +13,8 @@ export const EventsMessage = z.object({
   realmId: z.string().min(1).max(32),
   paymentIds: z.array(InvoiceId).max(1000),
   invoiceIds: z.array(InvoiceId).max(1000),
+  /** Who found the changes: a webhook (absent) or the change feed (src/sync/change-feed.ts). */
+  trigger: z.enum(["webhook", "cdc"]).optional(),
 });
 
 export const InvoicesMessage = z.object({
