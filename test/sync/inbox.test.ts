@@ -46,7 +46,11 @@ async function post(
   const started = performance.now();
   const res = await createApp().fetch(
     new Request("http://worker.test/webhooks/qbo", { method: "POST", body, headers }),
-    { ...env, SYNC_QUEUE: opts.queue ?? testQueue().queue, ...(opts.db ? { DB: opts.db } : {}) } as Env,
+    {
+      ...env,
+      SYNC_QUEUE: opts.queue ?? testQueue().queue,
+      ...(opts.db ? { DB: opts.db } : {}),
+    } as unknown as Env,
     ctx,
   );
   const answeredMs = performance.now() - started;
