@@ -379,6 +379,7 @@ export async function addCreditNote(
           voidedAt: sql<string | null>`NULL`.as("voided_at"),
           voidReason: sql<string | null>`NULL`.as("void_reason"),
           // Migration 0008's columns: an insert-select names every column.
+          source: sql<string>`'manual'`.as("source"),
           qboId: sql<string | null>`NULL`.as("qbo_id"),
           qboState: sql<string | null>`NULL`.as("qbo_state"),
           qboError: sql<string | null>`NULL`.as("qbo_error"),
