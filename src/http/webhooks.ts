@@ -3,7 +3,7 @@ import { readBodyWithin } from "../lib/body";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { parseWebhookEvents, verifyIntuitSignature } from "../qbo/webhook";
-import { drainInboxRow, writeToInbox } from "../sync/inbox";
+import { drainInboxRows, writeToInbox } from "../sync/inbox";
 import type { App } from "./app-types";
 
 /** Intuit's deliveries are a few KB; anything near this is not one, and is refused unread. */
@@ -47,9 +47,9 @@ export function registerWebhookRoutes(app: App): void {
     if (skipped > 0) log("warn", "webhook.unexpected_shape", { skipped, parsed: events.length });
     const db = makeDb(c.env.DB);
     const now = new Date();
-    let inboxId: number | null;
+    let rows: Awaited<ReturnType<typeof writeToInbox>>;
     try {
-      inboxId = await writeToInbox(db, events, now);
+      rows = await writeToInbox(db, events, now);
     } catch (err) {
       log("error", "webhook.inbox_unavailable", { error: err instanceof Error ? err.name : "unknown" });
       throw new ApiError(
@@ -57,8 +57,7 @@ export function registerWebhookRoutes(app: App): void {
         "The webhook inbox is unavailable; the delivery was not accepted. Retry later.",
       );
     }
-    if (inboxId !== null)
-      c.executionCtx.waitUntil(drainInboxRow(c.env, db, inboxId, now.toISOString(), events));
+    if (rows.length > 0) c.executionCtx.waitUntil(drainInboxRows(c.env, db, rows, now.toISOString()));
     return c.json({ status: "accepted", received: events.length, skipped }, 200);
   });
 }

@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import type { Db } from "../db/client";
-import { completeInboxRow, type InboxRow, insertInboxRow, leaseInboxRows } from "../db/webhook-inbox";
+import { completeInboxRow, type InboxRow, insertInboxRows, leaseInboxRows } from "../db/webhook-inbox";
 import { log } from "../lib/log";
 import { qboEpochSeconds } from "../qbo/time";
 import { type EntityEvent, isOfInterest } from "../qbo/webhook";
@@ -36,26 +36,43 @@ const InboxEvent = z.object({
 /** What an inbox row's `events` column holds: the delivery's events, as parsed by the route. */
 const InboxEvents = z.array(InboxEvent);
 
+/** Events per inbox row: a row stays far below D1's 2 MB limit whatever the delivery's size. */
+const EVENTS_PER_ROW = 1000;
+
 /**
- * Writes the events worth keeping to the inbox (one INSERT); null when there are none, so a body
- * of nothing we use costs no write. Throws when D1 fails: the route then answers 503.
+ * Writes the events worth keeping to the inbox (one INSERT; a very large delivery becomes a
+ * few rows); no rows when there are none, so a body of nothing we use costs no write. Throws
+ * when D1 fails: the route then answers 503.
  */
-export async function writeToInbox(db: Db, events: EntityEvent[], now = new Date()): Promise<number | null> {
+export async function writeToInbox(
+  db: Db,
+  events: EntityEvent[],
+  now = new Date(),
+): Promise<{ id: number; events: EntityEvent[] }[]> {
   const kept = events.filter((e) => isOfInterest(e) || REMEMBERED.has(e.entity));
-  if (kept.length === 0) return null;
-  return insertInboxRow(db, {
-    receivedAt: now.toISOString(),
-    events: JSON.stringify(kept),
-    leasedUntil: new Date(now.getTime() + INBOX_LEASE_MS).toISOString(),
-  });
+  if (kept.length === 0) return [];
+  const parts: EntityEvent[][] = [];
+  for (let i = 0; i < kept.length; i += EVENTS_PER_ROW) parts.push(kept.slice(i, i + EVENTS_PER_ROW));
+  const ids = await insertInboxRows(
+    db,
+    parts.map((p) => JSON.stringify(p)),
+    { receivedAt: now.toISOString(), leasedUntil: new Date(now.getTime() + INBOX_LEASE_MS).toISOString() },
+  );
+  return ids.map((id, i) => ({ id, events: parts[i] ?? [] }));
 }
 
 /**
- * Drains the row the request just wrote (it holds the row's first lease). Never throws: what
+ * Drains the rows the request just wrote (it holds their first lease). Never throws: what
  * fails stays in the inbox for the cron.
  */
-export async function drainInboxRow(env: Env, db: Db, id: number, receivedAt: string, events: EntityEvent[]) {
-  await drain(env, db, { id, receivedAt, events: JSON.stringify(events), attempts: 1 }, events);
+export async function drainInboxRows(
+  env: Env,
+  db: Db,
+  rows: { id: number; events: EntityEvent[] }[],
+  receivedAt: string,
+): Promise<void> {
+  for (const row of rows)
+    await drain(env, db, { id: row.id, receivedAt, events: "", attempts: 1 }, row.events);
 }
 
 /** The cron's pass: every row whose lease ran out (a failed or interrupted drain), oldest first. */
@@ -104,7 +121,7 @@ async function drain(env: Env, db: Db, row: InboxRow, known?: EntityEvent[]): Pr
     log("warn", "webhook.inbox_drain_failed", {
       id: row.id,
       attempts: row.attempts,
-      error: err instanceof Error ? err.name : "unknown",
+      error: err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 300) : "unknown",
     });
     return false;
   }
