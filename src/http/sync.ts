@@ -11,7 +11,7 @@ import { ConferenceParams, commonErrors, jsonResponse } from "./schemas";
 const security = [{ bearer: [] }];
 /** `webhooksMissed` counts what the change feed found in this window (its findings are kept as long). */
 const WEBHOOKS_MISSED_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
-/** Intuit batches events for up to 5 minutes and retries after 5 and 20: a change this young is not judged yet. */
+/** Intuit batches events for up to 5 minutes and retries within the first 6: a change this young is not judged yet. */
 const WEBHOOK_GRACE_MS = 15 * 60 * 1000;
 
 const SyncStatus = z

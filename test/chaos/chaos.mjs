@@ -17,6 +17,12 @@
  *      event of a subscribed type was acknowledged (2xx, in time) at least once, duplicates
  *      carry the same webhook-id (one id per event), no unsubscribed type was sent, and no
  *      delivery is left pending or failed.
+ *   7. lost webhooks (SPEC §10): ~15% of the payments' webhook events are never delivered; the
+ *      change feed (CDC, on the 15-minute cron) reconciles them, with no failure recorded.
+ *   8. queue send failures: for a stretch of the deliveries every queue send of the Worker's
+ *      requests fails (the bench Worker's switch); each delivery is still answered 200 at once,
+ *      and nothing acknowledged is lost: the inbox is empty at the end.
+ * Runs the bench Worker (the production app plus /__bench/*: bench/worker/) for invariant 8's switch.
  * The companies are as hostile as real ones (sales tax, custom transaction numbers) and forget
  * a requestid after 2 seconds, so a retried create must find its invoice by DocNumber.
  * The seed is printed first; `CHAOS_SEED=<n> npm run test:chaos` replays a run.
@@ -84,9 +90,12 @@ const sandbox = await startSandbox({
   secrets,
   secretsAsVars: true,
   persistTo,
+  config: "bench/wrangler.bench.toml",
   vars: { SYNC_BATCH_SIZE: "40" },
   stdio: "ignore",
 });
+/** Invariant 7: share of payments whose webhook event is never delivered. */
+const LOST_WEBHOOK_RATE = 0.15;
 
 async function api(method, path, body) {
   const res = await fetch(`${sandbox.workerUrl}${path}`, {
@@ -363,17 +372,28 @@ try {
           webhook: false,
         },
       );
-      events.push({ realmId: po.conference.realmId, id: Payment.Id, lastUpdated: new Date().toISOString() });
+      events.push({
+        realmId: po.conference.realmId,
+        id: Payment.Id,
+        lastUpdated: new Date().toISOString(),
+        po,
+        lost: rand() < LOST_WEBHOOK_RATE,
+      });
     }
   }
-  console.log(`• ${events.length} payments recorded in QuickBooks`);
+  // Invariant 7: POs none of whose payments is announced by a webhook; only the change feed sees them.
+  const unannounced = invoiced.filter((po) => events.filter((e) => e.po === po).every((e) => e.lost));
+  console.log(
+    `• ${events.length} payments recorded in QuickBooks; ${events.filter((e) => e.lost).length} webhooks will be lost (${unannounced.length} POs with no webhook at all)`,
+  );
 
   // Webhooks: grouped, shuffled, 20% duplicated at once, 10% replayed at the end.
   const deliveries = [];
   for (let i = 0; i < events.length; ) {
     const size = 1 + Math.floor(rand() * 4);
-    const group = events.slice(i, i + size);
+    const group = events.slice(i, i + size).filter((e) => !e.lost);
     i += size;
+    if (group.length === 0) continue;
     const body = JSON.stringify({
       eventNotifications: group.map((e) => ({
         realmId: e.realmId,
@@ -422,19 +442,33 @@ try {
     }).then((r) => r.body?.cancel());
   })();
   let webhookNon200 = 0;
-  await pool([...shuffle(deliveries), ...replays], 4, async (body) => {
+  let slowAcks = 0;
+  // Invariant 8: every queue send of the requests fails for the middle third of the deliveries.
+  const ordered = [...shuffle(deliveries), ...replays];
+  const failFrom = Math.floor(ordered.length / 3);
+  const failUntil = Math.floor((2 * ordered.length) / 3);
+  let posted = 0;
+  await pool(ordered, 4, async (body) => {
+    const n = posted++;
+    if (n === failFrom) await api("POST", "/__bench/queue-failing", { failing: true });
+    if (n === failUntil) await api("POST", "/__bench/queue-failing", { failing: false });
+    const t0 = Date.now();
     const res = await fetch(`${sandbox.workerUrl}/webhooks/qbo`, {
       method: "POST",
       headers: { "content-type": "application/json", "intuit-signature": sign(body) },
       body,
     });
     if (res.status !== 200) webhookNon200++;
+    if (Date.now() - t0 > 3_000) slowAcks++; // Intuit's timeout
     await res.body?.cancel();
   });
+  await api("POST", "/__bench/queue-failing", { failing: false });
+  const leftInInbox = (await api("GET", "/__bench/inbox")).body.rows;
   await reconnect;
+  if (slowAcks) violations.push(`${slowAcks} webhook deliveries took longer than Intuit's 3 s to answer`);
   if (webhookNon200) violations.push(`${webhookNon200} webhook deliveries were not answered 200`);
   console.log(
-    `• ${deliveries.length + replays.length} webhook deliveries posted (out of order, duplicated, replayed)`,
+    `• ${deliveries.length + replays.length} webhook deliveries posted (out of order, duplicated, replayed; queue sends failing for deliveries ${failFrom}–${failUntil - 1}, ${leftInInbox} left in the inbox)`,
   );
 
   // Let the queue work (retries included), then the cron, until everything settles.
@@ -523,6 +557,23 @@ try {
         `${po.reference}: discrepancy ${view.qbo?.discrepancy?.kind ?? "none"}, not realm_changed`,
       );
   }
+  // Invariant 7: the POs whose webhooks were all lost were reconciled by the change feed, not
+  // left with a recorded failure.
+  for (const s of stuck) {
+    if (unannounced.includes(s.po))
+      violations.push(`${s.po.reference}: its webhooks were lost and the change feed did not reconcile it`);
+  }
+  // Invariant 8: every delivery answered 200 was queued: nothing is left in the inbox. Its rows
+  // wait out their 60 s lease; the cron re-drives them.
+  let inboxRows = -1;
+  for (let i = 0; i < 20; i++) {
+    inboxRows = (await api("GET", "/__bench/inbox")).body.rows;
+    if (inboxRows === 0) break;
+    await sleep(5_000);
+    await fetch(`${sandbox.workerUrl}/__scheduled?cron=${encodeURIComponent("*/15 * * * *")}`);
+  }
+  if (inboxRows !== 0) violations.push(`${inboxRows} acknowledged webhook deliveries are still in the inbox`);
+
   // Invariant 6: every subscribed PO event acknowledged; one webhook-id per event; nothing
   // left pending. The receivers fail each webhook-id at most twice, so the tail is the 5 s and
   // 30 s retries plus two 10 s timeouts; wait for it rather than for the 15-minute cron.
@@ -548,9 +599,12 @@ try {
   }
   violations.push(...eventProblems.slice(0, 20));
 
+  // The change feed reads the change list of the company the conference is connected to (one
+  // CDC read per sweep); nothing else may reach it.
   const intruderStats = await control("GET", `/realms/${intruder.realmId}/stats`);
-  if (intruderStats.requests.total !== 0)
-    violations.push(`the colliding company got ${intruderStats.requests.total} requests`);
+  const beyondCdc = intruderStats.requests.total - (intruderStats.requests.byOperation.cdc ?? 0);
+  if (beyondCdc !== 0)
+    violations.push(`the colliding company got ${beyondCdc} requests besides change-feed reads`);
 
   const stats = await Promise.all(
     conferences.map(({ realmId }) => control("GET", `/realms/${realmId}/stats`)),
