@@ -196,4 +196,12 @@ describe("the change feed", () => {
     // The second invoice and its payment: 2 changes that only the change feed saw.
     expect(status.webhooksMissed).toBe(2);
   });
+
+  it("documents webhooksMissed in the OpenAPI schema of the sync status", async () => {
+    const doc = (await call("GET", paths.openapi, undefined, { token: null })).body;
+    const field = doc.components.schemas.SyncStatus.properties.webhooksMissed;
+    expect(field).toMatchObject({ type: "integer" });
+    expect(field.description).toContain("no webhook delivered");
+    expect(doc.components.schemas.SyncStatus.required).toContain("webhooksMissed");
+  });
 });

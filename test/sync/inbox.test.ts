@@ -176,6 +176,22 @@ describe("the webhook inbox", () => {
     expect(queue.sent).toEqual([expect.objectContaining({ realmId: REALM_B, invoiceIds: ["9001"] })]);
   });
 
+  it("splits a classic delivery of 2,500 events into inbox rows of 1,000 and queues every one", async () => {
+    const queue = testQueue();
+    const entities = Array.from({ length: 2_500 }, (_, i) => ({
+      name: "Invoice",
+      id: `${20_000 + i}`,
+      operation: "Update",
+      lastUpdated: "2026-12-01T10:00:00Z",
+    }));
+    const res = await post(classic(REALM_A, entities), { queue: queue.queue });
+    expect(res.status).toBe(200);
+    expect(res.body.received).toBe(2_500);
+    const ids = queue.sent.flatMap((m) => m.invoiceIds);
+    expect(new Set(ids).size).toBe(2_500);
+    expect(await count("webhook_inbox")).toBe(0);
+  });
+
   it("answers 401 to a bad signature and writes nothing", async () => {
     const before = await count("webhook_inbox");
     const body = classic(REALM_A, [{ name: "Payment", id: "9100", operation: "Create" }]);
