@@ -318,7 +318,6 @@ export async function addPayment(
           createdAt: sql<string>`${now}`.as("created_at"),
           voidedAt: sql<string | null>`NULL`.as("voided_at"),
           voidReason: sql<string | null>`NULL`.as("void_reason"),
-          // Migration 0008's columns: an insert-select names every column.
           qboId: sql<string | null>`NULL`.as("qbo_id"),
           qboState: sql<string | null>`NULL`.as("qbo_state"),
           qboError: sql<string | null>`NULL`.as("qbo_error"),
@@ -378,7 +377,6 @@ export async function addCreditNote(
           createdAt: sql<string>`${now}`.as("created_at"),
           voidedAt: sql<string | null>`NULL`.as("voided_at"),
           voidReason: sql<string | null>`NULL`.as("void_reason"),
-          // Migration 0008's columns: an insert-select names every column.
           source: sql<string>`'manual'`.as("source"),
           qboId: sql<string | null>`NULL`.as("qbo_id"),
           qboState: sql<string | null>`NULL`.as("qbo_state"),

@@ -127,9 +127,8 @@ function reconcileStatements(
             createdAt: sql<string>`${now}`.as("created_at"),
             voidedAt: sql<string | null>`NULL`.as("voided_at"),
             voidReason: sql<string | null>`NULL`.as("void_reason"),
-            // Migration 0008's columns: an insert-select names every column.
             qboId: sql<string | null>`NULL`.as("qbo_id"),
-            qboState: sql<string | null>`NULL`.as("qbo_state"),
+            qboState: sql<string>`'synced'`.as("qbo_state"),
             qboError: sql<string | null>`NULL`.as("qbo_error"),
           })
           .from(purchaseOrders)
