@@ -19,6 +19,8 @@ const WHOLE_DEPLOYMENT = [
   "test/sync/pruning.test.ts",
   "test/safety/realm.test.ts",
   "test/events/crons.test.ts",
+  "test/sync/inbox.test.ts",
+  "test/sync/change-feed.test.ts",
 ];
 
 export default defineConfig(async () => {

@@ -13,6 +13,8 @@
  * - `POST /__bench/ledger-sync/{slug}`: the production reconciliation (linked payments and credit
  *   memos) of every outstanding PO of the conference as ONE batch of up to 1,000 invoices,
  *   whatever SYNC_BATCH_SIZE says, so "reads per batch" is measured on a batch of 1,000.
+ * - `POST /__bench/queue-failing` `{failing}`: every SYNC_QUEUE send of later requests fails (or
+ *   works again); `GET /__bench/inbox`: webhook deliveries still waiting in the inbox.
  */
 import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
@@ -22,6 +24,7 @@ import { chunk, type D1Counter, makeDb } from "../../src/db/client";
 import { outstandingCondition } from "../../src/db/purchase-orders";
 import { applyReconciliation, moneySums } from "../../src/db/reconciliation";
 import { purchaseOrders } from "../../src/db/schema";
+import { countInboxRows } from "../../src/db/webhook-inbox";
 import { SYSTEM_CONTEXT } from "../../src/domain/events";
 import { decideReconciliation } from "../../src/domain/reconcile";
 import type { App, AppEnv } from "../../src/http/app-types";
@@ -30,6 +33,7 @@ import { timingSafeEqualStrings } from "../../src/lib/secure-compare";
 import { InvoiceEnvelope } from "../../src/qbo/schemas";
 import { requireConference } from "../../src/services/conferences";
 import { invoiceState, reconcilePurchaseOrders, snapshotOf } from "../../src/services/reconcile";
+import { benchSwitches } from "./switches";
 
 /** Rows per INSERT: the rows travel as one JSON parameter, so each statement binds 6 values. */
 const SEED_ROWS_PER_STATEMENT = 500;
@@ -241,5 +245,18 @@ export function registerBenchRoutes(app: App): void {
       syncRuns: runs?.results[0] ?? {},
       money: money?.results[0] ?? {},
     });
+  });
+
+  app.post("/__bench/queue-failing", async (c) => {
+    await requireApiToken(c);
+    const body = z.object({ failing: z.boolean() }).safeParse(await c.req.json().catch(() => null));
+    if (!body.success) throw new ApiError("validation_failed", 'Send {"failing": true|false}.');
+    benchSwitches.queueFailing = body.data.failing;
+    return c.json({ failing: benchSwitches.queueFailing });
+  });
+
+  app.get("/__bench/inbox", async (c) => {
+    await requireApiToken(c);
+    return c.json({ rows: await countInboxRows(makeDb(c.env.DB)) });
   });
 }

@@ -30,6 +30,16 @@ export function deleteWebhookEventsBefore(db: Db, before: string, limit: number)
   return deleteOlderThan(db, "webhook_events", "received_at", before, limit);
 }
 
+/** Webhook deliveries remembered for `webhooksMissed`, received before `before`. */
+export function deleteWebhookDeliveriesBefore(db: Db, before: string, limit: number): Promise<number> {
+  return deleteOlderThan(db, "webhook_deliveries", "received_at", before, limit);
+}
+
+/** Changes the change feed found before `before`. */
+export function deleteFoundChangesBefore(db: Db, before: string, limit: number): Promise<number> {
+  return deleteOlderThan(db, "cdc_changes", "found_at", before, limit);
+}
+
 /** OAuth states that were used, or that expired before `now`: neither can ever be accepted again. */
 export async function deleteSpentOauthStates(db: Db, now: string, limit: number): Promise<number> {
   return changes(

@@ -179,8 +179,74 @@ export const webhookEvents = sqliteTable(
     eventKey: text("event_key").primaryKey(),
     realmId: text("realm_id").notNull(),
     receivedAt: text("received_at").notNull(),
+    /** The inbox row that claimed the key: its own re-drive may claim it again (src/sync/inbox.ts). */
+    inboxId: integer("inbox_id"),
   },
   (t) => [index("webhook_events_received_idx").on(t.receivedAt)],
+);
+
+/**
+ * Verified webhook deliveries not yet queued (SPEC §10). Written before the 200 and deleted once
+ * every event of the delivery is on the queue, so an acknowledged delivery is never lost.
+ */
+export const webhookInbox = sqliteTable(
+  "webhook_inbox",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    receivedAt: text("received_at").notNull(),
+    /** The delivery's entity events, parsed (JSON array; src/sync/inbox.ts InboxEvents). */
+    events: text("events").notNull(),
+    /** A drain holds the row until this instant; a drain that died lets go of it then. */
+    leasedUntil: text("leased_until").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+  },
+  (t) => [index("webhook_inbox_lease_idx").on(t.leasedUntil)],
+);
+
+/**
+ * Entity changes a webhook told us about, kept about 30 days: the change feed counts what it
+ * finds that is not here (`webhooksMissed`). `lastUpdated` is epoch seconds (QBO's own time).
+ */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    realmId: text("realm_id").notNull(),
+    entity: text("entity").notNull(),
+    entityId: text("entity_id").notNull(),
+    lastUpdated: integer("last_updated").notNull(),
+    receivedAt: text("received_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.realmId, t.entity, t.entityId, t.lastUpdated] }),
+    index("webhook_deliveries_received_idx").on(t.receivedAt),
+  ],
+);
+
+/** Per realm: the change feed has queued every change up to `checkpoint` (QBO's clock). */
+export const cdcCheckpoints = sqliteTable("cdc_checkpoints", {
+  realmId: text("realm_id").primaryKey(),
+  checkpoint: text("checkpoint").notNull(),
+  updatedAt: text("updated_at").notNull(),
+});
+
+/**
+ * Changes the change feed found that concern a conference's POs, kept about 30 days; those no
+ * webhook delivered are its `webhooksMissed`. `lastUpdated` is epoch seconds (QBO's own time).
+ */
+export const cdcChanges = sqliteTable(
+  "cdc_changes",
+  {
+    conferenceSlug: text("conference_slug").notNull(),
+    realmId: text("realm_id").notNull(),
+    entity: text("entity").notNull(),
+    entityId: text("entity_id").notNull(),
+    lastUpdated: integer("last_updated").notNull(),
+    foundAt: text("found_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.conferenceSlug, t.realmId, t.entity, t.entityId, t.lastUpdated] }),
+    index("cdc_changes_found_idx").on(t.foundAt),
+  ],
 );
 
 export const syncRuns = sqliteTable(

@@ -1,4 +1,4 @@
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { chunk, type Db } from "./client";
 import { conferences, purchaseOrders, qboCustomers, webhookEvents } from "./schema";
 
@@ -40,27 +40,29 @@ export async function knownRealms(db: Db, realmIds: string[]): Promise<Set<strin
   return out;
 }
 
-/** Records event keys; returns those not seen before (a replayed delivery returns none). */
+/**
+ * Records event keys; returns those not seen before (a replayed delivery returns none). Keys
+ * that `inboxId` itself claimed earlier count as fresh again: a drain that died after claiming
+ * and before queuing must not have its own re-drive mistaken for a replay. One statement however
+ * many keys (they travel as one JSON parameter), so a 100-event delivery costs one round trip.
+ */
 export async function claimEventKeys(
   db: Db,
   events: { key: string; realmId: string }[],
   now: string,
+  inboxId: number | null = null,
 ): Promise<Set<string>> {
-  const fresh = new Set<string>();
-  // 3 parameters per row: 30 rows per statement stays under D1's 100.
-  for (const part of chunk(events, 30)) {
-    const rows = await db
-      .insert(webhookEvents)
-      .values(part.map((e) => ({ eventKey: e.key, realmId: e.realmId, receivedAt: now })))
-      .onConflictDoNothing()
-      .returning({ key: webhookEvents.eventKey });
-    for (const r of rows) fresh.add(r.key);
-  }
-  return fresh;
-}
-
-/** Undoes `claimEventKeys` when the events could not be queued, so Intuit's retry is not dropped. */
-export async function releaseEventKeys(db: Db, keys: string[]): Promise<void> {
-  for (const part of chunk(keys, 90))
-    await db.delete(webhookEvents).where(inArray(webhookEvents.eventKey, part));
+  if (events.length === 0) return new Set();
+  const rows = JSON.stringify(events.map((e) => ({ k: e.key, r: e.realmId })));
+  // `WHERE true`: SQLite needs it to tell the SELECT's end from the upsert clause.
+  const onConflict =
+    inboxId === null
+      ? sql`DO NOTHING`
+      : sql`DO UPDATE SET inbox_id = excluded.inbox_id WHERE webhook_events.inbox_id = excluded.inbox_id`;
+  const claimed = await db.all<{ key: string }>(sql`
+    INSERT INTO webhook_events (event_key, realm_id, received_at, inbox_id)
+    SELECT json_extract(value, '$.k'), json_extract(value, '$.r'), ${now}, ${inboxId} FROM json_each(${rows}) WHERE true
+    ON CONFLICT (event_key) ${onConflict}
+    RETURNING event_key AS key`);
+  return new Set(claimed.map((r) => r.key));
 }

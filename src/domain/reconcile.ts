@@ -29,7 +29,7 @@ export interface ReconcileInput {
 }
 
 /** What started a sync run: the 15-minute cron, the sync route, or a webhook. */
-export const SYNC_TRIGGERS = ["cron", "manual", "webhook"] as const;
+export const SYNC_TRIGGERS = ["cron", "manual", "webhook", "cdc"] as const;
 export type SyncTrigger = (typeof SYNC_TRIGGERS)[number];
 
 export const DISCREPANCY_KINDS = [

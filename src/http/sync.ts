@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { countWebhooksMissed } from "../db/change-feed";
 import { makeDb } from "../db/client";
 import { outboxStatus } from "../db/ledger-outbox";
 import { countOutstanding, recentSyncFailures, recentSyncRuns } from "../db/sync-bookkeeping";
@@ -11,10 +12,25 @@ import type { App } from "./app-types";
 import { ConferenceParams, commonErrors, jsonResponse } from "./schemas";
 
 const security = [{ bearer: [] }];
+/** `webhooksMissed` counts what the change feed found in this window (its findings are kept as long). */
+const WEBHOOKS_MISSED_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
+/** Intuit batches events for up to 5 minutes and retries within the first 6: a change this young is not judged yet. */
+const WEBHOOK_GRACE_MS = 15 * 60 * 1000;
 
 const SyncStatus = z
   .object({
     outstanding: z.number(),
+    webhooksMissed: z
+      .number()
+      .int()
+      .openapi({
+        description:
+          "Changes to this conference's invoices, payments and credit memos in the last 30 days that the change feed " +
+          "(QBO Change Data Capture, every 15 minutes) found and no webhook delivered: same entity and id, changed at " +
+          "that time or later. Changes younger than 15 minutes are not judged yet (a webhook may still be on its way). " +
+          "Above 0 means Intuit's deliveries are being lost or held back; the change feed has synced those POs anyway.",
+        example: 0,
+      }),
     lastRuns: z.array(
       z.object({
         trigger: z.enum(SYNC_TRIGGERS),
@@ -96,8 +112,15 @@ export function registerSyncRoutes(app: App): void {
       const db = makeDb(c.env.DB);
       const { slug } = c.req.valid("param");
       const conference = await requireConference(db, slug);
-      const [outstanding, runs, failures, outbox] = await Promise.all([
+      const now = Date.now();
+      const [outstanding, webhooksMissed, runs, failures, outbox] = await Promise.all([
         countOutstanding(db, slug),
+        countWebhooksMissed(
+          db,
+          slug,
+          new Date(now - WEBHOOKS_MISSED_WINDOW_MS).toISOString(),
+          Math.floor((now - WEBHOOK_GRACE_MS) / 1000),
+        ),
         recentSyncRuns(db, slug, 20),
         recentSyncFailures(db, slug, conference.qboRealmId, 50),
         outboxStatus(db, slug, 100),
@@ -105,6 +128,7 @@ export function registerSyncRoutes(app: App): void {
       return c.json(
         {
           outstanding,
+          webhooksMissed,
           lastRuns: runs.map((r) => ({
             trigger: r.trigger,
             startedAt: r.startedAt,

@@ -84,7 +84,11 @@ const CloudEventsWebhook = z
   });
 
 const Accepted = z
-  .object({ status: z.literal("accepted"), skipped: z.number().int() })
+  .object({
+    status: z.literal("accepted"),
+    received: z.number().int().openapi({ description: "Entity events read from the body" }),
+    skipped: z.number().int().openapi({ description: "Parts of the body of an unexpected shape, ignored" }),
+  })
   .catchall(z.unknown())
   .openapi("QboWebhookAccepted");
 
@@ -96,8 +100,11 @@ export function documentWebhookRoute(app: App): void {
     summary: "Intuit's webhook deliveries",
     description:
       "Called by Intuit, not by API clients: no bearer token. The body is verified on its raw bytes " +
-      "(`intuit-signature`) before it is parsed, queued and acknowledged; both of Intuit's formats are " +
-      "accepted. Bodies of an unexpected shape, unknown realms and entities of no interest get 200 and are ignored.",
+      "(`intuit-signature`), parsed, written to the D1 inbox and acknowledged at once; its events are queued " +
+      "after the answer (and by the 15-minute cron if that fails), so a failing queue never delays the 200. " +
+      "Both of Intuit's formats are accepted, up to 100 events for several realms per POST, with Content-Type " +
+      "application/json, application/cloudevents+json or none. Bodies of an unexpected shape, unknown realms " +
+      "and entities of no interest get 200 and are ignored.",
     security: [],
     request: {
       headers: z.object({
@@ -117,18 +124,24 @@ export function documentWebhookRoute(app: App): void {
               cloudEvents: { summary: "CloudEvents format", value: cloudEventsExample },
             },
           },
+          "application/cloudevents+json": {
+            schema: CloudEventsWebhook,
+            examples: { cloudEvents: { summary: "CloudEvents format", value: cloudEventsExample } },
+          },
         },
       },
     },
     responses: {
       200: {
-        description: "Accepted: the events concerned are queued for reconciliation",
+        description: "Accepted: the delivery is in the inbox; the events concerned are queued right after",
         content: { "application/json": { schema: Accepted } },
       },
       400: errorResponse("invalid_json: the verified body is not JSON"),
       401: errorResponse("unauthorized: intuit-signature is missing or does not match the raw body"),
       413: errorResponse("payload_too_large: more than 1 MB"),
-      503: errorResponse("not_configured: QBO_WEBHOOK_VERIFIER_TOKEN is not set"),
+      503: errorResponse(
+        "not_configured: QBO_WEBHOOK_VERIFIER_TOKEN is not set; qbo_unavailable: D1 could not take the delivery (Intuit retries it)",
+      ),
     },
   });
 }

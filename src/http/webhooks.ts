@@ -3,15 +3,18 @@ import { readBodyWithin } from "../lib/body";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { parseWebhookEvents, verifyIntuitSignature } from "../qbo/webhook";
-import { acceptWebhookEvents } from "../sync/intake";
+import { drainInboxRows, writeToInbox } from "../sync/inbox";
 import type { App } from "./app-types";
 
 /** Intuit's deliveries are a few KB; anything near this is not one, and is refused unread. */
 export const WEBHOOK_MAX_BYTES = 1024 * 1024;
 
 /**
- * POST /webhooks/qbo. Size-capped, then verified on the raw body; then acknowledged as soon as
- * the events are queued. Bodies we cannot use still get 200 so Intuit does not retry them forever.
+ * POST /webhooks/qbo. Size-capped, then verified on the raw body; then written to the D1 inbox
+ * and answered 200 at once. The inbox is drained into the queue after the response (waitUntil),
+ * and by the cron for anything left (src/sync/inbox.ts), so a failing queue never makes Intuit
+ * wait, retry or hold back later events. 401 only for a bad signature; 503 only when not
+ * configured or D1 is down. Bodies we cannot use still get 200 so Intuit does not retry them forever.
  */
 export function registerWebhookRoutes(app: App): void {
   app.post("/webhooks/qbo", async (c) => {
@@ -32,6 +35,8 @@ export function registerWebhookRoutes(app: App): void {
         "The intuit-signature header is missing or does not match the body.",
       );
     }
+    // The Content-Type is not looked at: application/json, application/cloudevents+json and none
+    // all carry the same JSON (a 415 would be retried by Intuit forever: qbo-api.md A2).
     let body: unknown;
     try {
       body = JSON.parse(new TextDecoder().decode(raw));
@@ -40,7 +45,19 @@ export function registerWebhookRoutes(app: App): void {
     }
     const { events, skipped } = parseWebhookEvents(body);
     if (skipped > 0) log("warn", "webhook.unexpected_shape", { skipped, parsed: events.length });
-    const result = await acceptWebhookEvents(c.env.SYNC_QUEUE, makeDb(c.env.DB), events);
-    return c.json({ status: "accepted", ...result, skipped }, 200);
+    const db = makeDb(c.env.DB);
+    const now = new Date();
+    let rows: Awaited<ReturnType<typeof writeToInbox>>;
+    try {
+      rows = await writeToInbox(db, events, now);
+    } catch (err) {
+      log("error", "webhook.inbox_unavailable", { error: err instanceof Error ? err.name : "unknown" });
+      throw new ApiError(
+        "qbo_unavailable",
+        "The webhook inbox is unavailable; the delivery was not accepted. Retry later.",
+      );
+    }
+    if (rows.length > 0) c.executionCtx.waitUntil(drainInboxRows(c.env, db, rows, now.toISOString()));
+    return c.json({ status: "accepted", received: events.length, skipped }, 200);
   });
 }

@@ -9,6 +9,7 @@ import type { AccessTokenResult } from "../connections/types";
 import type { QboEnvironment } from "../domain/payments";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
+import { CdcResponse } from "./cdc";
 import { faultsOf, type QboFault } from "./schemas";
 
 const PRODUCTION_BASE = "https://quickbooks.api.intuit.com";
@@ -160,6 +161,21 @@ export class QboClient {
 
   async realmId(): Promise<string> {
     return (await this.#currentToken()).realmId;
+  }
+
+  /**
+   * Change Data Capture (qbo-api.md A3): every object of `entities` changed since `changedSince`,
+   * deleted ones included, in one read. QBO looks back 30 days at most, 1,000 objects per entity.
+   */
+  async changeDataCapture(entities: readonly string[], changedSince: Date): Promise<CdcResponse> {
+    return this.json(CdcResponse, {
+      method: "GET",
+      path: "cdc",
+      query: {
+        entities: entities.join(","),
+        changedSince: changedSince.toISOString().replace(/\.\d{3}Z$/, "Z"),
+      },
+    });
   }
 
   async #send(req: QboRequest): Promise<Response> {

@@ -47,6 +47,8 @@ export interface EntityEvent {
   mergedId?: string | undefined;
   /** Identifies the delivery of this event, for de-duplication of replays. */
   eventKey: string;
+  /** When QBO changed the entity (classic `lastUpdated`, CloudEvents `time`), as QBO spelled it. */
+  lastUpdated?: string | undefined;
 }
 
 const Id = z.union([z.string().min(1).max(64), z.number().int().nonnegative()]).transform(String);
@@ -73,9 +75,16 @@ const CloudEvent = z.object({
   type: z.string().regex(/^qbo\.[a-z]+\.[a-z]+\.v\d+$/),
   intuitaccountid: Id,
   intuitentityid: Id,
-  // ISO text in Intuit's samples; epoch milliseconds have been seen too. Not used, only allowed.
-  time: z.union([z.string().max(64), z.number()]).nullish(),
-  data: z.object({ deletedid: Id.nullish() }).nullish().catch(null),
+  // ISO text in Intuit's samples; epoch milliseconds have been seen too. Anything else is dropped.
+  time: z
+    .union([z.string().max(64), z.number()])
+    .nullish()
+    .catch(null),
+  // `data` may hold content (qbo-api.md A2: alternative_ids, deletedid): only `deletedid` is read.
+  data: z
+    .object({ deletedid: Id.nullish().catch(null) })
+    .nullish()
+    .catch(null),
 });
 
 /** CloudEvents name entities in lower case (`qbo.creditmemo.created.v1`); ours are QBO's names. */
@@ -122,6 +131,7 @@ export function parseWebhookEvents(body: unknown): { events: EntityEvent[]; skip
         operation: OPERATIONS[verb] ?? verb,
         mergedId: ce.data.data?.deletedid ?? undefined,
         eventKey: `ce:${ce.data.id}`,
+        lastUpdated: ce.data.time == null ? undefined : String(ce.data.time),
       });
     }
     return { events, skipped };
@@ -147,6 +157,7 @@ export function parseWebhookEvents(body: unknown): { events: EntityEvent[]; skip
         operation: e.data.operation,
         mergedId: e.data.deletedId ?? undefined,
         eventKey: `classic:${n.data.realmId}:${e.data.name}:${e.data.id}:${e.data.operation}:${e.data.lastUpdated ?? ""}`,
+        lastUpdated: e.data.lastUpdated,
       });
     }
   }

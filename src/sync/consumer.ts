@@ -164,7 +164,7 @@ async function syncRealmEvents(
     });
     await recordSyncRun(db, {
       conferenceSlug: conference.slug,
-      trigger: "webhook",
+      trigger: messages[0]?.trigger ?? "webhook",
       startedAt,
       finishedAt: new Date().toISOString(),
       invoicesChecked: outcome.invoicesChecked,

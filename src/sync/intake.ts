@@ -1,9 +1,9 @@
 /**
- * What the webhook route does after verifying the signature: keep the events that matter,
- * drop replays, and queue one message per realm. No QBO call and no per-PO work here.
+ * What a drained inbox row does (src/sync/inbox.ts): keep the events that matter, drop replays,
+ * and queue one message per realm. No QBO call and no per-PO work here.
  */
 import type { Db } from "../db/client";
-import { claimEventKeys, knownRealms, moveMergedCustomers, releaseEventKeys } from "../db/webhooks";
+import { claimEventKeys, knownRealms, moveMergedCustomers } from "../db/webhooks";
 import { log } from "../lib/log";
 import { type EntityEvent, isCustomerMerge, isOfInterest } from "../qbo/webhook";
 import { type EventsMessage, enqueueAll } from "./messages";
@@ -17,10 +17,16 @@ export interface IntakeResult {
   duplicates: number;
 }
 
+/**
+ * Queues the events of one inbox row. Throws when they could not all be queued: the row then
+ * stays in the inbox and its replay keys stay bound to it (`inboxId`), so its re-drive is not
+ * mistaken for a replay.
+ */
 export async function acceptWebhookEvents(
   queue: Queue,
   db: Db,
   events: EntityEvent[],
+  inboxId: number | null = null,
 ): Promise<IntakeResult> {
   const interesting = events.filter(isOfInterest);
   const realms =
@@ -44,26 +50,21 @@ export async function acceptWebhookEvents(
     db,
     relevant.map((e) => ({ key: e.eventKey, realmId: e.realmId })),
     new Date().toISOString(),
+    inboxId,
   );
   const freshEvents = relevant.filter((e) => fresh.has(e.eventKey));
-  // Customer merges need no QBO call: the remembered ids move here, at once.
+  // Customer merges need no QBO call: the remembered ids move here, at once (idempotent).
   const merges = freshEvents.filter(isCustomerMerge);
   const toQueue = freshEvents.filter((e) => !isCustomerMerge(e));
   const messages = messagesFor(toQueue);
-  try {
-    if (merges.length > 0) {
-      await moveMergedCustomers(
-        db,
-        merges.map((e) => ({ realmId: e.realmId, from: e.mergedId, to: e.id })),
-      );
-      log("info", "webhook.customers_merged", { count: merges.length });
-    }
-    await enqueueAll(queue, messages);
-  } catch (err) {
-    // Nothing of this delivery took effect for sure: let Intuit's retry be processed again.
-    await releaseEventKeys(db, [...fresh]);
-    throw err;
+  if (merges.length > 0) {
+    await moveMergedCustomers(
+      db,
+      merges.map((e) => ({ realmId: e.realmId, from: e.mergedId, to: e.id })),
+    );
+    log("info", "webhook.customers_merged", { count: merges.length });
   }
+  await enqueueAll(queue, messages);
   log("info", "webhook.events_queued", { events: toQueue.length, messages: messages.length });
   return {
     received: events.length,

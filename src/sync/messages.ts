@@ -15,6 +15,8 @@ export const EventsMessage = z.object({
   invoiceIds: z.array(InvoiceId).max(1000),
   /** CreditMemo events (absent in messages queued before credit memos were followed). */
   creditMemoIds: z.array(InvoiceId).max(1000).default([]),
+  /** Who found the changes: a webhook (absent) or the change feed (src/sync/change-feed.ts). */
+  trigger: z.enum(["webhook", "cdc"]).optional(),
 });
 
 export const InvoicesMessage = z.object({

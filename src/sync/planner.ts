@@ -53,7 +53,10 @@ export async function planConferenceSync(
 }
 
 /** Every conference that names a realm, a page at a time. */
-async function forEachConnectedConference(db: Db, fn: (c: ConferenceRow) => Promise<void>): Promise<void> {
+export async function forEachConnectedConference(
+  db: Db,
+  fn: (c: ConferenceRow) => Promise<void>,
+): Promise<void> {
   let after = "";
   for (;;) {
     const page = await listConnectedConferences(db, after, 100);

@@ -7,11 +7,13 @@
 import type { Db } from "../db/client";
 import { IDEMPOTENCY_RETENTION_MS } from "../db/idempotency";
 import {
+  deleteFoundChangesBefore,
   deleteIdempotencyKeysBefore,
   deleteResolvedFailures,
   deleteSpentOauthStates,
   deleteStaleMessageErrors,
   deleteSyncRunsUpTo,
+  deleteWebhookDeliveriesBefore,
   deleteWebhookEventsBefore,
   oldFailuresPage,
   syncRunCutoffs,
@@ -20,6 +22,8 @@ import { log } from "../lib/log";
 
 /** Replay keys older than this are dropped; a replay older than that is reconciled again, harmlessly (idempotent). */
 export const WEBHOOK_EVENT_RETENTION_DAYS = 30;
+/** Deliveries and change-feed findings behind `webhooksMissed`: its window is these 30 days. */
+export const CHANGE_MEMORY_RETENTION_DAYS = 30;
 /** Newest sync runs kept per conference (`GET …/qbo/sync` shows the last few). */
 export const SYNC_RUNS_KEPT_PER_CONFERENCE = 1000;
 /** Failures are kept at least this long, and longer while one of their POs has not been synced since. */
@@ -30,7 +34,7 @@ export const MESSAGE_ERROR_RETENTION_DAYS = 90;
 export interface PruneLimits {
   /** Rows one DELETE may remove. */
   batchRows: number;
-  /** Statements one table may spend per run (6 tables × 25 stays far below D1's 1,000 queries per invocation). */
+  /** Statements one table may spend per run (8 tables × 25 stays far below D1's 1,000 queries per invocation). */
   maxStatementsPerTable: number;
 }
 export const DEFAULT_PRUNE_LIMITS: PruneLimits = { batchRows: 1000, maxStatementsPerTable: 25 };
@@ -46,6 +50,8 @@ export interface PruneCounts {
   syncFailures: number;
   syncMessageErrors: number;
   idempotencyKeys: number;
+  webhookDeliveries: number;
+  cdcChanges: number;
   /** False when a budget ran out (or a table failed): the rest waits for the next run. */
   complete: boolean;
 }
@@ -93,6 +99,16 @@ export async function pruneStorage(
         deleteIdempotencyKeysBefore(db, new Date(now.getTime() - IDEMPOTENCY_RETENTION_MS).toISOString(), n),
       ),
     ),
+    webhookDeliveries: await table("webhook_deliveries", (budget) =>
+      repeat(budget, batchRows, (n) =>
+        deleteWebhookDeliveriesBefore(db, daysAgo(CHANGE_MEMORY_RETENTION_DAYS), n),
+      ),
+    ),
+    cdcChanges: await table("cdc_changes", (budget) =>
+      repeat(budget, batchRows, (n) =>
+        deleteFoundChangesBefore(db, daysAgo(CHANGE_MEMORY_RETENTION_DAYS), n),
+      ),
+    ),
   };
   const counts: PruneCounts = {
     webhookEvents: outcomes.webhookEvents.deleted,
@@ -101,6 +117,8 @@ export async function pruneStorage(
     syncFailures: outcomes.syncFailures.deleted,
     syncMessageErrors: outcomes.syncMessageErrors.deleted,
     idempotencyKeys: outcomes.idempotencyKeys.deleted,
+    webhookDeliveries: outcomes.webhookDeliveries.deleted,
+    cdcChanges: outcomes.cdcChanges.deleted,
     complete: Object.values(outcomes).every((o) => o.complete),
   };
   log("info", "cron.pruned", { ...counts });

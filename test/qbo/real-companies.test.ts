@@ -2,7 +2,7 @@
  * SPEC §8 against the emulator's hostile defaults (SPEC §14): sales tax, currencies, invoice
  * numbers, customer names, online payment, and the protocol details of real companies.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   call,
   connectedConference,
@@ -392,7 +392,12 @@ describe("customer merges", () => {
 
       expect((await postWebhook(JSON.stringify(body))).status).toBe(200);
 
-      expect((await call("GET", paths.po(slug, first.reference))).body.qbo.customerId).toBe(survivor.Id);
+      // The inbox is drained right after the answer (SPEC §10), so the move follows it shortly.
+      await vi.waitFor(
+        async () =>
+          expect((await call("GET", paths.po(slug, first.reference))).body.qbo.customerId).toBe(survivor.Id),
+        { timeout: 5_000, interval: 50 },
+      );
       await emulator().resetStats(realmId);
       const second = await createPo(slug, sponsorship("50.00"));
       const res = await call("POST", paths.qboInvoice(slug, second.reference), {});

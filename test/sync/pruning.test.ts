@@ -168,7 +168,10 @@ describe("the daily cron prunes the tables that only grow", () => {
     expect(
       await column<number>("SELECT id FROM sync_runs WHERE conference_slug = 'runs-small' ORDER BY id"),
     ).toEqual(smallIds);
-    expect(await column("SELECT message_key FROM sync_failures ORDER BY message_key")).toEqual([
+    // (The daily cron's full sync also records failures of its own for these token-less conferences.)
+    expect(
+      await column("SELECT message_key FROM sync_failures WHERE message_key LIKE 'f-%' ORDER BY message_key"),
+    ).toEqual([
       "f-conf-never-synced",
       "f-conf-one-unsynced",
       "f-realm-other-never-synced",
@@ -188,6 +191,8 @@ describe("the daily cron prunes the tables that only grow", () => {
       syncFailures: 6,
       syncMessageErrors: 1,
       idempotencyKeys: 0,
+      webhookDeliveries: 0,
+      cdcChanges: 0,
       complete: true,
     });
 
@@ -199,6 +204,8 @@ describe("the daily cron prunes the tables that only grow", () => {
       syncFailures: 0,
       syncMessageErrors: 0,
       idempotencyKeys: 0,
+      webhookDeliveries: 0,
+      cdcChanges: 0,
       complete: true,
     });
   });

@@ -106,7 +106,7 @@ describe("the webhook body limit", () => {
       "intuit-signature": await sign(body),
     });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ status: "accepted", received: 1, queued: 1 });
+    expect(res.body).toMatchObject({ status: "accepted", received: 1 });
     expect(res.sent).toHaveLength(1);
     expect(await storedEventCount()).toBe(before + 1);
   });
@@ -157,7 +157,7 @@ describe("the webhook body limit", () => {
       "intuit-signature": await sign(body),
     });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ queued: 1 });
+    expect(res.body).toMatchObject({ received: 1 });
     expect(res.sent).toHaveLength(1);
   });
 });
