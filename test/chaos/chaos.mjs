@@ -384,6 +384,10 @@ try {
   });
   await control("POST", `/realms/${intruder.realmId}/stats/reset`);
   console.log(`• ${moved.pos.length} POs invoiced in ${moved.slug}; a colliding company is ready`);
+  // Invariant 7: the change feed's first sweep of a company is a full sync that sets its
+  // checkpoint; sweeping once now makes the sweeps while settling CDC reads, so what heals the
+  // lost webhooks below is the change feed itself, not a full sync.
+  await fetch(`${sandbox.workerUrl}/__scheduled?cron=${encodeURIComponent("*/15 * * * *")}`);
 
   // Customers pay in QuickBooks: credits (by hand, or with cash in one Payment) for some, a
   // partial payment for all, the rest for about 70%; credits QBO applies by itself at the end
@@ -840,12 +844,17 @@ try {
   const stats = await Promise.all(
     conferences.map(({ realmId }) => control("GET", `/realms/${realmId}/stats`)),
   );
+  const cdcReads = stats.map((x) => x.requests.byOperation.cdc ?? 0);
+  if (cdcReads.some((n) => n === 0))
+    violations.push(
+      `the change feed never read a company's changes (CDC reads ${cdcReads}): invariant 7 proved nothing`,
+    );
   const injected = stats.reduce((s, x) => s + x.faultsInjected, 0);
   const requests = stats.reduce((s, x) => s + x.requests.total, 0);
   console.log(
     `\nQBO requests ${requests}, faults injected ${injected} (${((100 * injected) / Math.max(1, requests)).toFixed(1)}%), ` +
       `stuck with recorded failure ${stuck.length}\nevents: ${eventStats}\n` +
-      `lost webhooks ${events.filter((e) => e.lost).length} (${unannounced.length} POs announced by no webhook); ` +
+      `lost webhooks ${events.filter((e) => e.lost).length} (${unannounced.length} POs announced by no webhook), CDC reads ${cdcReads.join(" + ")}; ` +
       `queue sends failing for ${failUntil - failFrom} deliveries, ${leftInInbox} left in the inbox then, ${inboxRows} at the end\n` +
       `manual payments pushed: ${JSON.stringify(pushStates)}, failed pushes listed ${[...failedPushes.values()].flat().length}`,
   );
