@@ -1,5 +1,6 @@
 /** Entry: the Worker's handlers and the Durable Object class, nothing else. */
 import { createApp } from "./app";
+import { queueAndCronWait } from "./budget";
 import { makeDb } from "./db/client";
 import { EVENTS_QUEUE_NAME, handleEventsBatch } from "./events/delivery";
 import { drainAll, pruneDeliveries, redriveOverdue } from "./events/drain";
@@ -7,11 +8,14 @@ import { log } from "./lib/log";
 import { handleQueueBatch } from "./sync/consumer";
 import { KEEPALIVE_CRON, planAllOutstanding, RECONCILE_CRON, runDailyCron } from "./sync/planner";
 
+export { QboRealmBudget } from "./budget/qbo-realm-budget";
 export { QboConnection } from "./connections/qbo-connection";
 
 const app = createApp();
 
-export default {
+// Queue and cron work waits for its slot in a realm's QBO rate budget; an API request waits a
+// second at most, then answers 503 (src/budget/).
+export default queueAndCronWait({
   fetch: app.fetch,
 
   async scheduled(controller, env, _ctx) {
@@ -33,4 +37,4 @@ export default {
     // Reconciliation writes timeline events (payments found in QuickBooks): send them now.
     ctx.waitUntil(drainAll(env, makeDb(env.DB)));
   },
-} satisfies ExportedHandler<Env, unknown>;
+} satisfies ExportedHandler<Env, unknown>);

@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { readMeter } from "../budget";
 import { makeDb } from "../db/client";
 import { countOutstanding, recentSyncFailures, recentSyncRuns } from "../db/sync-bookkeeping";
 import { SYNC_TRIGGERS } from "../domain/reconcile";
@@ -31,6 +32,13 @@ const SyncStatus = z
         failedAt: z.string(),
       }),
     ),
+    qboReads: z
+      .object({ month: z.string(), count: z.number().int(), budget: z.number().int() })
+      .nullable()
+      .openapi({
+        description:
+          "Metered QuickBooks reads (GET, query, CDC, PDF) of the conference's company this calendar month (UTC), shared by every conference connected to it, against QBO_MONTHLY_READ_BUDGET; null when no company is set.",
+      }),
   })
   .openapi("SyncStatus");
 
@@ -69,10 +77,11 @@ export function registerSyncRoutes(app: App): void {
       const db = makeDb(c.env.DB);
       const { slug } = c.req.valid("param");
       const conference = await requireConference(db, slug);
-      const [outstanding, runs, failures] = await Promise.all([
+      const [outstanding, runs, failures, qboReads] = await Promise.all([
         countOutstanding(db, slug),
         recentSyncRuns(db, slug, 20),
         recentSyncFailures(db, slug, conference.qboRealmId, 50),
+        conference.qboRealmId ? readMeter(c.env, conference.qboRealmId) : null,
       ]);
       return c.json(
         {
@@ -92,6 +101,7 @@ export function registerSyncRoutes(app: App): void {
             attempts: f.attempts,
             failedAt: f.failedAt,
           })),
+          qboReads,
         },
         200,
       );

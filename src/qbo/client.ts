@@ -87,9 +87,20 @@ export interface TokenSource {
   refreshAfterUnauthorized(stale: string): Promise<AccessTokenResult>;
 }
 
+/**
+ * The per-realm rate budget (src/budget/): resolves when the request may be sent (after
+ * waiting for its slot), or throws a `QboError` of kind `unavailable` with `retryAfterSeconds`
+ * when the caller cannot wait that long. `read` marks Intuit's metered calls.
+ */
+export interface RequestBudget {
+  acquire(realmId: string, read: boolean): Promise<void>;
+}
+
 export interface QboClientOptions {
   env: Pick<Env, "QBO_API_BASE_URL" | "QBO_MINOR_VERSION">;
   tokens: TokenSource;
+  /** Every request waits for a slot of its realm's budget first; none: sent at once (tests). */
+  budget?: RequestBudget;
   environment: QboEnvironment | null;
   /** Used in log lines only. */
   conference: string;
@@ -193,6 +204,9 @@ export class QboClient {
   }
 
   async #fetch(token: { accessToken: string; realmId: string }, req: QboRequest): Promise<Response> {
+    // Every request to QBO, the retry after a 401 included, spends a slot of the realm's budget:
+    // QBO counts each one against the company's 10/s and 500/min.
+    await this.#opts.budget?.acquire(token.realmId, isMeteredRead(req));
     const base =
       this.#opts.env.QBO_API_BASE_URL ||
       (this.#opts.environment === "production" ? PRODUCTION_BASE : SANDBOX_BASE);
@@ -230,6 +244,14 @@ export class QboClient {
       throw new QboError("unavailable", "QuickBooks could not be reached.");
     }
   }
+}
+
+/**
+ * Intuit meters "CorePlus" calls, the ones that read data out (GET, queries, CDC, PDF), and not
+ * the writes (qbo-api.md A5). A query is sent as `POST /query` and is still a read.
+ */
+export function isMeteredRead(req: QboRequest): boolean {
+  return req.method === "GET" || req.path === "query" || req.path.startsWith("query?");
 }
 
 function unwrap(result: AccessTokenResult): { accessToken: string; realmId: string } {

@@ -1,0 +1,98 @@
+/**
+ * The Worker's side of the per-realm rate budget (SPEC §10): every QBO API request asks the
+ * realm's QboRealmBudget for a slot (src/qbo/client.ts calls `acquire` on its single request
+ * path, so each new call is covered without its author doing anything) and sleeps until it.
+ *
+ * How long a request may wait depends on who is waiting, not on the call: work from the queue
+ * and the crons waits for its slot (minutes if need be), while an API request that cannot get
+ * one within about a second answers 503 `qbo_unavailable` with `Retry-After` rather than hold
+ * a person's request open. The entry point (src/index.ts) marks queue and cron work with
+ * `queueAndCronWait`; everything else is an API request.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { makeDb } from "../db/client";
+import { reportReadBudget } from "../events/conference-events";
+import { log } from "../lib/log";
+import { QboError, type RequestBudget } from "../qbo/client";
+import type { ReadMeter } from "./qbo-realm-budget";
+import { limitsFrom, readBudgetFrom } from "./window";
+
+/** An API request waits at most this long for its slot, then answers 503. */
+export const API_PATIENCE_MS = 1000;
+/** Queue and cron work waits this long at most; beyond, the message is retried later. */
+export const BACKGROUND_PATIENCE_MS = 5 * 60_000;
+
+const patience = new AsyncLocalStorage<number>();
+
+/** Runs `work` (a queue batch, a cron) as background work: its QBO requests wait for their slots. */
+export function asBackgroundWork<T>(work: () => T): T {
+  return patience.run(BACKGROUND_PATIENCE_MS, work);
+}
+
+/** The Worker's handlers, with `scheduled` and `queue` run as background work. */
+export function queueAndCronWait<H extends ExportedHandler<Env, unknown>>(handlers: H): H {
+  const { scheduled, queue } = handlers;
+  return {
+    ...handlers,
+    ...(scheduled && {
+      scheduled: (controller: ScheduledController, env: Env, ctx: ExecutionContext) =>
+        asBackgroundWork(() => scheduled.call(handlers, controller, env, ctx)),
+    }),
+    ...(queue && {
+      queue: (batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext) =>
+        asBackgroundWork(() => queue.call(handlers, batch, env, ctx)),
+    }),
+  };
+}
+
+/** The realm's budget object. Creating a stub does not wake it. */
+export function realmBudgetStub(env: Env, realmId: string) {
+  return env.QBO_BUDGETS.getByName(realmId);
+}
+
+/** The budget every QBO client of this Worker spends. */
+export function realmBudget(env: Env): RequestBudget {
+  return {
+    async acquire(realmId, read) {
+      const maxWaitMs = patience.getStore() ?? API_PATIENCE_MS;
+      let answer: Awaited<ReturnType<ReturnType<typeof realmBudgetStub>["acquire"]>>;
+      try {
+        answer = await realmBudgetStub(env, realmId).acquire({
+          read,
+          maxWaitMs,
+          limits: limitsFrom(env),
+          readBudget: readBudgetFrom(env),
+        });
+      } catch (err) {
+        // Sending without a slot could earn a 429 for every caller of the company: wait instead.
+        log("error", "qbo.budget_unreachable", {
+          realmId,
+          error: err instanceof Error ? err.name : "unknown",
+        });
+        throw new QboError(
+          "unavailable",
+          "The QuickBooks request budget could not be consulted; try again later.",
+          {
+            retryAfterSeconds: 5,
+          },
+        );
+      }
+      if (!answer.ok) {
+        const retryAfterSeconds = Math.max(1, Math.ceil(answer.retryAfterMs / 1000));
+        log("info", "qbo.budget_wait_refused", { realmId, retryAfterSeconds, read });
+        throw new QboError(
+          "unavailable",
+          `This QuickBooks company's request budget (per second and per minute) is spent for now; try again in ${retryAfterSeconds} s.`,
+          { retryAfterSeconds },
+        );
+      }
+      if (answer.crossed) await reportReadBudget(env, makeDb(env.DB), realmId, answer.crossed);
+      if (answer.waitMs > 0) await new Promise((resolve) => setTimeout(resolve, answer.waitMs));
+    },
+  };
+}
+
+/** This month's metered reads of the realm (`qboReads` in the sync status). */
+export async function readMeter(env: Env, realmId: string): Promise<ReadMeter> {
+  return realmBudgetStub(env, realmId).reads(readBudgetFrom(env));
+}

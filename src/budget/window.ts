@@ -1,0 +1,106 @@
+/**
+ * The arithmetic of the per-realm rate budget and the monthly read meter (SPEC §10), pure so it
+ * can be read and tested without a Durable Object.
+ *
+ * QBO throttles each company at 10 requests per second and 500 per minute, counted on arrival
+ * over sliding windows, and answers 429 beyond (qbo-api.md A5). The budget books every request
+ * a send time before it leaves: the earliest instant at which neither window would be over its
+ * limit, counting every booking already made (including ones still in the future, whose
+ * callers are asleep until then). Bookings are monotonic (each at or after the previous one),
+ * so "the window ending at t holds fewer than N" is one comparison with the N-th latest booking.
+ */
+
+export interface RateLimits {
+  perSecond: number;
+  perMinute: number;
+}
+
+export const SECOND_MS = 1000;
+export const MINUTE_MS = 60_000;
+
+/**
+ * Slack added to each window. A booking says when the request may leave the Worker; it reaches
+ * QBO a little later, and not always equally later (timer slop, the Durable Object answer's
+ * trip back, a busy isolate). Two bookings exactly one window apart could then arrive less than
+ * a window apart and be one too many: the slack keeps them apart. It costs little: at most
+ * 10/1.15 s while the per-second limit binds, a quarter second per minute while the per-minute one does.
+ */
+export const SECOND_SLACK_MS = 150;
+export const MINUTE_SLACK_MS = 250;
+
+export const DEFAULT_LIMITS: RateLimits = { perSecond: 10, perMinute: 500 };
+export const DEFAULT_MONTHLY_READ_BUDGET = 500_000;
+
+/** A positive integer from a `[vars]` string, else the default. */
+export function positiveInt(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+}
+
+export function limitsFrom(env: { QBO_RATE_PER_SECOND?: string; QBO_RATE_PER_MINUTE?: string }): RateLimits {
+  return {
+    perSecond: positiveInt(env.QBO_RATE_PER_SECOND, DEFAULT_LIMITS.perSecond),
+    perMinute: positiveInt(env.QBO_RATE_PER_MINUTE, DEFAULT_LIMITS.perMinute),
+  };
+}
+
+export function readBudgetFrom(env: { QBO_MONTHLY_READ_BUDGET?: string }): number {
+  return positiveInt(env.QBO_MONTHLY_READ_BUDGET, DEFAULT_MONTHLY_READ_BUDGET);
+}
+
+/**
+ * The bookings of one realm. `book` answers when a request may leave; `peek` the same without
+ * booking (an API request that will not wait that long books nothing and answers 503).
+ */
+export class BookingWindow {
+  /** Booked send times, ascending; older than a minute (plus slack) are dropped. */
+  #slots: number[] = [];
+
+  /** The earliest time at or after `now` a new request may be sent. */
+  peek(now: number, limits: RateLimits): number {
+    this.#prune(now);
+    const slots = this.#slots;
+    let at = Math.max(now, slots.at(-1) ?? now);
+    const nthSecond = slots[slots.length - limits.perSecond];
+    if (nthSecond !== undefined) at = Math.max(at, nthSecond + SECOND_MS + SECOND_SLACK_MS);
+    const nthMinute = slots[slots.length - limits.perMinute];
+    if (nthMinute !== undefined) at = Math.max(at, nthMinute + MINUTE_MS + MINUTE_SLACK_MS);
+    return at;
+  }
+
+  /** Books the earliest slot and returns it. */
+  book(now: number, limits: RateLimits): number {
+    const at = this.peek(now, limits);
+    this.#slots.push(at);
+    return at;
+  }
+
+  /** Bookings in the minute before `now` and after it (still asleep). */
+  get size(): number {
+    return this.#slots.length;
+  }
+
+  #prune(now: number): void {
+    const horizon = now - MINUTE_MS - MINUTE_SLACK_MS;
+    let drop = 0;
+    while (drop < this.#slots.length && (this.#slots[drop] ?? 0) <= horizon) drop++;
+    if (drop > 0) this.#slots.splice(0, drop);
+  }
+}
+
+/** Calendar month in UTC, `YYYY-MM`: Intuit meters reads per month (qbo-api.md A5). */
+export function monthOf(at: number): string {
+  return new Date(at).toISOString().slice(0, 7);
+}
+
+/** The percentages of the monthly read budget that raise `qbo.read_budget` (SPEC §10). */
+export const READ_BUDGET_THRESHOLDS = [80, 100] as const;
+export type ReadBudgetThreshold = (typeof READ_BUDGET_THRESHOLDS)[number];
+
+/** The thresholds that the read taking the count from `before` to `after` crosses. */
+export function crossedThresholds(before: number, after: number, budget: number): ReadBudgetThreshold[] {
+  return READ_BUDGET_THRESHOLDS.filter((pct) => {
+    const mark = Math.ceil((budget * pct) / 100);
+    return before < mark && after >= mark;
+  });
+}
