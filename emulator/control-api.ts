@@ -144,8 +144,10 @@ export const ClientSchema = z.object({
   appName: z.string().min(1).optional(),
 });
 
-export const LimitsSchema = z.object({
+/** Replaces the realm's limits whole: a key left out or null is no limit, so `{}` removes all. */
+export const LimitsSchema = z.strictObject({
   maxConcurrent: z.number().int().positive().nullable().optional(),
+  perSecond: z.number().int().positive().nullable().optional(),
   perMinute: z.number().int().positive().nullable().optional(),
 });
 

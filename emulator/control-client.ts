@@ -113,8 +113,17 @@ export class EmulatorControl {
     return this.#call("DELETE", `${realm(realmId)}/faults`);
   }
 
-  setLimits(realmId: string, limits: Limits): Promise<Limits> {
+  /**
+   * Replaces the realm's limits whole (Intuit's 10/s and 500/min are on by default): a key left
+   * out or null is no limit, so `{}` switches throttling off.
+   */
+  setLimits(realmId: string, limits: Limits): Promise<Required<Limits>> {
     return this.#call("PUT", `${realm(realmId)}/limits`, limits);
+  }
+
+  /** The realm's limits now. */
+  limits(realmId: string): Promise<Required<Limits>> {
+    return this.#call("GET", `${realm(realmId)}/limits`);
   }
 
   /** The realm's full settings. */

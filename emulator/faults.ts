@@ -166,30 +166,53 @@ export function sleep(ms: number): Promise<void> {
 
 export interface LimitsConfig {
   maxConcurrent?: number | null;
+  perSecond?: number | null;
   perMinute?: number | null;
 }
 
-const WINDOW_MS = 60_000;
+/**
+ * Intuit's per-realm limits (qbo-api.md A5, S17/S18/S19): 10 requests per second per realm and
+ * app, 500 per minute per realm. On by default: a client tuned against a friendly emulator
+ * would otherwise meet its first 429 in production.
+ */
+export const DEFAULT_LIMITS: Readonly<Required<LimitsConfig>> = Object.freeze({
+  maxConcurrent: null,
+  perSecond: 10,
+  perMinute: 500,
+});
 
-/** QBO's per-company throttling: a concurrency cap and a sliding one-minute request budget. */
+/**
+ * QBO's per-company throttling: a concurrency cap and sliding one-second and one-minute request
+ * budgets. Only admitted requests use up a budget (a refused one is answered 429 and forgotten).
+ */
 export class RateLimits {
-  #maxConcurrent: number | undefined;
-  #perMinute: number | undefined;
+  #config: Required<LimitsConfig> = { ...DEFAULT_LIMITS };
   #inFlight = 0;
+  /** Admission instants (ms) of the last minute, oldest first. */
   #admitted: number[] = [];
 
+  /** Replaces the whole configuration: a key left out or null is no limit (`{}` removes all). */
   set(limits: LimitsConfig): void {
-    this.#maxConcurrent = limits.maxConcurrent ?? undefined;
-    this.#perMinute = limits.perMinute ?? undefined;
+    this.#config = {
+      maxConcurrent: limits.maxConcurrent ?? null,
+      perSecond: limits.perSecond ?? null,
+      perMinute: limits.perMinute ?? null,
+    };
     this.#admitted = [];
+  }
+
+  get config(): Required<LimitsConfig> {
+    return { ...this.#config };
   }
 
   /** Admits a request (call `release` when it ends), or refuses it. */
   admit(now: number): { release: () => void } | { refused: true } {
-    if (this.#maxConcurrent !== undefined && this.#inFlight >= this.#maxConcurrent) return { refused: true };
-    if (this.#perMinute !== undefined) {
-      while (this.#admitted.length > 0 && (this.#admitted[0] ?? 0) <= now - WINDOW_MS) this.#admitted.shift();
-      if (this.#admitted.length >= this.#perMinute) return { refused: true };
+    const { maxConcurrent, perSecond, perMinute } = this.#config;
+    if (maxConcurrent !== null && this.#inFlight >= maxConcurrent) return { refused: true };
+    if (perSecond !== null || perMinute !== null) {
+      while (this.#admitted.length > 0 && (this.#admitted[0] ?? 0) <= now - MINUTE_MS) this.#admitted.shift();
+      if (perMinute !== null && this.#admitted.length >= perMinute) return { refused: true };
+      if (perSecond !== null && this.#countSince(now - SECOND_MS) >= perSecond) return { refused: true };
       this.#admitted.push(now);
     }
     this.#inFlight++;
@@ -202,4 +225,17 @@ export class RateLimits {
       },
     };
   }
+
+  /** Admissions after `since`, counted from the newest end (at most perSecond steps). */
+  #countSince(since: number): number {
+    let count = 0;
+    for (let index = this.#admitted.length - 1; index >= 0; index--) {
+      if ((this.#admitted[index] ?? 0) <= since) break;
+      count++;
+    }
+    return count;
+  }
 }
+
+const SECOND_MS = 1000;
+const MINUTE_MS = 60_000;

@@ -242,8 +242,10 @@ realmRoute("DELETE", "/faults", ({ realm }) => {
 realmRoute("PUT", "/limits", ({ realm, request }) => {
   const input = body(LimitsSchema, request);
   realm.limits.set(input);
-  return json(200, { maxConcurrent: input.maxConcurrent ?? null, perMinute: input.perMinute ?? null });
+  return json(200, realm.limits.config);
 });
+
+realmRoute("GET", "/limits", ({ realm }) => json(200, realm.limits.config));
 
 realmRoute("GET", "/settings", ({ realm }) => json(200, realm.settings.current));
 

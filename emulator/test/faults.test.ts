@@ -151,6 +151,8 @@ describe("fault rules", () => {
 describe("random faults", () => {
   async function outcomes(seed: number): Promise<number[]> {
     const { tokens, qbo } = await emulator.realm();
+    // 40 requests in a row: Intuit's 10/s limit would add its own 429s to the seeded ones.
+    await emulator.control.setLimits(tokens.realmId, {});
     await emulator.control.setFaults(tokens.realmId, {
       random: { rate: 0.3, seed, kinds: ["throttle", "status"] },
     });
@@ -207,5 +209,44 @@ describe("rate limits", () => {
     expect(throttled.headers.get("retry-after")).toBeNull();
     await emulator.control.setLimits(tokens.realmId, {});
     expect((await qbo.query("SELECT * FROM Invoice")).status).toBe(200);
+  });
+});
+
+describe("Intuit's limits, on by default", () => {
+  it("admits 10 requests per second per realm, then answers 429 without Retry-After", async () => {
+    const { tokens, qbo } = await emulator.realm();
+    expect(await emulator.control.limits(tokens.realmId)).toEqual({
+      maxConcurrent: null,
+      perSecond: 10,
+      perMinute: 500,
+    });
+    const statuses = await Promise.all(Array.from({ length: 12 }, () => qbo.query("SELECT * FROM Invoice")));
+    expect(statuses.filter((response) => response.status === 200)).toHaveLength(10);
+    const throttled = statuses.filter((response) => response.status === 429);
+    expect(throttled).toHaveLength(2);
+    expect(throttled[0]?.headers.get("retry-after")).toBeNull();
+    expect(throttled[0]?.body.Fault).toMatchObject({ type: "SERVICE", Error: [{ code: "3001" }] });
+    expect((await emulator.control.stats(tokens.realmId)).limitThrottled).toBe(2);
+    // Another realm has its own budget.
+    const other = await emulator.realm();
+    expect((await other.qbo.query("SELECT * FROM Invoice")).status).toBe(200);
+  });
+
+  it("admits 500 requests per minute per realm, whatever the pace", async () => {
+    const { tokens, qbo } = await emulator.realm();
+    await emulator.control.setLimits(tokens.realmId, { perSecond: 1000, perMinute: 500 });
+    const first = await Promise.all(Array.from({ length: 500 }, () => qbo.query("SELECT * FROM Invoice")));
+    expect(first.every((response) => response.status === 200)).toBe(true);
+    const refused = await qbo.query("SELECT * FROM Invoice");
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBeNull();
+    expect(await emulator.control.setLimits(tokens.realmId, { perSecond: 2 })).toEqual({
+      maxConcurrent: null,
+      perSecond: 2,
+      perMinute: null,
+    });
+    await expect(emulator.control.setLimits(tokens.realmId, { perHour: 3 } as never)).rejects.toMatchObject({
+      status: 400,
+    });
   });
 });

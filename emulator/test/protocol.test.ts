@@ -55,7 +55,8 @@ describe("InvoiceLink", () => {
   });
 
   it("needs include=invoiceLink, online payments, an Allow* flag and a BillEmail", async () => {
-    const { qbo } = await emulator.realm({ settings: { onlinePayments: true } });
+    const { tokens, qbo } = await emulator.realm({ settings: { onlinePayments: true } });
+    await emulator.control.setLimits(tokens.realmId, {}); // a dozen requests in well under a second
     const link = /^https:\/\/connect\.intuit\.com\/portal\/app\/CommerceNetwork\/view\/scs-v1-/;
     const include = { include: "invoiceLink" };
     expect((await invoice(qbo, online, include)).body.Invoice.InvoiceLink).toMatch(link);
