@@ -1,7 +1,9 @@
 /**
  * Intuit's OAuth 2.0 as the service sees it: registered clients, grants (one per connection),
  * access tokens that expire, refresh tokens that rotate on every use, single-use authorization
- * codes, and revocation. All tokens are opaque random strings.
+ * codes, and revocation. All tokens are opaque random strings. A grant dies at its hard expiry
+ * (Intuit's 5-year cap, qbo-api.md A1) whatever the refreshes; the refresh token just used stays
+ * valid until its successor is used, so a client whose refresh answer was lost can retry.
  */
 
 import { randomToken } from "./random.ts";
@@ -14,11 +16,15 @@ export const DEFAULT_CLIENT = {
 };
 export const DEFAULT_ACCESS_TTL_SECONDS = 3600;
 export const DEFAULT_REFRESH_TTL_SECONDS = 8_726_400;
+/** Intuit's 5-year maximum validity of a refresh token, from the connection (qbo-api.md A1, S2/S6). */
+export const DEFAULT_REFRESH_HARD_TTL_SECONDS = 5 * 365 * 86_400;
 const CODE_TTL_MS = 10 * 60 * 1000;
 
 export interface TokenTtls {
   accessTtlSeconds: number;
   refreshTtlSeconds: number;
+  /** From the grant's creation: no refresh token of the grant outlives it. */
+  hardTtlSeconds: number;
 }
 
 export interface IssuedTokens {
@@ -27,6 +33,8 @@ export interface IssuedTokens {
   refreshToken: string;
   accessTokenExpiresAt: number;
   refreshTokenExpiresAt: number;
+  /** The grant's hard expiry (epoch ms): `x_refresh_token_hard_expires_in` counts down to it. */
+  refreshTokenHardExpiresAt: number;
 }
 
 interface Client {
@@ -44,6 +52,10 @@ interface Grant {
   /** Refresh tokens revoked by the control API; access tokens live on until they expire. */
   refreshRevoked: boolean;
   currentRefreshToken: string;
+  /** The refresh token that produced the current one, valid until the current one is used. */
+  previousRefreshToken: string | undefined;
+  /** Epoch ms: the 5-year cap. */
+  hardExpiresAt: number;
 }
 
 interface AccessToken {
@@ -120,6 +132,8 @@ export class OAuthServer {
       revoked: false,
       refreshRevoked: false,
       currentRefreshToken: "",
+      previousRefreshToken: undefined,
+      hardExpiresAt: now + (ttls.hardTtlSeconds ?? DEFAULT_REFRESH_HARD_TTL_SECONDS) * 1000,
     };
     this.#grants.set(grant.id, grant);
     return this.#issueTokens(grant, now);
@@ -152,16 +166,31 @@ export class OAuthServer {
   }
 
   /**
-   * Exchanges a refresh token. Only the newest refresh token of a live grant works, and using
-   * it rotates it: the caller must store the returned one. Earlier access tokens stay valid.
+   * Exchanges a refresh token; using it rotates it: the caller must store the returned one.
+   * Earlier access tokens stay valid. The newest refresh token works; with `previousGrace`, so
+   * does the one it was issued for, until the newest is used (a client that lost the answer
+   * retries with what it has; the unused newest one is then superseded). Never past the grant's
+   * hard expiry.
    */
-  refresh(clientId: string, refreshToken: string, now = Date.now()): IssuedTokens | "invalid_grant" {
+  refresh(
+    clientId: string,
+    refreshToken: string,
+    options: { previousGrace: boolean },
+    now = Date.now(),
+  ): IssuedTokens | "invalid_grant" {
     const token = this.#refreshTokens.get(refreshToken);
     const grant = token && this.#grants.get(token.grantId);
     if (!token || !grant) return "invalid_grant";
     if (grant.clientId !== clientId || grant.revoked || grant.refreshRevoked) return "invalid_grant";
-    if (grant.currentRefreshToken !== refreshToken || token.expiresAt <= now) return "invalid_grant";
-    return this.#issueTokens(grant, now);
+    if (token.expiresAt <= now || grant.hardExpiresAt <= now) return "invalid_grant";
+    if (refreshToken === grant.currentRefreshToken) {
+      grant.previousRefreshToken = refreshToken;
+      return this.#issueTokens(grant, now);
+    }
+    if (options.previousGrace && refreshToken === grant.previousRefreshToken) {
+      return this.#issueTokens(grant, now);
+    }
+    return "invalid_grant";
   }
 
   createCode(clientId: string, redirectUri: string, realmId: string, now = Date.now()): string {
@@ -221,11 +250,18 @@ export class OAuthServer {
     const accessToken = randomToken(48);
     const refreshToken = randomToken(40);
     const accessTokenExpiresAt = now + grant.ttls.accessTtlSeconds * 1000;
-    const refreshTokenExpiresAt = now + grant.ttls.refreshTtlSeconds * 1000;
+    const refreshTokenExpiresAt = Math.min(now + grant.ttls.refreshTtlSeconds * 1000, grant.hardExpiresAt);
     this.#accessTokens.set(accessToken, { grantId: grant.id, expiresAt: accessTokenExpiresAt });
     this.#refreshTokens.set(refreshToken, { grantId: grant.id, expiresAt: refreshTokenExpiresAt });
     grant.currentRefreshToken = refreshToken;
-    return { realmId: grant.realmId, accessToken, refreshToken, accessTokenExpiresAt, refreshTokenExpiresAt };
+    return {
+      realmId: grant.realmId,
+      accessToken,
+      refreshToken,
+      accessTokenExpiresAt,
+      refreshTokenExpiresAt,
+      refreshTokenHardExpiresAt: grant.hardExpiresAt,
+    };
   }
 }
 

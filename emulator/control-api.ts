@@ -39,6 +39,11 @@ export const SettingsPatchSchema = z.strictObject({
     .string()
     .regex(/^(Z|[+-](0\d|1[0-4]):[0-5]\d)$/, 'must be "Z" or an offset like -07:00')
     .optional(),
+  cdcWindowDays: z.number().positive().optional(),
+  cdcMaxObjects: z.number().int().positive().optional(),
+  webhookEchoes: z.boolean().optional(),
+  monthlyReadCap: z.number().int().nonnegative().nullable().optional(),
+  previousRefreshTokenGrace: z.boolean().optional(),
 });
 
 export type TaxSetting = z.output<typeof TaxSettingSchema>;
@@ -69,6 +74,16 @@ export interface RealmSettings {
   hideInactiveCustomers: boolean;
   /** The offset of MetaData times and of every body's `time`: "Z" or like "-07:00". */
   timestampOffset: string;
+  /** How far back `GET /cdc` may look (Intuit: 30 days); older `changedSince` → a fault. */
+  cdcWindowDays: number;
+  /** At most this many objects in one CDC response (Intuit: 1000). */
+  cdcMaxObjects: number;
+  /** Changes made through the API send webhooks too, as real QBO does (the app's own echoes). */
+  webhookEchoes: boolean;
+  /** Read calls allowed per calendar month (UTC); past it every read → 429. null: no cap. */
+  monthlyReadCap: number | null;
+  /** After a refresh, the refresh token used stays valid until the new one is used (lost answers). */
+  previousRefreshTokenGrace: boolean;
 }
 
 export const FAULT_KINDS = [
@@ -122,6 +137,8 @@ export const CreateRealmSchema = z.object({
   /** Fractions allowed, so tests can watch a token expire quickly. */
   accessTokenTtlSeconds: z.number().positive().optional(),
   refreshTokenTtlSeconds: z.number().positive().optional(),
+  /** The refresh tokens' absolute lifetime from the grant (Intuit: 5 years); refreshing never passes it. */
+  refreshTokenHardTtlSeconds: z.number().positive().optional(),
   /** Applied over the defaults (or over the realm's settings when it exists). */
   settings: SettingsPatchSchema.optional(),
 });
@@ -160,10 +177,35 @@ export const SeedInvoicesSchema = z.object({
   invoices: z.array(z.object({ amount: moneyString, paid: moneyString.optional() })).max(100_000),
 });
 
+/** The webhook target and how Intuit-like its deliveries are (emulator/webhooks.ts); defaults are Intuit's. */
 export const WebhookSchema = z.object({
   url: z.url(),
   verifierToken: z.string().min(1),
   format: z.enum(["classic", "cloudevents"]).default("classic"),
+  contentType: z.enum(["application/json", "application/cloudevents+json", "none"]).optional(),
+  maxEventsPerPost: z.number().int().min(1).max(100).optional(),
+  realmsPerPost: z.enum(["many", "one"]).optional(),
+  timeoutMs: z.number().int().positive().max(120_000).optional(),
+  retryTimeScale: z.number().positive().max(1).optional(),
+  retries: z.boolean().optional(),
+  headOfLineBlocking: z.boolean().optional(),
+  batchWindowMs: z.number().int().nonnegative().max(600_000).optional(),
+  voidVerb: z.enum(["voided", "void", "alternate"]).optional(),
+});
+
+/** Events made up by a test (e.g. a Customer Merge the company model cannot make). */
+export const WebhookEventsSchema = z.object({
+  events: z
+    .array(
+      z.object({
+        entity: z.string().regex(/^[A-Z][A-Za-z]{1,40}$/),
+        id: z.string().min(1).max(64),
+        operation: z.enum(["Create", "Update", "Delete", "Void", "Emailed", "Merge"]),
+        deletedId: z.string().min(1).max(64).optional(),
+      }),
+    )
+    .min(1)
+    .max(1000),
 });
 
 /** The statuses a named event receiver answers next, in order (then 200). */
@@ -196,6 +238,7 @@ export type CreateRealmOptions = z.input<typeof CreateRealmSchema>;
 export type Limits = z.input<typeof LimitsSchema>;
 export type SeedInvoicesRequest = z.input<typeof SeedInvoicesSchema>;
 export type WebhookConfig = z.input<typeof WebhookSchema>;
+export type WebhookEventsRequest = z.input<typeof WebhookEventsSchema>;
 export type SeedCustomerRequest = z.input<typeof SeedCustomerSchema>;
 
 /** A grant as the control API hands it out (instants are ISO 8601). */
@@ -205,6 +248,8 @@ export interface RealmTokens {
   refreshToken: string;
   accessTokenExpiresAt: string;
   refreshTokenExpiresAt: string;
+  /** The grant's 5-year cap: no refresh goes past it. */
+  refreshTokenHardExpiresAt: string;
 }
 
 export const OPERATIONS = [
@@ -225,6 +270,7 @@ export const OPERATIONS = [
   "pdf:invoice",
   "void:invoice",
   "delete:invoice",
+  "cdc",
 ] as const;
 
 export interface RealmStats {
@@ -235,17 +281,35 @@ export interface RealmStats {
   /** 429s answered because of `limits` (real throttling, not injected faults). */
   limitThrottled: number;
   lastMinorVersion: string | null;
+  /** Webhook events queued for the realm (one POST may carry many, of several realms). */
   webhooksSent: number;
+  /** Reads refused because `monthlyReadCap` was reached. */
+  readsRefused: number;
 }
 
+/** `GET /realms/{r}/stats`: the counters plus the read meter of the current month. */
+export interface RealmStatsView extends RealmStats {
+  /** Read calls this calendar month (UTC) and the cap, if any. */
+  reads: { month: string; count: number; cap: number | null };
+}
+
+/** One attempt of one POST, listed once per realm it carried events of. */
 export interface WebhookDelivery {
   realmId: string;
+  /** Every realm of the POST. */
+  realmIds: string[];
+  /** Events in the POST (all realms). */
+  events: number;
+  /** 1 for the first attempt, 2 for the first retry, ... (retries resend the same body). */
+  attempt: number;
   /** HTTP status of the receiver, or null when the request failed (see `error`). */
   status: number | null;
   error?: string;
   /** The raw body exactly as sent, so it can be re-sent with `signature` to test replays. */
   body: string;
   signature: string;
+  /** The Content-Type sent, or null when none was. */
+  contentType: string | null;
   at: string;
 }
 

@@ -11,13 +11,14 @@ import type {
   QboInvoice,
   QboPayment,
   RealmSettings,
-  RealmStats,
+  RealmStatsView,
   RealmTokens,
   SeedCustomerRequest,
   SeedInvoicesRequest,
   SettingsPatch,
   WebhookConfig,
   WebhookDelivery,
+  WebhookEventsRequest,
 } from "./control-api.ts";
 
 import type { ReceivedRequest, ReceiverChaos } from "./receiver.ts";
@@ -32,6 +33,7 @@ export type {
   QboPayment,
   RealmSettings,
   RealmStats,
+  RealmStatsView,
   RealmTokens,
   SeedCustomerRequest,
   SeedInvoicesRequest,
@@ -39,6 +41,7 @@ export type {
   TaxSetting,
   WebhookConfig,
   WebhookDelivery,
+  WebhookEventsRequest,
 } from "./control-api.ts";
 export type { ReceivedRequest, ReceiverChaos } from "./receiver.ts";
 
@@ -159,11 +162,13 @@ export class EmulatorControl {
     return this.#call("POST", `${realm(realmId)}/forget-requestids`);
   }
 
-  stats(realmId: string): Promise<RealmStats> {
+  /** Counters, and this month's read meter (`reads`). */
+  stats(realmId: string): Promise<RealmStatsView> {
     return this.#call("GET", `${realm(realmId)}/stats`);
   }
 
-  resetStats(realmId: string): Promise<RealmStats> {
+  /** Zeroes the counters and this month's read meter. */
+  resetStats(realmId: string): Promise<RealmStatsView> {
     return this.#call("POST", `${realm(realmId)}/stats/reset`);
   }
 
@@ -229,8 +234,18 @@ export class EmulatorControl {
     return this.#call("POST", `${realm(realmId)}/seed-invoices`, request);
   }
 
-  configureWebhook(config: WebhookConfig): Promise<{ url: string; format: string }> {
+  /**
+   * The webhook target and how its deliveries behave: Intuit's by default (batches of up to 100
+   * events of several realms, a 3 s timeout, Intuit's retry schedule, head-of-line blocking);
+   * `retryTimeScale` compresses the schedule (emulator/webhooks.ts).
+   */
+  configureWebhook(config: WebhookConfig): Promise<WebhookConfig> {
     return this.#call("PUT", "/webhook", config);
+  }
+
+  /** Queues made-up webhook events for the realm, e.g. a Customer Merge with `deletedId`. */
+  sendWebhookEvents(realmId: string, request: WebhookEventsRequest): Promise<{ queued: number }> {
+    return this.#call("POST", `${realm(realmId)}/webhook-events`, request);
   }
 
   /** The URL of a named event receiver (records POSTs; see emulator/receiver.ts). */
@@ -259,8 +274,14 @@ export class EmulatorControl {
     return this.#call("DELETE", "/webhook");
   }
 
-  /** Webhook deliveries, oldest first; `realmId` narrows to one realm. */
-  webhookLog(realmId?: string): Promise<{ deliveries: WebhookDelivery[] }> {
+  /**
+   * Webhook delivery attempts, oldest first (an attempt carrying several realms is listed once
+   * per realm); `realmId` narrows to one realm. `queue`: events not yet sent, and sent but not
+   * yet acknowledged.
+   */
+  webhookLog(
+    realmId?: string,
+  ): Promise<{ deliveries: WebhookDelivery[]; queue: { pending: number; unacknowledged: number } }> {
     const query = realmId === undefined ? "" : `?realmId=${encodeURIComponent(realmId)}`;
     return this.#call("GET", `/webhooks${query}`);
   }

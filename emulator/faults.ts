@@ -20,6 +20,7 @@ import {
   throttled,
 } from "./http.ts";
 import { mulberry32 } from "./random.ts";
+import type { Realm } from "./realm.ts";
 
 type FaultsConfig = z.output<typeof FaultsSchema>;
 type RandomConfig = z.output<typeof RandomFaultsSchema>;
@@ -239,3 +240,16 @@ export class RateLimits {
 
 const SECOND_MS = 1000;
 const MINUTE_MS = 60_000;
+
+/**
+ * Meters a read call (GET, query, CDC, PDF) against the realm's month; past `monthlyReadCap`
+ * the read is refused the way Intuit blocks CorePlus calls for the rest of the month: HTTP 429
+ * (qbo-api.md A5, S17/S20). The body of that 429 is UNVERIFIED: the throttle fault here.
+ * Returns the refusal, or undefined when the read may go ahead.
+ */
+export function meterRead(realm: Realm, operation: string): HttpReply | undefined {
+  if (operation === "unsupported") return undefined;
+  if (realm.reads.admit(Date.now(), realm.settings.value.monthlyReadCap)) return undefined;
+  realm.stats.readRefused();
+  return throttled(undefined, realm.settings.value.timestampOffset);
+}

@@ -4,10 +4,16 @@
  * store. Test files share one emulator and stay apart by using their own realms.
  */
 
-import { DEFAULT_ACCESS_TTL_SECONDS, DEFAULT_REFRESH_TTL_SECONDS, type TokenTtls } from "./auth.ts";
+import {
+  DEFAULT_ACCESS_TTL_SECONDS,
+  DEFAULT_REFRESH_HARD_TTL_SECONDS,
+  DEFAULT_REFRESH_TTL_SECONDS,
+  type TokenTtls,
+} from "./auth.ts";
 import { OPERATIONS, type RealmStats, type SettingsPatch } from "./control-api.ts";
 import { FaultPlan, RateLimits } from "./faults.ts";
 import type { HttpReply } from "./http.ts";
+import { ChangeLog } from "./qbo/cdc.ts";
 import { Company } from "./qbo/company.ts";
 import { CompanySettings } from "./settings.ts";
 
@@ -27,6 +33,9 @@ export class Realm {
   readonly limits = new RateLimits();
   readonly stats = new StatsCounter();
   readonly requestIds = new RequestIdStore();
+  /** Every change of the company's entities, for CDC and webhooks (emulator/qbo/cdc.ts). */
+  readonly changes = new ChangeLog();
+  readonly reads = new ReadMeter();
 
   constructor(id: string, options: RealmOptions = {}) {
     this.id = id;
@@ -34,6 +43,7 @@ export class Realm {
     this.ttls = {
       accessTtlSeconds: options.ttls?.accessTtlSeconds ?? DEFAULT_ACCESS_TTL_SECONDS,
       refreshTtlSeconds: options.ttls?.refreshTtlSeconds ?? DEFAULT_REFRESH_TTL_SECONDS,
+      hardTtlSeconds: options.ttls?.hardTtlSeconds ?? DEFAULT_REFRESH_HARD_TTL_SECONDS,
     };
     this.settings = new CompanySettings(options.settings);
     this.company = new Company(this.settings);
@@ -75,6 +85,40 @@ export class RequestIdStore {
   }
 }
 
+/**
+ * Read calls (GET reads, queries, CDC, PDFs) per calendar month, UTC: Intuit meters these
+ * "CorePlus" calls per month and blocks them past the tier's cap until the next month (qbo-api.md
+ * A5, S20). Which calls count exactly is UNVERIFIED; here every read that passed authentication.
+ */
+export class ReadMeter {
+  #month = "";
+  #count = 0;
+
+  /** Counts one read now, unless `cap` is reached: then false (the read is refused). */
+  admit(now: number, cap: number | null): boolean {
+    this.#roll(now);
+    if (cap !== null && this.#count >= cap) return false;
+    this.#count++;
+    return true;
+  }
+
+  snapshot(now: number): { month: string; count: number } {
+    this.#roll(now);
+    return { month: this.#month, count: this.#count };
+  }
+
+  reset(): void {
+    this.#count = 0;
+  }
+
+  #roll(now: number): void {
+    const month = new Date(now).toISOString().slice(0, 7);
+    if (month === this.#month) return;
+    this.#month = month;
+    this.#count = 0;
+  }
+}
+
 export class StatsCounter {
   #stats: RealmStats = emptyStats();
 
@@ -103,8 +147,12 @@ export class StatsCounter {
     this.#stats.limitThrottled++;
   }
 
-  webhookSent(): void {
-    this.#stats.webhooksSent++;
+  webhookSent(events = 1): void {
+    this.#stats.webhooksSent += events;
+  }
+
+  readRefused(): void {
+    this.#stats.readsRefused++;
   }
 
   reset(): void {
@@ -125,5 +173,6 @@ function emptyStats(): RealmStats {
     limitThrottled: 0,
     lastMinorVersion: null,
     webhooksSent: 0,
+    readsRefused: 0,
   };
 }

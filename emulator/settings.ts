@@ -19,6 +19,11 @@ const DEFAULTS: RealmSettings = {
   pdfRequiresAcceptPdf: true,
   hideInactiveCustomers: true,
   timestampOffset: "-07:00",
+  cdcWindowDays: 30,
+  cdcMaxObjects: 1000,
+  webhookEchoes: true,
+  monthlyReadCap: null,
+  previousRefreshTokenGrace: true,
 };
 
 export const DEFAULT_SETTINGS: Readonly<RealmSettings> = Object.freeze(DEFAULTS);

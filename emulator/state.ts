@@ -4,6 +4,7 @@
  */
 
 import { OAuthServer } from "./auth.ts";
+import type { ChangeEntry } from "./qbo/cdc.ts";
 import { randomRealmId } from "./random.ts";
 import { Realm, type RealmOptions } from "./realm.ts";
 import { Receivers } from "./receiver.ts";
@@ -29,6 +30,7 @@ export class EmulatorState {
   }
 
   reset(): void {
+    this.webhooks.stop();
     this.oauth = new OAuthServer();
     this.realms = new Map();
     this.webhooks = new Webhooks();
@@ -54,6 +56,25 @@ export class EmulatorState {
     const realm = new Realm(id, options);
     this.realms.set(id, realm);
     return realm;
+  }
+
+  /**
+   * Logs what the last write changed in the realm's company (CDC reads the log) and, when
+   * `notify`, announces it by webhook. API writes pass `echo: true`: they are announced too
+   * unless the realm's `webhookEchoes` is off (real QBO sends the app its own changes).
+   */
+  publishChanges(realm: Realm, options: { notify?: boolean; echo?: boolean }): ChangeEntry[] {
+    const changes = realm.changes.observe(realm.company);
+    const notify = options.notify ?? (options.echo === true && realm.settings.value.webhookEchoes);
+    if (notify) this.announce(realm, changes);
+    return changes;
+  }
+
+  /** Queues webhook events for changes of the realm (nothing when no target is configured). */
+  announce(realm: Realm, changes: ChangeEntry[]): void {
+    if (!this.webhooks.configured || changes.length === 0) return;
+    realm.stats.webhookSent(changes.length);
+    this.webhooks.publish(changes.map((change) => ({ realmId: realm.id, ...change })));
   }
 
   setConsentRealm(realmId: string | null, clientId?: string): void {

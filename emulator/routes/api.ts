@@ -4,7 +4,7 @@
  * the `requestid` replay store, and only then the company model.
  */
 
-import { applyFault } from "../faults.ts";
+import { applyFault, meterRead } from "../faults.ts";
 import {
   authenticationFailed,
   authorizationFailed,
@@ -16,6 +16,7 @@ import {
   type Reply,
   throttled,
 } from "../http.ts";
+import { cdcRoute } from "../qbo/cdc.ts";
 import { formatCents } from "../qbo/money.ts";
 import { invoicePdf } from "../qbo/pdf.ts";
 import { type ParsedQuery, parseQuery, QuerySyntaxError } from "../qbo/query.ts";
@@ -75,6 +76,7 @@ function perform(state: EmulatorState, realm: Realm, route: ApiRoute, request: E
   const auth = state.oauth.checkAccessToken(request.headers.get("authorization"));
   if (!auth.ok) return authenticationFailed(auth.detail, offset);
   if (auth.realmId !== realm.id) return authorizationFailed(offset);
+  if (!route.write) return meterRead(realm, route.operation) ?? runRoute(realm, route);
 
   const requestId = route.write ? request.url.searchParams.get("requestid") : null;
   const now = Date.now();
@@ -86,16 +88,20 @@ function perform(state: EmulatorState, realm: Realm, route: ApiRoute, request: E
     const original = realm.requestIds.recall(requestId, now, retentionMs);
     if (original) return original;
   }
-  let reply: HttpReply;
-  try {
-    reply = route.run(realm);
-  } catch (error) {
-    if (!(error instanceof QboFault)) throw error;
-    reply = error.toReply(offset);
-  }
+  const reply = runRoute(realm, route);
+  state.publishChanges(realm, { echo: true });
   // Only committed writes are remembered: a rejected request may be corrected and retried.
   if (requestId && reply.status === 200) realm.requestIds.remember(requestId, reply, now);
   return reply;
+}
+
+function runRoute(realm: Realm, route: ApiRoute): HttpReply {
+  try {
+    return route.run(realm);
+  } catch (error) {
+    if (!(error instanceof QboFault)) throw error;
+    return error.toReply(realm.settings.value.timestampOffset);
+  }
 }
 
 function resolveRoute(request: EmulatorRequest, path: string): ApiRoute {
@@ -110,6 +116,7 @@ function resolveRoute(request: EmulatorRequest, path: string): ApiRoute {
   if (entity === "query" && segments.length === 1 && (method === "GET" || method === "POST")) {
     return queryRoute(request, options);
   }
+  if (entity === "cdc" && method === "GET" && !id) return cdcRoute(request);
   if (entity === "preferences" && method === "GET" && !id) {
     return read("read:preferences", (realm) => ok(realm, { Preferences: preferencesJson(realm.settings) }));
   }

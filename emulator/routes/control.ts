@@ -15,12 +15,14 @@ import {
   IssueTokensSchema,
   LimitsSchema,
   NamedEntitySchema,
+  type RealmStatsView,
   type RealmTokens,
   ReceiverSchema,
   RecordPaymentSchema,
   SeedCustomerSchema,
   SeedInvoicesSchema,
   SettingsPatchSchema,
+  WebhookEventsSchema,
   WebhookSchema,
 } from "../control-api.ts";
 import { type EmulatorRequest, type HttpReply, json, QboFault, type RequestContext } from "../http.ts";
@@ -29,7 +31,6 @@ import type { InvoiceRecord, PaymentRecord } from "../qbo/records.ts";
 import { customerJson, invoiceJson, nameListJson, paymentJson } from "../qbo/render.ts";
 import type { Realm } from "../realm.ts";
 import type { EmulatorState } from "../state.ts";
-import type { EntityChange } from "../webhooks.ts";
 
 export const CONTROL_PREFIX = "/__control";
 
@@ -117,6 +118,7 @@ function tokensJson(tokens: IssuedTokens): RealmTokens {
     refreshToken: tokens.refreshToken,
     accessTokenExpiresAt: new Date(tokens.accessTokenExpiresAt).toISOString(),
     refreshTokenExpiresAt: new Date(tokens.refreshTokenExpiresAt).toISOString(),
+    refreshTokenHardExpiresAt: new Date(tokens.refreshTokenHardExpiresAt).toISOString(),
   };
 }
 
@@ -142,16 +144,12 @@ function controlPaymentJson(realm: Realm, payment: PaymentRecord) {
   return payment.deleted ? { ...rendered, status: "Deleted" } : rendered;
 }
 
-/** Counts and schedules a webhook for after the response, when a target is configured. */
-function notify(
-  state: EmulatorState,
-  realm: Realm,
-  context: RequestContext,
-  change: Omit<EntityChange, "realmId">,
-) {
-  if (!state.webhooks.configured) return;
-  realm.stats.webhookSent();
-  context.afterResponse(() => state.webhooks.deliver({ realmId: realm.id, ...change }));
+/**
+ * Logs what a control action changed (CDC sees it either way) and, with `webhook`, announces
+ * every change by webhook: the entity acted on and any it touched (the invoice a payment paid).
+ */
+function changed(state: EmulatorState, realm: Realm, webhook: boolean): void {
+  state.publishChanges(realm, { notify: webhook });
 }
 
 // ---- global ---------------------------------------------------------------------------------
@@ -174,7 +172,11 @@ route("POST", /^\/realms$/, ({ state, request }) => {
   const clientId = clientIdOrDefault(state, input.clientId);
   const realm = state.ensureRealm(input.realmId, {
     companyName: input.companyName,
-    ttls: { accessTtlSeconds: input.accessTokenTtlSeconds, refreshTtlSeconds: input.refreshTokenTtlSeconds },
+    ttls: {
+      accessTtlSeconds: input.accessTokenTtlSeconds,
+      refreshTtlSeconds: input.refreshTokenTtlSeconds,
+      hardTtlSeconds: input.refreshTokenHardTtlSeconds,
+    },
     settings: input.settings,
   });
   return json(201, tokensJson(state.oauth.issueGrant(realm.id, clientId, realm.ttls)));
@@ -183,7 +185,7 @@ route("POST", /^\/realms$/, ({ state, request }) => {
 route("PUT", /^\/webhook$/, ({ state, request }) => {
   const input = body(WebhookSchema, request);
   state.webhooks.configure(input);
-  return json(200, { url: input.url, format: input.format });
+  return json(200, input);
 });
 
 route("DELETE", /^\/webhook$/, ({ state }) => {
@@ -193,7 +195,7 @@ route("DELETE", /^\/webhook$/, ({ state }) => {
 
 route("GET", /^\/webhooks$/, ({ state, request }) => {
   const realmId = request.url.searchParams.get("realmId") ?? undefined;
-  return json(200, { deliveries: state.webhooks.deliveries(realmId) });
+  return json(200, { deliveries: state.webhooks.deliveries(realmId), queue: state.webhooks.queue() });
 });
 
 route("PUT", /^\/consent-realm$/, ({ state, request }) => {
@@ -253,8 +255,9 @@ realmRoute("PATCH", "/settings", ({ realm, request }) =>
   json(200, realm.settings.update(body(SettingsPatchSchema, request))),
 );
 
-realmRoute("POST", "/customers", ({ realm, request }) => {
+realmRoute("POST", "/customers", ({ state, realm, request }) => {
   const customer = realm.company.createCustomer(body(SeedCustomerSchema, request));
+  changed(state, realm, true);
   return json(201, { Customer: customerJson(customer, realm.company) });
 });
 
@@ -270,11 +273,27 @@ realmRoute("POST", "/employees", ({ realm, request }) => {
 
 realmRoute("POST", "/forget-requestids", ({ realm }) => json(200, { forgotten: realm.requestIds.forget() }));
 
-realmRoute("GET", "/stats", ({ realm }) => json(200, realm.stats.snapshot()));
+function statsJson(realm: Realm): RealmStatsView {
+  const reads = { ...realm.reads.snapshot(Date.now()), cap: realm.settings.value.monthlyReadCap };
+  return { ...realm.stats.snapshot(), reads };
+}
 
+realmRoute("GET", "/stats", ({ realm }) => json(200, statsJson(realm)));
+
+/** Zeroes the counters and this month's read meter (which also lifts a reached read cap). */
 realmRoute("POST", "/stats/reset", ({ realm }) => {
   realm.stats.reset();
-  return json(200, realm.stats.snapshot());
+  realm.reads.reset();
+  return json(200, statsJson(realm));
+});
+
+realmRoute("POST", "/webhook-events", ({ state, realm, request }) => {
+  const input = body(WebhookEventsSchema, request);
+  const now = Date.now();
+  const events = input.events.map((event) => ({ ...event, at: now, deleted: event.operation === "Delete" }));
+  for (const event of events) realm.changes.record(event);
+  state.announce(realm, events);
+  return json(200, { queued: state.webhooks.configured ? events.length : 0 });
 });
 
 realmRoute("GET", "/invoices", ({ realm }) =>
@@ -291,68 +310,38 @@ realmRoute("GET", "/payments", ({ realm }) =>
   json(200, { payments: realm.company.payments().map((payment) => controlPaymentJson(realm, payment)) }),
 );
 
-realmRoute("POST", "/invoices/(\\d+)/payments", ({ state, realm, request, context, params }) => {
+realmRoute("POST", "/invoices/(\\d+)/payments", ({ state, realm, request, params }) => {
   const input = body(RecordPaymentSchema, request);
   const invoice = invoiceOf(realm, params[0] ?? "");
   const amountCents = parseCents(input.amount);
   if (typeof amountCents !== "number") throw new ControlError(400, "amount is not a valid amount");
   const payment = realm.company.payInvoice(invoice, amountCents);
-  if (input.webhook) {
-    notify(state, realm, context, {
-      name: "Payment",
-      id: payment.id,
-      operation: "Create",
-      lastUpdated: payment.updated,
-    });
-  }
+  changed(state, realm, input.webhook);
   return json(201, { Payment: paymentJson(payment, realm.company) });
 });
 
-realmRoute("DELETE", "/invoices/(\\d+)/payments", ({ state, realm, request, context, params }) => {
+realmRoute("DELETE", "/invoices/(\\d+)/payments", ({ state, realm, request, params }) => {
   const input = body(InvoiceEventSchema, request);
   const deleted = realm.company.deletePaymentsOf(invoiceOf(realm, params[0] ?? ""));
-  if (input.webhook) {
-    for (const payment of deleted) {
-      notify(state, realm, context, {
-        name: "Payment",
-        id: payment.id,
-        operation: "Delete",
-        lastUpdated: payment.updated,
-      });
-    }
-  }
+  changed(state, realm, input.webhook);
   return json(200, { deleted: deleted.map((payment) => payment.id) });
 });
 
-realmRoute("POST", "/invoices/(\\d+)/void", ({ state, realm, request, context, params }) => {
+realmRoute("POST", "/invoices/(\\d+)/void", ({ state, realm, request, params }) => {
   const input = body(InvoiceEventSchema, request);
   const invoice = realm.company.markVoided(invoiceOf(realm, params[0] ?? ""));
-  if (input.webhook) {
-    notify(state, realm, context, {
-      name: "Invoice",
-      id: invoice.id,
-      operation: "Void",
-      lastUpdated: invoice.updated,
-    });
-  }
+  changed(state, realm, input.webhook);
   return json(200, { Invoice: controlInvoiceJson(realm, invoice) });
 });
 
-realmRoute("POST", "/invoices/(\\d+)/delete", ({ state, realm, request, context, params }) => {
+realmRoute("POST", "/invoices/(\\d+)/delete", ({ state, realm, request, params }) => {
   const input = body(InvoiceEventSchema, request);
   const invoice = realm.company.markDeleted(invoiceOf(realm, params[0] ?? ""));
-  if (input.webhook) {
-    notify(state, realm, context, {
-      name: "Invoice",
-      id: invoice.id,
-      operation: "Delete",
-      lastUpdated: invoice.updated,
-    });
-  }
+  changed(state, realm, input.webhook);
   return json(200, { Invoice: controlInvoiceJson(realm, invoice) });
 });
 
-realmRoute("POST", "/seed-invoices", ({ realm, request }) => {
+realmRoute("POST", "/seed-invoices", ({ state, realm, request }) => {
   const input = body(SeedInvoicesSchema, request);
   const invoices = input.invoices.map((entry, index) => {
     const amountCents = parseCents(entry.amount);
@@ -362,5 +351,7 @@ realmRoute("POST", "/seed-invoices", ({ realm, request }) => {
     }
     return { amountCents, paidCents };
   });
-  return json(200, { ids: realm.company.seedInvoices(input.customerName, invoices) });
+  const ids = realm.company.seedInvoices(input.customerName, invoices);
+  changed(state, realm, false);
+  return json(200, { ids });
 });

@@ -61,7 +61,10 @@ function exchange(state: EmulatorState, request: EmulatorRequest, form: URLSearc
   if (grantType === "refresh_token") {
     const refreshToken = form.get("refresh_token");
     if (!refreshToken) return oauthError(400, "invalid_request");
-    result = state.oauth.refresh(clientId, refreshToken);
+    const realmId = state.oauth.realmOfRefreshToken(refreshToken);
+    const previousGrace =
+      realmId === undefined || (state.realms.get(realmId)?.settings.value.previousRefreshTokenGrace ?? true);
+    result = state.oauth.refresh(clientId, refreshToken, { previousGrace });
   } else if (grantType === "authorization_code") {
     const code = form.get("code");
     const redirectUri = form.get("redirect_uri");
@@ -75,20 +78,24 @@ function exchange(state: EmulatorState, request: EmulatorRequest, form: URLSearc
   } else {
     return oauthError(400, "unsupported_grant_type");
   }
-  if (result === "invalid_grant") return oauthError(400, "invalid_grant");
+  if (result === "invalid_grant") return oauthError(400, "invalid_grant", "Token invalid");
   const now = Date.now();
-  return json(
-    200,
-    {
-      token_type: "bearer",
-      access_token: result.accessToken,
-      expires_in: Math.round((result.accessTokenExpiresAt - now) / 1000),
-      refresh_token: result.refreshToken,
-      x_refresh_token_expires_in: Math.round((result.refreshTokenExpiresAt - now) / 1000),
-    },
-    NO_STORE,
-  );
+  const body: Record<string, unknown> = {
+    token_type: "bearer",
+    access_token: result.accessToken,
+    expires_in: Math.round((result.accessTokenExpiresAt - now) / 1000),
+    refresh_token: result.refreshToken,
+    x_refresh_token_expires_in: Math.round((result.refreshTokenExpiresAt - now) / 1000),
+  };
+  // Opt-in, as at Intuit (qbo-api.md A1: oauth-jsclient 4.2.4, HardExpiresTest.js).
+  if (request.headers.get(HARD_EXPIRY_HEADER)?.trim().toLowerCase() === "true") {
+    body.x_refresh_token_hard_expires_in = Math.round((result.refreshTokenHardExpiresAt - now) / 1000);
+  }
+  return json(200, body, NO_STORE);
 }
+
+/** The request header that asks for `x_refresh_token_hard_expires_in` in token responses. */
+export const HARD_EXPIRY_HEADER = "x-include-refresh-token-hard-expires-in";
 
 /** RFC 7009: answers 200 for unknown tokens too; a known one ends its whole grant. */
 export async function handleRevoke(state: EmulatorState, request: EmulatorRequest): Promise<Reply> {
@@ -205,8 +212,9 @@ function errorPage(message: string): HttpReply {
   );
 }
 
-function oauthError(status: number, error: string): HttpReply {
-  return json(status, { error }, NO_STORE);
+/** Intuit adds `error_description` to invalid_grant ("Token invalid", qbo-api.md A1 S1). */
+function oauthError(status: number, error: string, description?: string): HttpReply {
+  return json(status, description ? { error, error_description: description } : { error }, NO_STORE);
 }
 
 function isHttpUrl(value: string): boolean {

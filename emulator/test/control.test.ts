@@ -44,8 +44,8 @@ async function until<T>(check: () => Promise<T | undefined>): Promise<T> {
 }
 
 /** A realm without sales tax, so the invoice's total is `total`. */
-async function invoicedRealm(total = 100) {
-  const { tokens, qbo } = await emulator.realm({ settings: { tax: { mode: "none" } } });
+async function invoicedRealm(total = 100, settings: { webhookEchoes?: boolean } = {}) {
+  const { tokens, qbo } = await emulator.realm({ settings: { tax: { mode: "none" }, ...settings } });
   const customer = await qbo.customer("Customer");
   const invoice = (await qbo.invoice(customer, [[1, total, total]])).body.Invoice;
   return { realmId: tokens.realmId, qbo, invoiceId: invoice.Id as string };
@@ -165,21 +165,26 @@ describe("the customer's side", () => {
   });
 });
 
+/** These tests watch the customer's side only: the API calls setting them up send no echoes. */
+const NO_ECHOES = { webhookEchoes: false };
+
 describe("webhooks", () => {
-  it("posts a signed classic Payment Create notification after a customer pays", async () => {
-    const { realmId, invoiceId } = await invoicedRealm();
+  it("posts a signed classic notification after a customer pays: Payment Create and the paid invoice's Update", async () => {
+    const { realmId, invoiceId } = await invoicedRealm(100, NO_ECHOES);
     await emulator.control.configureWebhook({ url: sinkUrl, verifierToken: "verifier-1" });
     const { Payment } = await emulator.control.recordPayment(realmId, invoiceId, { amount: "10.00" });
     const request = await until(async () =>
       received.find((entry) => entry.body.includes(`"realmId":"${realmId}"`)),
     );
     expect(request.headers.get("intuit-signature")).toBe(await hmac(request.body, "verifier-1"));
+    expect(request.headers.get("content-type")).toBe("application/json");
     expect(JSON.parse(request.body)).toEqual({
       eventNotifications: [
         {
           realmId,
           dataChangeEvent: {
             entities: [
+              { name: "Invoice", id: invoiceId, operation: "Update", lastUpdated: expect.any(String) },
               { name: "Payment", id: Payment.Id, operation: "Create", lastUpdated: expect.any(String) },
             ],
           },
@@ -187,27 +192,29 @@ describe("webhooks", () => {
       ],
     });
     const { deliveries } = await emulator.control.webhookLog(realmId);
-    expect(deliveries).toMatchObject([{ realmId, status: 200, body: request.body }]);
-    expect((await emulator.control.stats(realmId)).webhooksSent).toBe(1);
+    expect(deliveries).toMatchObject([{ realmId, status: 200, body: request.body, attempt: 1, events: 2 }]);
+    expect((await emulator.control.stats(realmId)).webhooksSent).toBe(2);
   });
 
   it("posts CloudEvents when asked to, e.g. for a void", async () => {
-    const { realmId, invoiceId } = await invoicedRealm();
+    const { realmId, invoiceId } = await invoicedRealm(100, NO_ECHOES);
     await emulator.control.configureWebhook({
       url: sinkUrl,
       verifierToken: "verifier-2",
       format: "cloudevents",
+      voidVerb: "voided",
     });
     await emulator.control.voidInvoice(realmId, invoiceId);
     const request = await until(async () =>
       received.find((entry) => entry.body.includes(`"intuitaccountid":"${realmId}"`)),
     );
     expect(request.headers.get("intuit-signature")).toBe(await hmac(request.body, "verifier-2"));
+    expect(request.headers.get("content-type")).toBe("application/cloudevents+json");
     expect(JSON.parse(request.body)).toEqual([
       {
         specversion: "1.0",
-        id: expect.stringMatching(/^[0-9a-f-]{36}$/),
-        source: "intuit.com",
+        id: expect.stringMatching(new RegExp(`^[0-9a-f-]{36}-Invoice-${invoiceId}$`)),
+        source: expect.stringMatching(/^intuit\.[A-Za-z0-9+/=]{40,}$/),
         type: "qbo.invoice.voided.v1",
         datacontenttype: "application/json",
         time: expect.any(String),
@@ -219,7 +226,7 @@ describe("webhooks", () => {
   });
 
   it("logs a delivery that could not reach the receiver, and sends nothing when webhook is false", async () => {
-    const { realmId, invoiceId } = await invoicedRealm();
+    const { realmId, invoiceId } = await invoicedRealm(100, NO_ECHOES);
     await emulator.control.configureWebhook({ url: "http://127.0.0.1:9/unreachable", verifierToken: "v" });
     await emulator.control.recordPayment(realmId, invoiceId, { amount: "1.00", webhook: false });
     await emulator.control.recordPayment(realmId, invoiceId, { amount: "1.00" });
@@ -229,7 +236,8 @@ describe("webhooks", () => {
       error: expect.any(String),
       signature: await hmac(delivery.body, "v"),
     });
-    expect((await emulator.control.stats(realmId)).webhooksSent).toBe(1);
+    expect(JSON.parse(delivery.body).eventNotifications[0].dataChangeEvent.entities).toHaveLength(2);
+    expect((await emulator.control.stats(realmId)).webhooksSent).toBe(2);
     await emulator.control.clearWebhook();
   });
 });

@@ -3,21 +3,26 @@ import { basic, QboClient, readResponse, useEmulator } from "./harness.ts";
 
 const emulator = useEmulator();
 
-async function tokenCall(form: Record<string, string>, authorization = basic()) {
+async function tokenCall(
+  form: Record<string, string>,
+  authorization = basic(),
+  extraHeaders: Record<string, string> = {},
+) {
   const response = await fetch(`${emulator.url}/oauth2/v1/tokens/bearer`, {
     method: "POST",
     headers: {
       authorization,
       "content-type": "application/x-www-form-urlencoded",
       accept: "application/json",
+      ...extraHeaders,
     },
     body: new URLSearchParams(form),
   });
   return readResponse(response);
 }
 
-const refresh = (refreshToken: string, authorization?: string) =>
-  tokenCall({ grant_type: "refresh_token", refresh_token: refreshToken }, authorization);
+const refresh = (refreshToken: string, authorization?: string, headers?: Record<string, string>) =>
+  tokenCall({ grant_type: "refresh_token", refresh_token: refreshToken }, authorization, headers);
 
 describe("API authentication", () => {
   it("answers 401 with the gateway's lower-case fault for a missing, unknown or expired token", async () => {
@@ -59,7 +64,7 @@ describe("API authentication", () => {
 });
 
 describe("the token endpoint", () => {
-  it("rotates the refresh token: the new one works, the old one is invalid_grant, old access tokens live on", async () => {
+  it("rotates the refresh token: the new one works, the old one dies once the new one is used, old access tokens live on", async () => {
     const { tokens, qbo } = await emulator.realm();
     const first = await refresh(tokens.refreshToken);
     expect(first.status).toBe(200);
@@ -72,17 +77,57 @@ describe("the token endpoint", () => {
     expect(first.body.refresh_token).toMatch(/^[A-Za-z0-9_-]{32,}$/);
     expect(first.body.refresh_token).not.toBe(tokens.refreshToken);
 
+    const second = await refresh(first.body.refresh_token);
+    expect(second.status).toBe(200);
     const reused = await refresh(tokens.refreshToken);
     expect(reused.status).toBe(400);
-    expect(reused.body).toEqual({ error: "invalid_grant" });
-
-    expect((await refresh(first.body.refresh_token)).status).toBe(200);
+    expect(reused.body).toEqual({ error: "invalid_grant", error_description: "Token invalid" });
+    expect((await refresh(first.body.refresh_token)).status).toBe(200); // the grace of the previous one
     expect((await qbo.query("SELECT * FROM Customer")).status).toBe(200);
     const fresh = new QboClient(emulator.url, tokens.realmId, first.body.access_token);
     expect((await fresh.query("SELECT * FROM Customer")).status).toBe(200);
 
     const stats = await emulator.control.stats(tokens.realmId);
-    expect(stats.tokenCalls).toEqual({ total: 3, refresh_token: 3, authorization_code: 0 });
+    expect(stats.tokenCalls).toEqual({ total: 4, refresh_token: 4, authorization_code: 0 });
+  });
+
+  it("keeps the refresh token just used valid until its successor is used (a lost answer is retried)", async () => {
+    const { tokens } = await emulator.realm();
+    const lost = await refresh(tokens.refreshToken);
+    const retried = await refresh(tokens.refreshToken);
+    expect(retried.status).toBe(200);
+    // The answer that was lost is superseded by the retry's; the retry's token is the one to keep.
+    expect((await refresh(lost.body.refresh_token)).status).toBe(400);
+    expect((await refresh(retried.body.refresh_token)).status).toBe(200);
+    expect((await refresh(tokens.refreshToken)).status).toBe(400);
+  });
+
+  it("is strict about rotation when previousRefreshTokenGrace is off", async () => {
+    const { tokens } = await emulator.realm({ settings: { previousRefreshTokenGrace: false } });
+    expect((await refresh(tokens.refreshToken)).status).toBe(200);
+    expect((await refresh(tokens.refreshToken)).status).toBe(400);
+  });
+
+  it("gives the 5-year hard expiry only when asked, and never refreshes past it", async () => {
+    const { tokens } = await emulator.realm();
+    const hardAt = Date.parse(tokens.refreshTokenHardExpiresAt);
+    expect(hardAt - Date.now()).toBeGreaterThan(5 * 365 * 86_400_000 - 60_000);
+    const plain = await refresh(tokens.refreshToken);
+    expect(plain.body.x_refresh_token_hard_expires_in).toBeUndefined();
+    const asked = await refresh(plain.body.refresh_token, basic(), {
+      "x-include-refresh-token-hard-expires-in": "true",
+    });
+    expect(asked.body.x_refresh_token_hard_expires_in).toBeGreaterThan(157_679_000);
+    expect(asked.body.x_refresh_token_hard_expires_in).toBeLessThanOrEqual(157_680_000);
+
+    const capped = await emulator.realm({ refreshTokenHardTtlSeconds: 0.3 });
+    const soon = await refresh(capped.tokens.refreshToken, basic(), {
+      "x-include-refresh-token-hard-expires-in": "true",
+    });
+    expect(soon.body.x_refresh_token_expires_in).toBe(0); // capped by the hard expiry, not 100 days
+    expect(soon.body.x_refresh_token_hard_expires_in).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    expect((await refresh(soon.body.refresh_token)).body).toMatchObject({ error: "invalid_grant" });
   });
 
   it("answers 401 invalid_client for wrong client credentials", async () => {
@@ -96,20 +141,29 @@ describe("the token endpoint", () => {
   });
 
   it("refuses unknown, revoked and other clients' refresh tokens with invalid_grant", async () => {
-    expect((await refresh("no-such-token")).body).toEqual({ error: "invalid_grant" });
+    expect((await refresh("no-such-token")).body).toEqual({
+      error: "invalid_grant",
+      error_description: "Token invalid",
+    });
     const { tokens } = await emulator.realm();
     await emulator.control.registerClient({ clientId: "other-app", clientSecret: "other-secret" });
-    expect((await refresh(tokens.refreshToken, basic("other-app", "other-secret"))).body).toEqual({
+    expect((await refresh(tokens.refreshToken, basic("other-app", "other-secret"))).body).toMatchObject({
       error: "invalid_grant",
     });
     await emulator.control.revokeRefreshTokens(tokens.realmId);
-    expect((await refresh(tokens.refreshToken)).body).toEqual({ error: "invalid_grant" });
+    expect((await refresh(tokens.refreshToken)).body).toEqual({
+      error: "invalid_grant",
+      error_description: "Token invalid",
+    });
   });
 
   it("rejects an expired refresh token", async () => {
     const { tokens } = await emulator.realm({ refreshTokenTtlSeconds: 0.2 });
     await new Promise((resolve) => setTimeout(resolve, 250));
-    expect((await refresh(tokens.refreshToken)).body).toEqual({ error: "invalid_grant" });
+    expect((await refresh(tokens.refreshToken)).body).toEqual({
+      error: "invalid_grant",
+      error_description: "Token invalid",
+    });
   });
 });
 
@@ -122,7 +176,10 @@ describe("revocation", () => {
       body: JSON.stringify({ token: tokens.refreshToken }),
     });
     expect(response.status).toBe(200);
-    expect((await refresh(tokens.refreshToken)).body).toEqual({ error: "invalid_grant" });
+    expect((await refresh(tokens.refreshToken)).body).toEqual({
+      error: "invalid_grant",
+      error_description: "Token invalid",
+    });
     expect((await qbo.query("SELECT * FROM Customer")).status).toBe(401);
     expect((await emulator.control.stats(tokens.realmId)).revokeCalls).toBe(1);
   });
@@ -198,7 +255,7 @@ describe("the consent page and authorization codes", () => {
 
     const exchange = (form: Record<string, string>) =>
       tokenCall({ grant_type: "authorization_code", ...form }, basic("consent-app", "s3cret"));
-    expect((await exchange({ code, redirect_uri: "https://evil.test/cb" })).body).toEqual({
+    expect((await exchange({ code, redirect_uri: "https://evil.test/cb" })).body).toMatchObject({
       error: "invalid_grant",
     });
     const granted = await exchange({ code, redirect_uri: redirectUri });
@@ -206,7 +263,10 @@ describe("the consent page and authorization codes", () => {
     const api = new QboClient(emulator.url, tokens.realmId, granted.body.access_token);
     expect((await api.query("SELECT * FROM Customer")).status).toBe(200);
     // Single use.
-    expect((await exchange({ code, redirect_uri: redirectUri })).body).toEqual({ error: "invalid_grant" });
+    expect((await exchange({ code, redirect_uri: redirectUri })).body).toEqual({
+      error: "invalid_grant",
+      error_description: "Token invalid",
+    });
     expect((await emulator.control.stats(tokens.realmId)).tokenCalls.authorization_code).toBe(3);
   });
 
@@ -221,7 +281,7 @@ describe("the consent page and authorization codes", () => {
       { grant_type: "authorization_code", code, redirect_uri: redirectUri },
       basic("thief", "thief"),
     );
-    expect(stolen.body).toEqual({ error: "invalid_grant" });
+    expect(stolen.body).toEqual({ error: "invalid_grant", error_description: "Token invalid" });
     expect((await emulator.control.stats(realmId)).tokenCalls.authorization_code).toBe(1);
   });
 

@@ -14,6 +14,11 @@ const HOSTILE_DEFAULTS = {
   pdfRequiresAcceptPdf: true,
   hideInactiveCustomers: true,
   timestampOffset: "-07:00",
+  cdcWindowDays: 30,
+  cdcMaxObjects: 1000,
+  webhookEchoes: true,
+  monthlyReadCap: null,
+  previousRefreshTokenGrace: true,
 };
 
 describe("realm settings", () => {
