@@ -51,6 +51,24 @@ describe("the refresh token's hard cap", () => {
     expect(await hardExpiryEvents(slug)).toEqual([]);
   });
 
+  it("asks Intuit for the hard expiry on refresh, stores it and shows it", async () => {
+    const slug = await createConference();
+    const grant = await emulator().createRealm({ refreshTokenHardTtlSeconds: 4 * 365 * 86_400 });
+    await call("PUT", paths.qboTokens(slug), {
+      realmId: grant.realmId,
+      accessToken: grant.accessToken,
+      refreshToken: grant.refreshToken,
+      accessTokenExpiresAt: new Date(Date.now() - 60_000).toISOString(),
+    });
+    expect((await call("GET", paths.conference(slug))).body.qbo.refreshTokenHardExpiresAt).toBeNull();
+
+    await read(slug); // refreshes first: the access token has expired
+
+    const shown = (await call("GET", paths.conference(slug))).body.qbo.refreshTokenHardExpiresAt;
+    expect(Math.abs(Date.parse(shown) - (Date.now() + 4 * 365 * DAY_MS))).toBeLessThan(60_000);
+    expect(await hardExpiryEvents(slug)).toEqual([]);
+  });
+
   it("emits qbo.reconnect_required once, 30 days before the hard expiry, however many calls and crons notice", async () => {
     const at = new Date(Date.now() + 10 * DAY_MS).toISOString();
     const { slug, realmId } = await connectWithHardExpiry(at);
