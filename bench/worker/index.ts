@@ -9,6 +9,7 @@ import production from "../../src/index";
 import { registerBenchRoutes } from "./routes";
 
 export { QboConnection } from "../../src/index";
+export { QboRealmBudget } from "./realm-budget";
 
 const app = createApp();
 registerBenchRoutes(app);

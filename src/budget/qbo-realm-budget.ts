@@ -37,7 +37,9 @@ export type ReadCrossing = ReadMeter & { thresholds: ReadBudgetThreshold[] };
 export type AcquireAnswer =
   | {
       ok: true;
-      /** Sleep this long, then send. */
+      /** The booked send time (epoch ms): sleep until then, then send. */
+      slot: number;
+      /** The same, relative to when the object answered. */
       waitMs: number;
       /** Set on the one read that crossed 80% or 100% of the month's budget. */
       crossed: ReadCrossing | null;
@@ -66,13 +68,18 @@ export class QboRealmBudget extends DurableObject<Env> {
     maxWaitMs: number;
     limits: RateLimits;
     readBudget: number;
+    /** The slot this caller booked before and missed (it left too late): released first. */
+    missed?: number;
   }): AcquireAnswer {
     const now = Date.now();
+    if (request.missed !== undefined) this.#window.release(request.missed);
     const at = this.#window.peek(now, request.limits);
-    if (at - now > request.maxWaitMs) return { ok: false, retryAfterMs: at - now };
+    if (at - now > request.maxWaitMs)
+      return { ok: false, retryAfterMs: this.#window.promise(at, request.limits) - now };
     this.#window.book(now, request.limits);
     return {
       ok: true,
+      slot: at,
       waitMs: at - now,
       crossed: request.read ? this.#countRead(now, request.readBudget) : null,
     };

@@ -22,10 +22,10 @@ export const MINUTE_MS = 60_000;
  * Slack added to each window. A booking says when the request may leave the Worker; it reaches
  * QBO a little later, and not always equally later (timer slop, the Durable Object answer's
  * trip back, a busy isolate). Two bookings exactly one window apart could then arrive less than
- * a window apart and be one too many: the slack keeps them apart. It costs little: at most
- * 10/1.15 s while the per-second limit binds, a quarter second per minute while the per-minute one does.
+ * a window apart and be one too many: the slack keeps them apart. It costs little: 10 per
+ * 1.2 s is still the 500 a minute allows, and a quarter second per minute while that binds.
  */
-export const SECOND_SLACK_MS = 150;
+export const SECOND_SLACK_MS = 200;
 export const MINUTE_SLACK_MS = 250;
 
 export const DEFAULT_LIMITS: RateLimits = { perSecond: 10, perMinute: 500 };
@@ -74,6 +74,28 @@ export class BookingWindow {
     this.#slots.push(at);
     return at;
   }
+
+  /**
+   * Forgets one booking at `at` that its request did not use (it missed it and books again), so
+   * a missed slot does not keep a later window full.
+   */
+  release(at: number): void {
+    const index = this.#slots.lastIndexOf(at);
+    if (index >= 0) this.#slots.splice(index, 1);
+  }
+
+  /**
+   * When a caller refused now should come back: one slot interval after the previous refused
+   * caller's time, so refused API requests return spread out as the budget frees, not all at
+   * once (each return is a whole request to the Worker). Nothing is booked.
+   */
+  promise(firstFree: number, limits: RateLimits): number {
+    const step = (SECOND_MS + SECOND_SLACK_MS) / limits.perSecond;
+    this.#promised = Math.max(firstFree, this.#promised + step);
+    return this.#promised;
+  }
+
+  #promised = 0;
 
   /** Bookings in the minute before `now` and after it (still asleep). */
   get size(): number {
