@@ -53,12 +53,19 @@ export function realmBudgetStub(env: Env, realmId: string) {
 /** The budget every QBO client of this Worker spends. */
 export function realmBudget(env: Env): RequestBudget {
   return {
+    async throttled(realmId) {
+      try {
+        await realmBudgetStub(env, realmId).throttled();
+      } catch {
+        // Best effort: the 429 itself is retried by the caller's own rules.
+      }
+    },
     async acquire(realmId, read) {
       const maxWaitMs = patience.getStore() ?? API_PATIENCE_MS;
       // A slot is a send time. A request that leaves much later than its slot (its isolate was
       // busy, its timer fired late) could land in the next window beside requests sent on time:
       // it gives the slot back and books a new one.
-      let missed: number | undefined;
+      let missed: { slot: number; lateMs: number } | undefined;
       for (let attempt = 1; ; attempt++) {
         const answer = await askBudget(env, realmId, { read: read && attempt === 1, maxWaitMs, missed });
         if (answer.crossed) await reportReadBudget(env, makeDb(env.DB), realmId, answer.crossed);
@@ -66,7 +73,7 @@ export function realmBudget(env: Env): RequestBudget {
         const lateMs = Date.now() - answer.slot;
         if (lateMs <= LATE_TOLERANCE_MS || attempt >= MAX_BOOKINGS) return;
         log("info", "qbo.budget_slot_missed", { realmId, lateMs, attempt });
-        missed = answer.slot;
+        missed = { slot: answer.slot, lateMs };
       }
     },
   };
@@ -74,13 +81,13 @@ export function realmBudget(env: Env): RequestBudget {
 
 /** How late after its slot a request may still leave (see `realmBudget`). */
 const LATE_TOLERANCE_MS = 100;
-const MAX_BOOKINGS = 3;
+const MAX_BOOKINGS = 5;
 
 /** One booking; throws `unavailable` when there is no slot within the caller's patience. */
 async function askBudget(
   env: Env,
   realmId: string,
-  request: { read: boolean; maxWaitMs: number; missed: number | undefined },
+  request: { read: boolean; maxWaitMs: number; missed: { slot: number; lateMs: number } | undefined },
 ) {
   let answer: Awaited<ReturnType<ReturnType<typeof realmBudgetStub>["acquire"]>>;
   try {

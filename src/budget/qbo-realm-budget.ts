@@ -69,10 +69,13 @@ export class QboRealmBudget extends DurableObject<Env> {
     limits: RateLimits;
     readBudget: number;
     /** The slot this caller booked before and missed (it left too late): released first. */
-    missed?: number;
+    missed?: { slot: number; lateMs: number };
   }): AcquireAnswer {
     const now = Date.now();
-    if (request.missed !== undefined) this.#window.release(request.missed);
+    if (request.missed !== undefined) {
+      this.#window.release(request.missed.slot);
+      this.#window.noteLate(now, request.missed.lateMs);
+    }
     const at = this.#window.peek(now, request.limits);
     if (at - now > request.maxWaitMs)
       return { ok: false, retryAfterMs: this.#window.promise(at, request.limits) - now };
@@ -83,6 +86,11 @@ export class QboRealmBudget extends DurableObject<Env> {
       waitMs: at - now,
       crossed: request.read ? this.#countRead(now, request.readBudget) : null,
     };
+  }
+
+  /** QuickBooks answered 429 despite the budget: more slack for a while, and a short pause. */
+  throttled(): void {
+    this.#window.noteThrottled(Date.now());
   }
 
   /** This month's read count against `budget`. */

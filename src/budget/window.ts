@@ -23,10 +23,27 @@ export const MINUTE_MS = 60_000;
  * QBO a little later, and not always equally later (timer slop, the Durable Object answer's
  * trip back, a busy isolate). Two bookings exactly one window apart could then arrive less than
  * a window apart and be one too many: the slack keeps them apart. It costs little: 10 per
- * 1.2 s is still the 500 a minute allows, and a quarter second per minute while that binds.
+ * 1.2 s is still the 500 a minute allows, and 2 s per minute (3%) while that binds. The minute's
+ * slack is the larger because the requests it compares are a minute apart: the first ones of a
+ * storm leave the busiest isolate, and measured locally they arrived up to half a second later
+ * than the ones a minute after them.
  */
 export const SECOND_SLACK_MS = 200;
-export const MINUTE_SLACK_MS = 250;
+export const MINUTE_SLACK_MS = 2000;
+
+/**
+ * Extra slack learnt from trouble: a caller that left its slot late (by L ms) raises it to L, a
+ * 429 QuickBooks answered anyway raises it by 300 ms and pauses the realm for a second. For the
+ * one-second window it fades by 50 ms a second, so a quiet realm is back to the base slack
+ * within seconds. The one-minute window remembers the worst lateness of the last minute: a
+ * request that left late a minute ago is what the request booked a minute after it would meet.
+ */
+const MAX_EXTRA_SLACK_MS = 800;
+const EXTRA_SLACK_FADE_PER_MS = 0.05;
+const THROTTLED_EXTRA_MS = 300;
+const THROTTLED_PAUSE_MS = 1000;
+/** Refused callers are spread over at most this long (see `promise`). */
+const MAX_PROMISE_SPREAD_MS = 3000;
 
 export const DEFAULT_LIMITS: RateLimits = { perSecond: 10, perMinute: 500 };
 export const DEFAULT_MONTHLY_READ_BUDGET = 500_000;
@@ -60,12 +77,49 @@ export class BookingWindow {
   peek(now: number, limits: RateLimits): number {
     this.#prune(now);
     const slots = this.#slots;
-    let at = Math.max(now, slots.at(-1) ?? now);
+    const extra = this.#extraAt(now);
+    let at = Math.max(now, slots.at(-1) ?? now, this.#pausedUntil);
     const nthSecond = slots[slots.length - limits.perSecond];
-    if (nthSecond !== undefined) at = Math.max(at, nthSecond + SECOND_MS + SECOND_SLACK_MS);
+    if (nthSecond !== undefined) at = Math.max(at, nthSecond + SECOND_MS + SECOND_SLACK_MS + extra);
     const nthMinute = slots[slots.length - limits.perMinute];
-    if (nthMinute !== undefined) at = Math.max(at, nthMinute + MINUTE_MS + MINUTE_SLACK_MS);
+    if (nthMinute !== undefined)
+      at = Math.max(
+        at,
+        nthMinute + MINUTE_MS + MINUTE_SLACK_MS + Math.max(extra, this.#lateInLastMinute(now)),
+      );
     return at;
+  }
+
+  /** A caller left its slot `lateMs` late: widen the slack to that for a while. */
+  noteLate(now: number, lateMs: number): void {
+    this.#setExtra(now, Math.max(this.#extraAt(now), lateMs));
+    this.#late.push({ at: now, ms: Math.min(MAX_EXTRA_SLACK_MS, lateMs) });
+  }
+
+  /** Lateness reports of the last minute (and a little): few, since a late caller is rare. */
+  #late: { at: number; ms: number }[] = [];
+
+  #lateInLastMinute(now: number): number {
+    const horizon = now - MINUTE_MS - SECOND_MS;
+    while (this.#late.length > 0 && (this.#late[0]?.at ?? 0) < horizon) this.#late.shift();
+    return this.#late.reduce((worst, l) => Math.max(worst, l.ms), 0);
+  }
+
+  /** QuickBooks answered 429 all the same: widen the slack and pause the realm a moment. */
+  noteThrottled(now: number): void {
+    this.#setExtra(now, this.#extraAt(now) + THROTTLED_EXTRA_MS);
+    this.#pausedUntil = Math.max(this.#pausedUntil, now + THROTTLED_PAUSE_MS);
+  }
+
+  #extra = { ms: 0, at: 0 };
+  #pausedUntil = 0;
+
+  #extraAt(now: number): number {
+    return Math.max(0, this.#extra.ms - (now - this.#extra.at) * EXTRA_SLACK_FADE_PER_MS);
+  }
+
+  #setExtra(now: number, ms: number): void {
+    this.#extra = { ms: Math.min(MAX_EXTRA_SLACK_MS, ms), at: now };
   }
 
   /** Books the earliest slot and returns it. */
@@ -91,7 +145,9 @@ export class BookingWindow {
    */
   promise(firstFree: number, limits: RateLimits): number {
     const step = (SECOND_MS + SECOND_SLACK_MS) / limits.perSecond;
-    this.#promised = Math.max(firstFree, this.#promised + step);
+    // Bounded: a caller refused again is promised anew, so an unbounded pointer would only grow
+    // and send callers away for longer than the budget needs (idle slots).
+    this.#promised = Math.min(Math.max(firstFree, this.#promised + step), firstFree + MAX_PROMISE_SPREAD_MS);
     return this.#promised;
   }
 

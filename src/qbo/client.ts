@@ -94,6 +94,8 @@ export interface TokenSource {
  */
 export interface RequestBudget {
   acquire(realmId: string, read: boolean): Promise<void>;
+  /** QBO answered 429 all the same: the budget widens its margins for a while. */
+  throttled?(realmId: string): Promise<void>;
 }
 
 export interface QboClientOptions {
@@ -183,6 +185,7 @@ export class QboClient {
       res = await this.#fetch(token, req);
     }
     if (res.ok) return res;
+    if (res.status === 429) await this.#opts.budget?.throttled?.(token.realmId);
     throw await errorFrom(res, this.#opts.conference, req.path);
   }
 
