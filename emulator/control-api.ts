@@ -35,6 +35,8 @@ export const SettingsPatchSchema = z.strictObject({
   requestIdRetentionSeconds: z.number().nonnegative().optional(),
   pdfRequiresAcceptPdf: z.boolean().optional(),
   hideInactiveCustomers: z.boolean().optional(),
+  autoApplyCredits: z.boolean().optional(),
+  privateNoteQueryable: z.boolean().optional(),
   timestampOffset: z
     .string()
     .regex(/^(Z|[+-](0\d|1[0-4]):[0-5]\d)$/, 'must be "Z" or an offset like -07:00')
@@ -72,6 +74,13 @@ export interface RealmSettings {
   pdfRequiresAcceptPdf: boolean;
   /** Customer queries return active customers only unless the WHERE names `Active`. */
   hideInactiveCustomers: boolean;
+  /**
+   * QBO's "Automatically apply credits": a new credit memo is applied at once to the customer's
+   * oldest open invoices (and unused credit to the next invoice) by a zero-amount Payment.
+   */
+  autoApplyCredits: boolean;
+  /** Whether a WHERE may name PrivateNote (QBO answers 4001, qbo-api.md A8). */
+  privateNoteQueryable: boolean;
   /** The offset of MetaData times and of every body's `time`: "Z" or like "-07:00". */
   timestampOffset: string;
   /** How far back `GET /cdc` may look (Intuit: 30 days); older `changedSince` → a fault. */
@@ -168,7 +177,48 @@ export const LimitsSchema = z.strictObject({
   perMinute: z.number().int().positive().nullable().optional(),
 });
 
-export const RecordPaymentSchema = z.object({ amount: moneyString, webhook: z.boolean().default(true) });
+/**
+ * The customer pays an invoice from QBO's Receive Payment screen: `amount` in cash, and/or
+ * `credit`: an existing memo's (`creditMemoId`, `amount` defaulting to what it can cover) or a
+ * new memo of `amount` made for the purpose. One Payment links both.
+ */
+export const RecordPaymentSchema = z
+  .object({
+    amount: moneyString.optional(),
+    credit: z
+      .union([
+        z.object({ creditMemoId: z.string().regex(/^\d+$/), amount: moneyString.optional() }),
+        z.object({ amount: moneyString, description: z.string().max(4000).optional() }),
+      ])
+      .optional(),
+    method: z.string().min(1).max(31).optional(),
+    reference: z.string().min(1).max(21).optional(),
+    privateNote: z.string().max(4000).optional(),
+    webhook: z.boolean().default(true),
+  })
+  .refine(
+    (input) => input.amount !== undefined || input.credit !== undefined,
+    "amount or credit is required",
+  );
+
+/**
+ * A credit memo typed in QBO for a customer (or an invoice's customer): one line of `amount`,
+ * not taxable unless `taxable`. With `invoiceId` it is applied to that invoice by hand (a
+ * zero-amount payment), whatever `autoApplyCredits` says; without, the setting decides.
+ */
+export const CreateCreditMemoSchema = z
+  .object({
+    customerId: z.string().regex(/^\d+$/).optional(),
+    invoiceId: z.string().regex(/^\d+$/).optional(),
+    amount: moneyString,
+    description: z.string().max(4000).optional(),
+    taxable: z.boolean().default(false),
+    privateNote: z.string().max(4000).optional(),
+    webhook: z.boolean().default(true),
+  })
+  .refine((input) => input.customerId !== undefined || input.invoiceId !== undefined, {
+    message: "customerId or invoiceId is required",
+  });
 
 export const InvoiceEventSchema = z.object({ webhook: z.boolean().default(true) });
 
@@ -240,6 +290,8 @@ export type SeedInvoicesRequest = z.input<typeof SeedInvoicesSchema>;
 export type WebhookConfig = z.input<typeof WebhookSchema>;
 export type WebhookEventsRequest = z.input<typeof WebhookEventsSchema>;
 export type SeedCustomerRequest = z.input<typeof SeedCustomerSchema>;
+export type RecordPaymentRequest = z.input<typeof RecordPaymentSchema>;
+export type CreateCreditMemoRequest = z.input<typeof CreateCreditMemoSchema>;
 
 /** A grant as the control API hands it out (instants are ISO 8601). */
 export interface RealmTokens {
@@ -257,6 +309,7 @@ export const OPERATIONS = [
   "query:Invoice",
   "query:Payment",
   "query:Preferences",
+  "query:CreditMemo",
   "create:customer",
   "update:customer",
   "read:customer",
@@ -266,6 +319,12 @@ export const OPERATIONS = [
   "create:payment",
   "read:invoice",
   "read:payment",
+  "void:payment",
+  "delete:payment",
+  "create:creditmemo",
+  "read:creditmemo",
+  "void:creditmemo",
+  "delete:creditmemo",
   "send:invoice",
   "pdf:invoice",
   "void:invoice",
@@ -322,7 +381,18 @@ export type QboInvoice = QboEntity & {
   Balance: number;
   status?: "Deleted";
 };
+export type QboLinkedTxn = { TxnId: string; TxnType: string };
 export type QboPayment = QboEntity & {
   TotalAmt: number;
-  Line: Array<{ Amount: number; LinkedTxn: unknown[] }>;
+  UnappliedAmt: number;
+  PrivateNote?: string;
+  PaymentRefNum?: string;
+  Line: Array<{ Amount: number; LinkedTxn: QboLinkedTxn[] }>;
+  status?: "Deleted";
+};
+export type QboCreditMemo = QboEntity & {
+  TotalAmt: number;
+  RemainingCredit: number;
+  PrivateNote?: string;
+  status?: "Deleted";
 };

@@ -4,15 +4,18 @@
  */
 
 import type {
+  CreateCreditMemoRequest,
   CreateRealmOptions,
   FaultsConfig,
   Limits,
+  QboCreditMemo,
   QboEntity,
   QboInvoice,
   QboPayment,
   RealmSettings,
   RealmStatsView,
   RealmTokens,
+  RecordPaymentRequest,
   SeedCustomerRequest,
   SeedInvoicesRequest,
   SettingsPatch,
@@ -24,17 +27,21 @@ import type {
 import type { ReceivedRequest, ReceiverChaos } from "./receiver.ts";
 
 export type {
+  CreateCreditMemoRequest,
   CreateRealmOptions,
   FaultRule,
   FaultsConfig,
   Limits,
+  QboCreditMemo,
   QboEntity,
   QboInvoice,
+  QboLinkedTxn,
   QboPayment,
   RealmSettings,
   RealmStats,
   RealmStatsView,
   RealmTokens,
+  RecordPaymentRequest,
   SeedCustomerRequest,
   SeedInvoicesRequest,
   SettingsPatch,
@@ -55,6 +62,13 @@ export class EmulatorControlError extends Error {
     this.status = status;
     this.body = body;
   }
+}
+
+/** A credit memo voided or deleted through the control API, and the payments that changed. */
+export interface CreditMemoRemoval {
+  CreditMemo: QboCreditMemo;
+  updatedPayments: string[];
+  deletedPayments: string[];
 }
 
 /** Whether an event also sends a webhook (when a target is configured). Default true. */
@@ -195,6 +209,90 @@ export class EmulatorControl {
       "POST",
       `${realm(realmId)}/invoices/${encodeURIComponent(invoiceId)}/payments`,
       payment,
+    );
+  }
+
+  /**
+   * The customer settles the invoice from QBO's Receive Payment screen: `amount` in cash and/or
+   * `credit` — `{creditMemoId, amount?}` of an existing memo, or `{amount}` of a new memo made
+   * for it — in one Payment (an invoice line of cash + credit, a CreditMemo line of the credit).
+   * `method` names the PaymentMethodRef ("Check", "Wire"…), `reference` the PaymentRefNum.
+   * Sends Payment Create (and CreditMemo Create for a new memo) webhooks.
+   */
+  payInvoice(
+    realmId: string,
+    invoiceId: string,
+    payment: RecordPaymentRequest,
+  ): Promise<{ Payment: QboPayment; CreditMemo?: QboCreditMemo }> {
+    return this.#call(
+      "POST",
+      `${realm(realmId)}/invoices/${encodeURIComponent(invoiceId)}/payments`,
+      payment,
+    );
+  }
+
+  /**
+   * A credit memo typed in QBO: for `customerId`, or applied by hand to `invoiceId` (through a
+   * zero-amount Payment). Without `invoiceId`, the realm's `autoApplyCredits` may apply it to the
+   * customer's oldest open invoices (`Payment` is then QBO's own linking payment). Webhooks:
+   * CreditMemo Create, Payment Create.
+   */
+  createCreditMemo(
+    realmId: string,
+    request: CreateCreditMemoRequest,
+  ): Promise<{ CreditMemo: QboCreditMemo; Payment?: QboPayment }> {
+    return this.#call("POST", `${realm(realmId)}/credit-memos`, request);
+  }
+
+  /** Every credit memo, voided ones and deleted ones (with `status: "Deleted"`) included. */
+  creditMemos(realmId: string): Promise<{ creditMemos: QboCreditMemo[] }> {
+    return this.#call("GET", `${realm(realmId)}/credit-memos`);
+  }
+
+  /** Voids the payment in QBO (amounts 0, invoices' Balance restored); Payment Void webhook. */
+  voidPayment(
+    realmId: string,
+    paymentId: string,
+    options: WebhookOption = {},
+  ): Promise<{ Payment: QboPayment }> {
+    return this.#call("POST", `${realm(realmId)}/payments/${encodeURIComponent(paymentId)}/void`, options);
+  }
+
+  /** Deletes the payment in QBO (reads then give 610); Payment Delete webhook. */
+  deletePayment(
+    realmId: string,
+    paymentId: string,
+    options: WebhookOption = {},
+  ): Promise<{ Payment: QboPayment }> {
+    return this.#call("POST", `${realm(realmId)}/payments/${encodeURIComponent(paymentId)}/delete`, options);
+  }
+
+  /**
+   * Voids the credit memo in QBO: its credit is taken back from the payments that used it (the
+   * invoices' Balance rises). Webhooks: CreditMemo Void, Payment Update / Delete.
+   */
+  voidCreditMemo(
+    realmId: string,
+    creditMemoId: string,
+    options: WebhookOption = {},
+  ): Promise<CreditMemoRemoval> {
+    return this.#call(
+      "POST",
+      `${realm(realmId)}/credit-memos/${encodeURIComponent(creditMemoId)}/void`,
+      options,
+    );
+  }
+
+  /** Deletes the credit memo in QBO, as `voidCreditMemo` but reads then give 610. */
+  deleteCreditMemo(
+    realmId: string,
+    creditMemoId: string,
+    options: WebhookOption = {},
+  ): Promise<CreditMemoRemoval> {
+    return this.#call(
+      "POST",
+      `${realm(realmId)}/credit-memos/${encodeURIComponent(creditMemoId)}/delete`,
+      options,
     );
   }
 

@@ -1,6 +1,7 @@
 /**
  * CLI: npx node emulator/main.ts [--port 8788] [--host 127.0.0.1]
- *        [--webhook-url URL --verifier-token T [--webhook-format classic|cloudevents]]
+ *        [--webhook-url URL --verifier-token T [--webhook-format classic|cloudevents]
+ *         [--webhook-retry-time-scale 0.01]]
  */
 
 import { nodeProcess, PortInUseError } from "./node.ts";
@@ -12,6 +13,8 @@ interface CliOptions {
   webhookUrl?: string;
   verifierToken?: string;
   webhookFormat: "classic" | "cloudevents";
+  /** Compresses Intuit's webhook retry schedule (1 = real time), for chaos runs and demos. */
+  webhookRetryTimeScale?: number;
 }
 
 function parseArgs(argv: string[]): CliOptions {
@@ -32,6 +35,10 @@ function parseArgs(argv: string[]): CliOptions {
       if (value !== "classic" && value !== "cloudevents")
         fail("--webhook-format must be classic or cloudevents");
       options.webhookFormat = value;
+    } else if (flag === "--webhook-retry-time-scale") {
+      const scale = Number(value);
+      if (!(scale > 0 && scale <= 1)) fail("--webhook-retry-time-scale must be a number in (0, 1]");
+      options.webhookRetryTimeScale = scale;
     } else fail(`Unknown option ${flag}`);
   }
   if ((options.webhookUrl === undefined) !== (options.verifierToken === undefined)) {
@@ -52,7 +59,12 @@ try {
     host: options.host,
     webhook:
       options.webhookUrl && options.verifierToken
-        ? { url: options.webhookUrl, verifierToken: options.verifierToken, format: options.webhookFormat }
+        ? {
+            url: options.webhookUrl,
+            verifierToken: options.verifierToken,
+            format: options.webhookFormat,
+            retryTimeScale: options.webhookRetryTimeScale,
+          }
         : undefined,
   });
   console.log(`QBO emulator listening on ${emulator.url}`);

@@ -19,15 +19,18 @@ import {
   TOKEN_PATH,
 } from "./routes/oauth.ts";
 import { EmulatorState } from "./state.ts";
-import type { WebhookFormat } from "./webhooks.ts";
+import type { WebhookFormat, WebhookTarget } from "./webhooks.ts";
 
 export interface EmulatorOptions {
   /** Default 0: a free port. */
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
-  /** A webhook target set at start-up (and restored by POST /__control/reset). */
-  webhook?: { url: string; verifierToken: string; format?: WebhookFormat };
+  /**
+   * A webhook target set at start-up (and restored by POST /__control/reset), with any of the
+   * delivery options of `PUT /__control/webhook` (Intuit's terms by default).
+   */
+  webhook?: Omit<WebhookTarget, "format"> & { format?: WebhookFormat };
 }
 
 export interface RunningEmulator {

@@ -18,6 +18,8 @@ const DEFAULTS: RealmSettings = {
   requestIdRetentionSeconds: 300,
   pdfRequiresAcceptPdf: true,
   hideInactiveCustomers: true,
+  autoApplyCredits: true,
+  privateNoteQueryable: false,
   timestampOffset: "-07:00",
   cdcWindowDays: 30,
   cdcMaxObjects: 1000,

@@ -85,6 +85,8 @@ interface Batch {
   body: Uint8Array;
   text: string;
   signature: string;
+  /** The verifier token `signature` was made with (a new target may bring another). */
+  signedWith: string;
   contentType: string | undefined;
   attempts: number;
 }
@@ -100,6 +102,8 @@ export class Webhooks {
   #timers = new Set<Timer>();
   #pumpScheduled = false;
   #pumping = false;
+  /** Bumped by `stop`, so work begun before it is dropped instead of finished. */
+  #generation = 0;
   #voidCount = 0;
   #sequence = 0;
   /** Intuit's `source` is an opaque per-app `intuit.<hash>`. */
@@ -122,6 +126,7 @@ export class Webhooks {
     this.#pending = [];
     this.#outstanding.clear();
     this.#pumpScheduled = false;
+    this.#generation++;
   }
 
   clearLog(): void {
@@ -165,7 +170,9 @@ export class Webhooks {
         const target = this.#target;
         if (!target || this.#pending.length === 0) return;
         if ((target.headOfLineBlocking ?? true) && this.#outstanding.size > 0) return;
+        const generation = this.#generation;
         const batch = await this.#nextBatch(target);
+        if (generation !== this.#generation) return; // stopped while signing
         this.#outstanding.add(batch);
         void this.#attempt(batch);
       }
@@ -198,6 +205,7 @@ export class Webhooks {
       text,
       body: new TextEncoder().encode(text),
       signature: await sign(text, target.verifierToken),
+      signedWith: target.verifierToken,
       contentType: contentType === "none" ? undefined : contentType,
       attempts: 0,
     };
@@ -207,6 +215,10 @@ export class Webhooks {
     const target = this.#target;
     if (!target || !this.#outstanding.has(batch)) return;
     batch.attempts++;
+    if (batch.signedWith !== target.verifierToken) {
+      batch.signature = await sign(batch.text, target.verifierToken);
+      batch.signedWith = target.verifierToken;
+    }
     const headers: Record<string, string> = { "intuit-signature": batch.signature };
     if (batch.contentType) headers["content-type"] = batch.contentType;
     let status: number | null = null;

@@ -19,7 +19,7 @@ import { type EmulatorRequest, type HttpReply, QboFault, qboJson } from "../http
 import type { Realm } from "../realm.ts";
 import { formatInstant } from "../time.ts";
 import type { Company } from "./company.ts";
-import { customerJson, invoiceJson, paymentJson } from "./render.ts";
+import { creditMemoJson, customerJson, invoiceJson, paymentJson } from "./render.ts";
 
 export type ChangeOperation = "Create" | "Update" | "Delete" | "Void" | "Emailed" | "Merge";
 
@@ -71,6 +71,11 @@ const TRACKED: TrackedEntity[] = [
     name: "Payment",
     records: (company) => company.payments(),
     render: (record, company) => paymentJson(record as Parameters<typeof paymentJson>[0], company),
+  },
+  {
+    name: "CreditMemo",
+    records: (company) => company.creditMemos(),
+    render: (record, company) => creditMemoJson(record as Parameters<typeof creditMemoJson>[0], company),
   },
 ];
 

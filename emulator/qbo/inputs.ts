@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { faults } from "../http.ts";
 import { lineAmountCents, parseCents, parseQuantity, type Quantity } from "./money.ts";
-import { DEFAULT_ITEM, type InvoiceLineRecord, type PaymentLineRecord } from "./records.ts";
+import { DEFAULT_ITEM, type InvoiceLineRecord, type PaymentLineRecord, type RefRecord } from "./records.ts";
 
 const idString = z.union([z.string().min(1), z.number().int().nonnegative()]).transform(String);
 const ref = z.object({ value: idString, name: z.string().optional() });
@@ -85,15 +85,36 @@ const PaymentSchema = z.object({
   CustomerRef: ref,
   TotalAmt: money,
   TxnDate: date.optional(),
-  PrivateNote: z.string().optional(),
+  PrivateNote: z.string().max(4000).optional(),
+  PaymentRefNum: z.string().optional(),
+  PaymentMethodRef: ref.optional(),
+  DepositToAccountRef: ref.optional(),
+  CurrencyRef: ref.optional(),
+  ExchangeRate: z.number().positive().optional(),
   Line: z
     .array(
       z.object({
         Amount: money,
-        LinkedTxn: z.array(z.object({ TxnId: idString, TxnType: z.string() })).max(1),
+        // One LinkedTxn per line (Intuit's form); two — a CreditMemo and an Invoice — are also
+        // accepted, as public clients send them (docs/emulator.md).
+        LinkedTxn: z.array(z.object({ TxnId: idString, TxnType: z.string() })).max(2),
       }),
     )
     .optional(),
+});
+
+/** QBO's PaymentRefNum limit (Finance.xsd: "max 21 characters"); longer is 2050. */
+const MAX_PAYMENT_REF_NUM_LENGTH = 21;
+
+const CreditMemoSchema = z.object({
+  CustomerRef: ref,
+  Line: z.array(SalesLineSchema).min(1),
+  DocNumber: z.string().optional(),
+  TxnDate: date.optional(),
+  CurrencyRef: ref.optional(),
+  CustomerMemo: z.object({ value: z.string() }).optional(),
+  PrivateNote: z.string().max(4000).optional(),
+  BillEmail: emailAddr.optional(),
 });
 
 export interface CustomerInput {
@@ -130,6 +151,21 @@ export interface PaymentInput {
   lines: PaymentLineRecord[];
   txnDate?: string;
   privateNote?: string;
+  paymentRefNum?: string;
+  paymentMethod?: RefRecord;
+  depositToAccount?: RefRecord;
+  currency?: string;
+}
+
+export interface CreditMemoInput {
+  customerId: string;
+  lines: InvoiceLineRecord[];
+  docNumber?: string;
+  txnDate?: string;
+  currency?: string;
+  customerMemo?: string;
+  privateNote?: string;
+  billEmail?: string;
 }
 
 export function parseCustomer(body: unknown): CustomerInput {
@@ -217,14 +253,28 @@ export function parseSyncRef(body: unknown): { id: string; syncToken: string } {
 
 export function parsePayment(body: unknown): PaymentInput {
   const input = parseBody(PaymentSchema, body);
-  const lines = (input.Line ?? []).map((line, index): PaymentLineRecord => {
+  if (input.PaymentRefNum !== undefined && input.PaymentRefNum.length > MAX_PAYMENT_REF_NUM_LENGTH) {
+    throw faults.stringTooLong("PaymentRefNum", MAX_PAYMENT_REF_NUM_LENGTH, input.PaymentRefNum.length);
+  }
+  const lines = (input.Line ?? []).flatMap((line, index): PaymentLineRecord[] => {
     const amountCents = cents(line.Amount, `Line.${index}.Amount`);
-    const linked = line.LinkedTxn[0];
-    if (!linked) return { amountCents };
-    if (linked.TxnType !== "Invoice") {
-      throw faults.invalid(`Line.${index}.LinkedTxn.0.TxnType`, "only Invoice is supported");
+    if (line.LinkedTxn.length === 0) return [{ amountCents }];
+    const linked: PaymentLineRecord = { amountCents };
+    for (const [at, txn] of line.LinkedTxn.entries()) {
+      const element = `Line.${index}.LinkedTxn.${at}`;
+      if (txn.TxnType === "Invoice" && linked.invoiceId === undefined) linked.invoiceId = txn.TxnId;
+      else if (txn.TxnType === "CreditMemo" && linked.creditMemoId === undefined)
+        linked.creditMemoId = txn.TxnId;
+      else throw faults.invalid(`${element}.TxnType`, "only Invoice and CreditMemo are supported");
     }
-    return { amountCents, invoiceId: linked.TxnId };
+    // {Amount, LinkedTxn: [CreditMemo, Invoice]}: that much credit applied to that invoice.
+    if (linked.invoiceId !== undefined && linked.creditMemoId !== undefined) {
+      return [
+        { amountCents, invoiceId: linked.invoiceId },
+        { amountCents, creditMemoId: linked.creditMemoId },
+      ];
+    }
+    return [linked];
   });
   return {
     customerId: input.CustomerRef.value,
@@ -232,6 +282,27 @@ export function parsePayment(body: unknown): PaymentInput {
     lines,
     txnDate: input.TxnDate,
     privateNote: input.PrivateNote,
+    paymentRefNum: input.PaymentRefNum,
+    paymentMethod: input.PaymentMethodRef,
+    depositToAccount: input.DepositToAccountRef,
+    currency: input.CurrencyRef?.value,
+  };
+}
+
+export function parseCreditMemo(body: unknown): CreditMemoInput {
+  const input = parseBody(CreditMemoSchema, body);
+  if (input.DocNumber !== undefined && input.DocNumber.length > MAX_DOC_NUMBER_LENGTH) {
+    throw faults.stringTooLong("DocNumber", MAX_DOC_NUMBER_LENGTH, input.DocNumber.length);
+  }
+  return {
+    customerId: input.CustomerRef.value,
+    lines: input.Line.map((line, index) => salesLine(line, index)),
+    docNumber: input.DocNumber,
+    txnDate: input.TxnDate,
+    currency: input.CurrencyRef?.value,
+    customerMemo: input.CustomerMemo?.value,
+    privateNote: input.PrivateNote,
+    billEmail: input.BillEmail?.Address,
   };
 }
 

@@ -3,7 +3,7 @@
 import { faults } from "../http.ts";
 import { parseCents } from "./money.ts";
 import type { Condition, QueryEntity } from "./query.ts";
-import type { CustomerRecord, InvoiceRecord, PaymentRecord, QueryRow } from "./records.ts";
+import type { CreditMemoRecord, CustomerRecord, InvoiceRecord, PaymentRecord, QueryRow } from "./records.ts";
 
 interface QueryField {
   get(record: QueryRow): string | undefined;
@@ -24,6 +24,7 @@ const common: Record<string, QueryField> = {
 const customer = (r: QueryRow) => r as CustomerRecord;
 const invoice = (r: QueryRow) => r as InvoiceRecord;
 const payment = (r: QueryRow) => r as PaymentRecord;
+const creditMemo = (r: QueryRow) => r as CreditMemoRecord;
 
 const FIELDS: Record<QueryEntity, Record<string, QueryField>> = {
   Customer: {
@@ -50,6 +51,17 @@ const FIELDS: Record<QueryEntity, Record<string, QueryField>> = {
     txndate: { get: (r) => payment(r).txnDate },
     customerref: { get: (r) => payment(r).customerId },
     totalamt: { get: (r) => String(payment(r).totalCents), money: true },
+    paymentrefnum: { get: (r) => payment(r).paymentRefNum },
+    // Refused (4001) unless the realm's privateNoteQueryable is on: see Company.query.
+    privatenote: { get: (r) => payment(r).privateNote },
+  },
+  CreditMemo: {
+    ...common,
+    docnumber: { get: (r) => creditMemo(r).docNumber },
+    txndate: { get: (r) => creditMemo(r).txnDate },
+    customerref: { get: (r) => creditMemo(r).customerId },
+    totalamt: { get: (r) => String(creditMemo(r).totalCents), money: true },
+    privatenote: { get: (r) => creditMemo(r).privateNote },
   },
   // One row, answered from the settings; no field is filterable in the emulator.
   Preferences: {},

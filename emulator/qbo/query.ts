@@ -1,7 +1,7 @@
 /**
  * The subset of QBO's query language the service uses:
  *
- *   SELECT * | COUNT(*) FROM Customer|Invoice|Payment|Preferences
+ *   SELECT * | COUNT(*) FROM Customer|Invoice|Payment|CreditMemo|Preferences
  *     [WHERE Field = 'value' | Field IN ('a', 'b') | Field LIKE '%part%' [AND ...]]
  *     [STARTPOSITION n] [MAXRESULTS n]
  *
@@ -11,7 +11,7 @@
  * last backslash escapes its closing quote (qbo-api.md A9).
  */
 
-export const QUERY_ENTITIES = ["Customer", "Invoice", "Payment", "Preferences"] as const;
+export const QUERY_ENTITIES = ["Customer", "Invoice", "Payment", "CreditMemo", "Preferences"] as const;
 export type QueryEntity = (typeof QUERY_ENTITIES)[number];
 
 export const DEFAULT_MAX_RESULTS = 100;

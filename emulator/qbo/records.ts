@@ -75,9 +75,20 @@ export interface InvoiceRecord {
   updated: string;
 }
 
+/**
+ * One payment line: it links an invoice (the amount applied to it, cash and credit together) or
+ * a credit memo (the amount of credit used), or nothing (an unapplied amount).
+ */
 export interface PaymentLineRecord {
   amountCents: number;
   invoiceId?: string;
+  creditMemoId?: string;
+}
+
+/** A reference as QBO writes it, e.g. PaymentMethodRef `{value: "1", name: "Cash"}`. */
+export interface RefRecord {
+  value: string;
+  name?: string;
 }
 
 export interface PaymentRecord {
@@ -85,15 +96,51 @@ export interface PaymentRecord {
   syncToken: number;
   txnDate: string;
   customerId: string;
+  /** The cash received: Σ invoice lines − Σ credit memo lines + what is left unapplied. */
   totalCents: number;
   lines: PaymentLineRecord[];
   privateNote?: string;
+  paymentRefNum?: string;
+  paymentMethod?: RefRecord;
+  depositToAccount?: RefRecord;
+  /** The customer's currency. */
+  currency: string;
+  /** Home units per 1 payment unit; set only in multicurrency companies. */
+  exchangeRate?: number;
+  /** Voided: still readable, every amount 0, linked to nothing. */
+  voided: boolean;
   deleted: boolean;
+  /** QBO's own zero-amount payment linking a credit to a charge ("Automatically apply credits"). */
+  auto: boolean;
   created: string;
   updated: string;
 }
 
-export type QueryRow = CustomerRecord | InvoiceRecord | PaymentRecord;
+export interface CreditMemoRecord {
+  id: string;
+  syncToken: number;
+  docNumber?: string;
+  txnDate: string;
+  customerId: string;
+  lines: InvoiceLineRecord[];
+  taxCents: number;
+  /** Σ lines + tax. */
+  totalCents: number;
+  /** TotalAmt − the credit used by live payments. */
+  remainingCents: number;
+  currency: string;
+  exchangeRate?: number;
+  customerMemo?: string;
+  privateNote?: string;
+  billEmail?: string;
+  state: InvoiceState;
+  /** Payments using this credit, in order (its LinkedTxn). */
+  paymentIds: string[];
+  created: string;
+  updated: string;
+}
+
+export type QueryRow = CustomerRecord | InvoiceRecord | PaymentRecord | CreditMemoRecord;
 
 /** QBO uses the company's default item when a sales line names none. */
 export const DEFAULT_ITEM = { value: "1", name: "Services" };

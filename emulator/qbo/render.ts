@@ -2,10 +2,19 @@
 
 import { type CompanySettings, currencyRef } from "../settings.ts";
 import { formatInstant } from "../time.ts";
-import type { Company } from "./company.ts";
+import { type Company, unappliedCents } from "./company.ts";
 import { centsToNumber, convertCents, quantityToNumber } from "./money.ts";
 import type { QueryEntity } from "./query.ts";
-import type { CustomerRecord, InvoiceRecord, NameListRecord, PaymentRecord, QueryRow } from "./records.ts";
+import type {
+  CreditMemoRecord,
+  CustomerRecord,
+  InvoiceLineRecord,
+  InvoiceRecord,
+  NameListRecord,
+  PaymentLineRecord,
+  PaymentRecord,
+  QueryRow,
+} from "./records.ts";
 
 type Json = Record<string, unknown>;
 
@@ -71,11 +80,10 @@ export function nameListJson(record: NameListRecord, company: Company): Json {
   };
 }
 
-export function invoiceJson(invoice: InvoiceRecord, company: Company, options: RenderOptions): Json {
-  const voided = invoice.state === "voided";
+/** Sales lines as QBO returns them, with the SubTotalLineDetail line it appends; 0 when voided. */
+function salesLinesJson(salesLines: InvoiceLineRecord[], voided: boolean): Json[] {
   const amount = (cents: number) => (voided ? 0 : centsToNumber(cents));
-  const customer = company.customer(invoice.customerId);
-  const lines: Json[] = invoice.lines.map((line, index) => ({
+  const lines: Json[] = salesLines.map((line, index) => ({
     Id: String(index + 1),
     LineNum: index + 1,
     ...(line.description === undefined ? {} : { Description: line.description }),
@@ -88,13 +96,18 @@ export function invoiceJson(invoice: InvoiceRecord, company: Company, options: R
       TaxCodeRef: line.taxCode === undefined ? undefined : { value: line.taxCode },
     }),
   }));
-  const subtotalCents = invoice.lines.reduce((sum, line) => sum + line.amountCents, 0);
+  const subtotalCents = salesLines.reduce((sum, line) => sum + line.amountCents, 0);
   // QBO appends a subtotal line to every sales document it returns.
   lines.push({
     Amount: amount(subtotalCents),
     DetailType: "SubTotalLineDetail",
     SubTotalLineDetail: {},
   });
+  return lines;
+}
+
+export function invoiceJson(invoice: InvoiceRecord, company: Company, options: RenderOptions): Json {
+  const customer = company.customer(invoice.customerId);
   const rate = invoice.exchangeRate;
   return compact({
     Id: invoice.id,
@@ -111,7 +124,7 @@ export function invoiceJson(invoice: InvoiceRecord, company: Company, options: R
     PrivateNote: invoice.privateNote,
     BillEmail: invoice.billEmail === undefined ? undefined : { Address: invoice.billEmail },
     BillAddr: customer?.billAddr,
-    Line: lines,
+    Line: salesLinesJson(invoice.lines, invoice.state === "voided"),
     TxnTaxDetail: { TotalTax: centsToNumber(invoice.taxCents) },
     TotalAmt: centsToNumber(invoice.totalCents),
     Balance: centsToNumber(invoice.balanceCents),
@@ -132,25 +145,72 @@ export function invoiceJson(invoice: InvoiceRecord, company: Company, options: R
   });
 }
 
+function linkedTxn(line: PaymentLineRecord): Array<{ TxnId: string; TxnType: string }> {
+  if (line.invoiceId !== undefined) return [{ TxnId: line.invoiceId, TxnType: "Invoice" }];
+  if (line.creditMemoId !== undefined) return [{ TxnId: line.creditMemoId, TxnType: "CreditMemo" }];
+  return [];
+}
+
+/**
+ * A Payment in the shape of Intuit's samples: TotalAmt (cash), UnappliedAmt, one LinkedTxn per
+ * line. A voided payment keeps its lines and links with every amount 0.
+ */
 export function paymentJson(payment: PaymentRecord, company: Company): Json {
-  const appliedCents = payment.lines.reduce((sum, line) => sum + line.amountCents, 0);
+  const amount = (cents: number) => (payment.voided ? 0 : centsToNumber(cents));
   return compact({
     Id: payment.id,
     SyncToken: String(payment.syncToken),
     domain: "QBO",
     sparse: false,
     TxnDate: payment.txnDate,
-    CurrencyRef: currencyRef(company.customer(payment.customerId)?.currency ?? company.settings.homeCurrency),
+    CurrencyRef: currencyRef(payment.currency),
+    ExchangeRate: payment.exchangeRate,
     CustomerRef: { value: payment.customerId, name: company.customer(payment.customerId)?.displayName },
-    TotalAmt: centsToNumber(payment.totalCents),
-    UnappliedAmt: centsToNumber(payment.totalCents - appliedCents),
+    DepositToAccountRef: payment.depositToAccount,
+    PaymentMethodRef: payment.paymentMethod,
+    PaymentRefNum: payment.paymentRefNum,
+    TotalAmt: amount(payment.totalCents),
+    UnappliedAmt: amount(unappliedCents(payment)),
     ProcessPayment: false,
     PrivateNote: payment.privateNote,
-    Line: payment.lines.map((line) => ({
-      Amount: centsToNumber(line.amountCents),
-      LinkedTxn: line.invoiceId === undefined ? [] : [{ TxnId: line.invoiceId, TxnType: "Invoice" }],
-    })),
+    Line: payment.lines.map((line) => ({ Amount: amount(line.amountCents), LinkedTxn: linkedTxn(line) })),
     MetaData: metaData(payment, company),
+  });
+}
+
+/**
+ * A CreditMemo in the shape of Intuit's sample (Finance.xsd fields, python-quickbooks
+ * `CreditMemo`): sales lines like an invoice's, TotalAmt, RemainingCredit and Balance (the same).
+ */
+export function creditMemoJson(memo: CreditMemoRecord, company: Company): Json {
+  const customer = company.customer(memo.customerId);
+  const rate = memo.exchangeRate;
+  return compact({
+    Id: memo.id,
+    SyncToken: String(memo.syncToken),
+    domain: "QBO",
+    sparse: false,
+    DocNumber: memo.docNumber,
+    TxnDate: memo.txnDate,
+    CurrencyRef: currencyRef(memo.currency),
+    ExchangeRate: rate,
+    CustomerRef: { value: memo.customerId, name: customer?.displayName },
+    CustomerMemo: memo.customerMemo === undefined ? undefined : { value: memo.customerMemo },
+    PrivateNote: memo.privateNote,
+    BillEmail: memo.billEmail === undefined ? undefined : { Address: memo.billEmail },
+    BillAddr: customer?.billAddr,
+    Line: salesLinesJson(memo.lines, memo.state === "voided"),
+    TxnTaxDetail: { TotalTax: centsToNumber(memo.taxCents) },
+    TotalAmt: centsToNumber(memo.totalCents),
+    RemainingCredit: centsToNumber(memo.remainingCents),
+    Balance: centsToNumber(memo.remainingCents),
+    HomeTotalAmt: rate === undefined ? undefined : centsToNumber(convertCents(memo.totalCents, rate)),
+    ApplyTaxAfterDiscount: false,
+    PrintStatus: "NotSet",
+    EmailStatus: "NotSet",
+    // No LinkedTxn: Intuit's sample of a fully applied memo has none (test/fixtures/qbo-real/
+    // creditmemo-read-intuit-docs.json); the payments using it are found from the invoice side.
+    MetaData: metaData(memo, company),
   });
 }
 
@@ -160,8 +220,15 @@ export function paymentJson(payment: PaymentRecord, company: Company): Json {
  * names from Finance.xsd). `Id` is always "1"; each settings change bumps `SyncToken`.
  */
 export function preferencesJson(settings: CompanySettings): Json {
-  const { tax, homeCurrency, multicurrency, customTransactionNumbers, onlinePayments, timestampOffset } =
-    settings.value;
+  const {
+    tax,
+    homeCurrency,
+    multicurrency,
+    customTransactionNumbers,
+    onlinePayments,
+    autoApplyCredits,
+    timestampOffset,
+  } = settings.value;
   const automated = tax.mode === "automated";
   return {
     AccountingInfoPrefs: { CustomerTerminology: "Customers" },
@@ -177,6 +244,7 @@ export function preferencesJson(settings: CompanySettings): Json {
       AllowDiscount: false,
       AllowEstimates: true,
       ETransactionPaymentEnabled: onlinePayments,
+      AutoApplyCredit: autoApplyCredits,
       IPNSupportEnabled: false,
       AllowServiceDate: false,
       AllowShipping: false,
@@ -226,6 +294,7 @@ export function queryRowJson(
 ): Json {
   if (entity === "Invoice") return invoiceJson(row as InvoiceRecord, company, options);
   if (entity === "Customer") return customerJson(row as CustomerRecord, company);
+  if (entity === "CreditMemo") return creditMemoJson(row as CreditMemoRecord, company);
   return paymentJson(row as PaymentRecord, company);
 }
 

@@ -1,7 +1,8 @@
 /**
  * The QBO accounting API under /v3/company/{realmId}. Every request that names a known realm
  * is counted, then passes the realm's rate limits and fault plan, then authentication, then
- * the `requestid` replay store, and only then the company model.
+ * the read meter (reads) or the `requestid` replay store (writes), and only then the company
+ * model; what a write changed is then logged (CDC) and announced (webhook echoes).
  */
 
 import { applyFault, meterRead } from "../faults.ts";
@@ -23,6 +24,7 @@ import { type ParsedQuery, parseQuery, QuerySyntaxError } from "../qbo/query.ts"
 import { compileConditions } from "../qbo/query-fields.ts";
 import {
   companyInfoJson,
+  creditMemoJson,
   customerJson,
   invoiceJson,
   paymentJson,
@@ -178,17 +180,18 @@ function resolveRoute(request: EmulatorRequest, path: string): ApiRoute {
     }
   }
   if (entity === "payment") {
-    if (method === "POST" && !id) {
-      return write("create:payment", (realm) => {
-        const body = jsonBody(request);
-        if (isRecord(body) && body.Id !== undefined) throw faults.invalid("Id", "updates are not modelled");
-        const payment = realm.company.createPayment(body);
-        return ok(realm, { Payment: paymentJson(payment, realm.company) });
-      });
-    }
+    if (method === "POST" && !id) return paymentWrite(request);
     if (method === "GET" && id && !action) {
       return read("read:payment", (realm) =>
         ok(realm, { Payment: paymentJson(realm.company.payment(id), realm.company) }),
+      );
+    }
+  }
+  if (entity === "creditmemo") {
+    if (method === "POST" && !id) return creditMemoWrite(request);
+    if (method === "GET" && id && !action) {
+      return read("read:creditmemo", (realm) =>
+        ok(realm, { CreditMemo: creditMemoJson(realm.company.creditMemo(id), realm.company) }),
       );
     }
   }
@@ -222,6 +225,72 @@ function invoiceWrite(request: EmulatorRequest, options: { invoiceLink: boolean 
     const allowDuplicateDocNumber = includes(request.url.searchParams, "allowduplicatedocnum");
     const invoice = realm.company.createInvoice(body, { allowDuplicateDocNumber });
     return ok(realm, { Invoice: invoiceJson(invoice, realm.company, options) });
+  });
+}
+
+/**
+ * Which write a POST /payment or /creditmemo is: Intuit voids a Payment with a sparse update
+ * `?operation=update&include=void` (an Invoice with `?operation=void`, accepted here too);
+ * `?operation=delete` deletes; no operation and no Id creates; other updates are not modelled.
+ */
+function ledgerOperation(request: EmulatorRequest): "create" | "void" | "delete" | "update" | string {
+  const params = request.url.searchParams;
+  const operation = params.get("operation")?.toLowerCase();
+  if (operation === "void" || (includes(params, "void") && (operation === "update" || hasId(request)))) {
+    return "void";
+  }
+  if (operation === "delete") return "delete";
+  if (operation === undefined && !hasId(request)) return "create";
+  return operation ?? "update";
+}
+
+function paymentWrite(request: EmulatorRequest): ApiRoute {
+  const operation = ledgerOperation(request);
+  if (operation === "void") {
+    return write("void:payment", (realm) => {
+      const payment = realm.company.voidPayment(jsonBody(request));
+      return ok(realm, { Payment: paymentJson(payment, realm.company) });
+    });
+  }
+  if (operation === "delete") {
+    return write("delete:payment", (realm) => {
+      const payment = realm.company.deletePayment(jsonBody(request));
+      return ok(realm, { Payment: { Id: payment.id, status: "Deleted", domain: "QBO" } });
+    });
+  }
+  if (operation === "create") {
+    return write("create:payment", (realm) => {
+      const payment = realm.company.createPayment(jsonBody(request));
+      return ok(realm, { Payment: paymentJson(payment, realm.company) });
+    });
+  }
+  return write(`${operation}:payment`, () => {
+    throw faults.invalid("Id", "updates are not modelled");
+  });
+}
+
+function creditMemoWrite(request: EmulatorRequest): ApiRoute {
+  const operation = ledgerOperation(request);
+  if (operation === "void") {
+    return write("void:creditmemo", (realm) => {
+      const { creditMemo } = realm.company.voidCreditMemo(jsonBody(request));
+      return ok(realm, { CreditMemo: creditMemoJson(creditMemo, realm.company) });
+    });
+  }
+  if (operation === "delete") {
+    return write("delete:creditmemo", (realm) => {
+      const { creditMemo } = realm.company.deleteCreditMemo(jsonBody(request));
+      return ok(realm, { CreditMemo: { Id: creditMemo.id, status: "Deleted", domain: "QBO" } });
+    });
+  }
+  if (operation === "create") {
+    return write("create:creditmemo", (realm) => {
+      const { creditMemo } = realm.company.createCreditMemo(jsonBody(request));
+      return ok(realm, { CreditMemo: creditMemoJson(creditMemo, realm.company) });
+    });
+  }
+  return write(`${operation}:creditmemo`, () => {
+    throw faults.invalid("Id", "updates are not modelled");
   });
 }
 

@@ -9,6 +9,7 @@ import { DEFAULT_CLIENT, type IssuedTokens } from "../auth.ts";
 import {
   ClientSchema,
   ConsentRealmSchema,
+  CreateCreditMemoSchema,
   CreateRealmSchema,
   FaultsSchema,
   InvoiceEventSchema,
@@ -26,9 +27,10 @@ import {
   WebhookSchema,
 } from "../control-api.ts";
 import { type EmulatorRequest, type HttpReply, json, QboFault, type RequestContext } from "../http.ts";
-import { parseCents } from "../qbo/money.ts";
-import type { InvoiceRecord, PaymentRecord } from "../qbo/records.ts";
-import { customerJson, invoiceJson, nameListJson, paymentJson } from "../qbo/render.ts";
+import type { Settlement } from "../qbo/company.ts";
+import { centsToNumber, parseCents } from "../qbo/money.ts";
+import type { CreditMemoRecord, InvoiceRecord, PaymentRecord, RefRecord } from "../qbo/records.ts";
+import { creditMemoJson, customerJson, invoiceJson, nameListJson, paymentJson } from "../qbo/render.ts";
 import type { Realm } from "../realm.ts";
 import type { EmulatorState } from "../state.ts";
 
@@ -142,6 +144,69 @@ function controlInvoiceJson(realm: Realm, invoice: InvoiceRecord) {
 function controlPaymentJson(realm: Realm, payment: PaymentRecord) {
   const rendered = paymentJson(payment, realm.company);
   return payment.deleted ? { ...rendered, status: "Deleted" } : rendered;
+}
+
+function controlCreditMemoJson(realm: Realm, memo: CreditMemoRecord) {
+  const rendered = creditMemoJson(memo, realm.company);
+  return memo.state === "deleted" ? { ...rendered, status: "Deleted" } : rendered;
+}
+
+function paymentOf(realm: Realm, id: string): PaymentRecord {
+  const payment = realm.company.findPayment(id);
+  if (!payment || payment.deleted) throw new ControlError(404, `Unknown payment ${id}`);
+  return payment;
+}
+
+function creditMemoOf(realm: Realm, id: string): CreditMemoRecord {
+  const memo = realm.company.findCreditMemo(id);
+  if (!memo || memo.state === "deleted") throw new ControlError(404, `Unknown credit memo ${id}`);
+  return memo;
+}
+
+function centsOf(value: string, field: string): number {
+  const amountCents = parseCents(value);
+  if (typeof amountCents !== "number") throw new ControlError(400, `${field} is not a valid amount`);
+  return amountCents;
+}
+
+/** The payment methods of a new QBO company (sandbox ids); any other name gets an id of its own. */
+const PAYMENT_METHODS = [
+  "Cash",
+  "Check",
+  "Visa",
+  "MasterCard",
+  "Discover",
+  "American Express",
+  "Diners Club",
+];
+
+function paymentMethodRef(name: string | undefined): RefRecord | undefined {
+  if (name === undefined) return undefined;
+  const index = PAYMENT_METHODS.findIndex((method) => method.toLowerCase() === name.toLowerCase());
+  if (index >= 0) return { value: String(index + 1), name: PAYMENT_METHODS[index] };
+  let hash = 0;
+  for (const char of name.toLowerCase()) hash = (hash * 31 + char.charCodeAt(0)) % 900;
+  return { value: String(100 + hash), name };
+}
+
+/** A one-line credit memo body as QBO's screen would send it; not taxable unless asked. */
+function creditMemoBody(
+  customerId: string,
+  amountCents: number,
+  options: { description?: string; taxable?: boolean; privateNote?: string },
+) {
+  return {
+    CustomerRef: { value: customerId },
+    PrivateNote: options.privateNote,
+    Line: [
+      {
+        DetailType: "SalesItemLineDetail",
+        Amount: centsToNumber(amountCents),
+        Description: options.description ?? "Credit",
+        SalesItemLineDetail: { TaxCodeRef: { value: options.taxable ? "TAX" : "NON" } },
+      },
+    ],
+  };
 }
 
 /**
@@ -313,11 +378,105 @@ realmRoute("GET", "/payments", ({ realm }) =>
 realmRoute("POST", "/invoices/(\\d+)/payments", ({ state, realm, request, params }) => {
   const input = body(RecordPaymentSchema, request);
   const invoice = invoiceOf(realm, params[0] ?? "");
-  const amountCents = parseCents(input.amount);
-  if (typeof amountCents !== "number") throw new ControlError(400, "amount is not a valid amount");
-  const payment = realm.company.payInvoice(invoice, amountCents);
+  const company = realm.company;
+  const cashCents = input.amount === undefined ? 0 : centsOf(input.amount, "amount");
+  let credit: Settlement["credit"];
+  let createdMemo: CreditMemoRecord | undefined;
+  if (input.credit && "creditMemoId" in input.credit) {
+    const memo = creditMemoOf(realm, input.credit.creditMemoId);
+    const amountCents =
+      input.credit.amount === undefined
+        ? Math.max(0, Math.min(memo.remainingCents, invoice.balanceCents - cashCents))
+        : centsOf(input.credit.amount, "credit.amount");
+    credit = { creditMemoId: memo.id, amountCents };
+  } else if (input.credit) {
+    const amountCents = centsOf(input.credit.amount, "credit.amount");
+    // Checked before the memo exists, so a refused payment leaves no stray credit behind.
+    if (invoice.state === "open" && cashCents + amountCents > invoice.balanceCents) {
+      throw new ControlError(400, `amount + credit exceed the open balance of invoice ${invoice.id}`);
+    }
+    const body = creditMemoBody(invoice.customerId, amountCents, { description: input.credit.description });
+    createdMemo = company.createCreditMemo(body, { autoApply: false }).creditMemo;
+    credit = { creditMemoId: createdMemo.id, amountCents };
+  }
+  const payment = company.settleInvoice(invoice, {
+    cashCents,
+    credit,
+    paymentMethod: paymentMethodRef(input.method),
+    paymentRefNum: input.reference,
+    privateNote: input.privateNote,
+  });
   changed(state, realm, input.webhook);
-  return json(201, { Payment: paymentJson(payment, realm.company) });
+  return json(201, {
+    Payment: paymentJson(payment, company),
+    ...(createdMemo ? { CreditMemo: creditMemoJson(createdMemo, company) } : {}),
+  });
+});
+
+realmRoute("GET", "/credit-memos", ({ realm }) =>
+  json(200, { creditMemos: realm.company.creditMemos().map((memo) => controlCreditMemoJson(realm, memo)) }),
+);
+
+realmRoute("POST", "/credit-memos", ({ state, realm, request }) => {
+  const input = body(CreateCreditMemoSchema, request);
+  const company = realm.company;
+  const invoice = input.invoiceId === undefined ? undefined : invoiceOf(realm, input.invoiceId);
+  const customerId = invoice?.customerId ?? input.customerId ?? "";
+  if (input.customerId !== undefined && input.customerId !== customerId) {
+    throw new ControlError(400, `Invoice ${invoice?.id} belongs to customer ${customerId}`);
+  }
+  if (!company.customer(customerId)) throw new ControlError(404, `Unknown customer ${customerId}`);
+  const amountCents = centsOf(input.amount, "amount");
+  const { creditMemo, linkPayment } = company.createCreditMemo(
+    creditMemoBody(customerId, amountCents, input),
+    {
+      autoApply: invoice === undefined,
+    },
+  );
+  let payment = linkPayment;
+  if (invoice && invoice.state === "open") {
+    const applied = Math.min(creditMemo.remainingCents, invoice.balanceCents);
+    if (applied > 0) {
+      payment = company.settleInvoice(invoice, {
+        cashCents: 0,
+        credit: { creditMemoId: creditMemo.id, amountCents: applied },
+      });
+    }
+  }
+  changed(state, realm, input.webhook);
+  return json(201, {
+    CreditMemo: creditMemoJson(creditMemo, company),
+    ...(payment ? { Payment: paymentJson(payment, company) } : {}),
+  });
+});
+
+realmRoute("POST", "/payments/(\\d+)/void", ({ state, realm, request, params }) => {
+  const input = body(InvoiceEventSchema, request);
+  const payment = realm.company.markPaymentVoided(paymentOf(realm, params[0] ?? ""));
+  changed(state, realm, input.webhook);
+  return json(200, { Payment: controlPaymentJson(realm, payment) });
+});
+
+realmRoute("POST", "/payments/(\\d+)/delete", ({ state, realm, request, params }) => {
+  const input = body(InvoiceEventSchema, request);
+  const payment = realm.company.markPaymentDeleted(paymentOf(realm, params[0] ?? ""));
+  changed(state, realm, input.webhook);
+  return json(200, { Payment: controlPaymentJson(realm, payment) });
+});
+
+realmRoute("POST", "/credit-memos/(\\d+)/(void|delete)", ({ state, realm, request, params }) => {
+  const input = body(InvoiceEventSchema, request);
+  const memo = creditMemoOf(realm, params[0] ?? "");
+  const voiding = params[1] === "void";
+  const removal = voiding
+    ? realm.company.markCreditMemoVoided(memo)
+    : realm.company.markCreditMemoDeleted(memo);
+  changed(state, realm, input.webhook);
+  return json(200, {
+    CreditMemo: controlCreditMemoJson(realm, memo),
+    updatedPayments: removal.updated.map((payment) => payment.id),
+    deletedPayments: removal.deleted.map((payment) => payment.id),
+  });
 });
 
 realmRoute("DELETE", "/invoices/(\\d+)/payments", ({ state, realm, request, params }) => {

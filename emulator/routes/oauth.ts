@@ -83,15 +83,20 @@ function exchange(state: EmulatorState, request: EmulatorRequest, form: URLSearc
   const body: Record<string, unknown> = {
     token_type: "bearer",
     access_token: result.accessToken,
-    expires_in: Math.round((result.accessTokenExpiresAt - now) / 1000),
+    expires_in: secondsUntil(result.accessTokenExpiresAt, now),
     refresh_token: result.refreshToken,
-    x_refresh_token_expires_in: Math.round((result.refreshTokenExpiresAt - now) / 1000),
+    x_refresh_token_expires_in: secondsUntil(result.refreshTokenExpiresAt, now),
   };
   // Opt-in, as at Intuit (qbo-api.md A1: oauth-jsclient 4.2.4, HardExpiresTest.js).
   if (request.headers.get(HARD_EXPIRY_HEADER)?.trim().toLowerCase() === "true") {
-    body.x_refresh_token_hard_expires_in = Math.round((result.refreshTokenHardExpiresAt - now) / 1000);
+    body.x_refresh_token_hard_expires_in = secondsUntil(result.refreshTokenHardExpiresAt, now);
   }
   return json(200, body, NO_STORE);
+}
+
+/** Whole seconds left, rounded up: a live token never says 0 (tests use fractional TTLs). */
+function secondsUntil(instant: number, now: number): number {
+  return Math.ceil((instant - now) / 1000);
 }
 
 /** The request header that asks for `x_refresh_token_hard_expires_in` in token responses. */

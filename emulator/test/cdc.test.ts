@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { sleep } from "../faults.ts";
 import { useEmulator } from "./harness.ts";
 
 const emulator = useEmulator();
@@ -66,6 +67,23 @@ describe("GET /cdc", () => {
     const stats = await emulator.control.stats(tokens.realmId);
     expect(stats.requests.byOperation.cdc).toBe(2);
     expect(stats.reads.count).toBe(2);
+  });
+
+  it("serves credit memos and payments made by QBO itself (auto-applied credit) like any other change", async () => {
+    const { tokens, qbo } = await emulator.realm({ settings: { tax: { mode: "none" } } });
+    const customerId = await qbo.customer("Credited");
+    const invoice = (await qbo.invoice(customerId, [[1, 100, 100]])).body.Invoice;
+    const since = Date.now() + 2;
+    await sleep(5);
+    const { CreditMemo, Payment } = await emulator.control.createCreditMemo(tokens.realmId, {
+      invoiceId: invoice.Id,
+      amount: "25.00",
+      webhook: false,
+    });
+    const changed = groups((await cdc(qbo, since)).body);
+    expect(changed.CreditMemo).toMatchObject([{ Id: CreditMemo.Id, TotalAmt: 25 }]);
+    expect(changed.Payment).toMatchObject([{ Id: Payment?.Id, TotalAmt: 0 }]);
+    expect(changed.Invoice).toMatchObject([{ Id: invoice.Id, Balance: 75 }]);
   });
 
   it("looks back 30 days at most: an older changedSince is a fault", async () => {

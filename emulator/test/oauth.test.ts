@@ -118,14 +118,16 @@ describe("the token endpoint", () => {
       "x-include-refresh-token-hard-expires-in": "true",
     });
     expect(asked.body.x_refresh_token_hard_expires_in).toBeGreaterThan(157_679_000);
+    // What the Worker's parser (src/qbo/intuit-oauth.ts) reads: a positive integer.
+    expect(Number.isInteger(asked.body.x_refresh_token_hard_expires_in)).toBe(true);
     expect(asked.body.x_refresh_token_hard_expires_in).toBeLessThanOrEqual(157_680_000);
 
     const capped = await emulator.realm({ refreshTokenHardTtlSeconds: 0.3 });
     const soon = await refresh(capped.tokens.refreshToken, basic(), {
       "x-include-refresh-token-hard-expires-in": "true",
     });
-    expect(soon.body.x_refresh_token_expires_in).toBe(0); // capped by the hard expiry, not 100 days
-    expect(soon.body.x_refresh_token_hard_expires_in).toBe(0);
+    expect(soon.body.x_refresh_token_expires_in).toBe(1); // capped by the hard expiry, not 100 days
+    expect(soon.body.x_refresh_token_hard_expires_in).toBe(1);
     await new Promise((resolve) => setTimeout(resolve, 350));
     expect((await refresh(soon.body.refresh_token)).body).toMatchObject({ error: "invalid_grant" });
   });

@@ -13,6 +13,8 @@ const HOSTILE_DEFAULTS = {
   requestIdRetentionSeconds: 300,
   pdfRequiresAcceptPdf: true,
   hideInactiveCustomers: true,
+  autoApplyCredits: true,
+  privateNoteQueryable: false,
   timestampOffset: "-07:00",
   cdcWindowDays: 30,
   cdcMaxObjects: 1000,
