@@ -13,8 +13,8 @@ export { QboConnection } from "./connections/qbo-connection";
 
 const app = createApp();
 
-// Queue and cron work waits for its slot in a realm's QBO rate budget; an API request waits a
-// second at most, then answers 503 (src/budget/).
+// Queue and cron work waits for its slot in a realm's QBO rate budget; an API request waits
+// 1.5 s at most, then answers 503 (src/budget/).
 export default queueAndCronWait({
   fetch: app.fetch,
 

@@ -88,6 +88,15 @@ export class QboRealmBudget extends DurableObject<Env> {
     };
   }
 
+  /**
+   * The request booked at `slot` took `elapsedMs` to answer. QBO counts a request when it gets
+   * to it, anywhere in that time, so its booking moves to the latest instant it may have been
+   * counted: the requests booked a second or a minute after it then keep their distance.
+   */
+  answeredSlowly(slot: number, elapsedMs: number): void {
+    this.#window.move(slot, slot + elapsedMs);
+  }
+
   /** QuickBooks answered 429 despite the budget: more slack for a while, and a short pause. */
   throttled(): void {
     this.#window.noteThrottled(Date.now());

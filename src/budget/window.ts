@@ -130,6 +130,19 @@ export class BookingWindow {
   }
 
   /**
+   * Moves one booking from `at` to `later` (kept in order): its request may have been counted
+   * by QBO as late as that.
+   */
+  move(at: number, later: number): void {
+    const index = this.#slots.lastIndexOf(at);
+    if (index < 0 || later <= at) return;
+    this.#slots.splice(index, 1);
+    let insert = this.#slots.length;
+    while (insert > 0 && (this.#slots[insert - 1] ?? 0) > later) insert--;
+    this.#slots.splice(insert, 0, later);
+  }
+
+  /**
    * Forgets one booking at `at` that its request did not use (it missed it and books again), so
    * a missed slot does not keep a later window full.
    */

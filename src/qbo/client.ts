@@ -93,7 +93,12 @@ export interface TokenSource {
  * when the caller cannot wait that long. `read` marks Intuit's metered calls.
  */
 export interface RequestBudget {
-  acquire(realmId: string, read: boolean): Promise<void>;
+  acquire(realmId: string, read: boolean): Promise<{ slot: number } | undefined>;
+  /**
+   * The request of `slot` was answered `elapsedMs` after that slot: QBO may have counted it that
+   * much later than booked (it counts on arrival), so the budget moves its booking (slow ones only).
+   */
+  answeredSlowly?(realmId: string, slot: number, elapsedMs: number): Promise<void>;
   /** QBO answered 429 all the same: the budget widens its margins for a while. */
   throttled?(realmId: string): Promise<void>;
 }
@@ -125,6 +130,9 @@ export interface QboRequest {
   /** Accept header; JSON by default (the PDF needs `application/pdf`: qbo-api.md A8). */
   accept?: string;
 }
+
+/** An answer slower than this may have been counted late by QBO: see RequestBudget.answeredSlowly. */
+const SLOW_ANSWER_MS = 300;
 
 /** Intuit's advice when a 429 names no wait (qbo-api.md A5): wait 60 seconds. */
 export const THROTTLE_WAIT_SECONDS = 60;
@@ -209,7 +217,7 @@ export class QboClient {
   async #fetch(token: { accessToken: string; realmId: string }, req: QboRequest): Promise<Response> {
     // Every request to QBO, the retry after a 401 included, spends a slot of the realm's budget:
     // QBO counts each one against the company's 10/s and 500/min.
-    await this.#opts.budget?.acquire(token.realmId, isMeteredRead(req));
+    const ticket = await this.#opts.budget?.acquire(token.realmId, isMeteredRead(req));
     const base =
       this.#opts.env.QBO_API_BASE_URL ||
       (this.#opts.environment === "production" ? PRODUCTION_BASE : SANDBOX_BASE);
@@ -231,13 +239,18 @@ export class QboClient {
       body = JSON.stringify(req.json);
     }
     this.requests++;
+    const sentAt = Date.now();
     try {
-      return await fetch(url, {
+      const res = await fetch(url, {
         method: req.method,
         headers,
         body,
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
+      const elapsedMs = Date.now() - sentAt;
+      if (ticket && elapsedMs > SLOW_ANSWER_MS)
+        await this.#opts.budget?.answeredSlowly?.(token.realmId, ticket.slot, Date.now() - ticket.slot);
+      return res;
     } catch (err) {
       log("warn", "qbo.network_error", {
         conference: this.#opts.conference,

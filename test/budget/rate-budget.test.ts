@@ -79,7 +79,7 @@ describe("the per-realm rate budget", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
   });
 
-  it("answers 503 qbo_unavailable with Retry-After when an API request cannot get a slot within a second", async () => {
+  it("answers 503 qbo_unavailable with Retry-After when an API request cannot get a slot within 1.5 s", async () => {
     const { slug, realmId } = await connectedConference();
     await occupy(realmId, 30);
     const po = await call("POST", paths.pos(slug), {

@@ -37,6 +37,14 @@ describe("the booking window", () => {
     const first = w.peek(0, LIMITS);
     expect([w.promise(first, LIMITS), w.promise(first, LIMITS)]).toEqual([first, first + 120]);
   });
+
+  it("moves a booking a slow answer says may have been counted later, pushing the next window back", () => {
+    const w = new BookingWindow();
+    const onePerSecond = { perSecond: 1, perMinute: 500 };
+    w.book(0, onePerSecond);
+    w.move(0, 700);
+    expect(w.peek(0, onePerSecond)).toBe(700 + SECOND_MS + SECOND_SLACK_MS);
+  });
 });
 
 describe("the monthly read meter", () => {

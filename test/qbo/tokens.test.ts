@@ -86,7 +86,7 @@ describe("the conference's token vault", () => {
       Array.from({ length: 20 }, (_, i) => createPo(slug, { organizationName: `Storm ${i}` })),
     );
     // 20 invoices at once are ~80 QBO calls in one company, 8 s of its real budget (10/s): an
-    // API request waits a second at most, so most would rightly answer 503. This test is about
+    // API request waits 1.5 s at most, so most would rightly answer 503. This test is about
     // the single refresh, so it lifts this company's limits (emulator) and budget (these requests).
     await emulator().setLimits(realmId, {});
     const results = await Promise.all(
