@@ -1,5 +1,6 @@
 /** Entry: the Worker's handlers and the Durable Object class, nothing else. */
 import { createApp } from "./app";
+import { queueAndCronWait } from "./budget";
 import { makeDb } from "./db/client";
 import { EVENTS_QUEUE_NAME, handleEventsBatch } from "./events/delivery";
 import { drainAll, pruneDeliveries, redriveOverdue } from "./events/drain";
@@ -10,11 +11,14 @@ import { handleQueueBatch } from "./sync/consumer";
 import { redriveInbox } from "./sync/inbox";
 import { KEEPALIVE_CRON, planAllOutstanding, RECONCILE_CRON, runDailyCron } from "./sync/planner";
 
+export { QboRealmBudget } from "./budget/qbo-realm-budget";
 export { QboConnection } from "./connections/qbo-connection";
 
 const app = createApp();
 
-export default {
+// Queue and cron work waits for its slot in a realm's QBO rate budget; an API request waits
+// 1.5 s at most, then answers 503 (src/budget/).
+export default queueAndCronWait({
   fetch: app.fetch,
 
   async scheduled(controller, env, _ctx) {
@@ -42,7 +46,7 @@ export default {
     // Reconciliation writes timeline events (payments found in QuickBooks): send them now.
     ctx.waitUntil(drainAll(env, makeDb(env.DB)));
   },
-} satisfies ExportedHandler<Env, unknown>;
+} satisfies ExportedHandler<Env, unknown>);
 
 /** One scheduled step failing (D1 or the queue down) must not keep the next from running. */
 async function guard(step: string, run: () => Promise<unknown>): Promise<void> {

@@ -260,3 +260,10 @@ export function invoicesBatch(conference: string, invoiceIds: string[]) {
   const batch = { queue: "qbo-sync", messages: [message], ackAll: vi.fn(), retryAll: vi.fn() };
   return { message, batch: batch as unknown as MessageBatch<unknown> };
 }
+
+/**
+ * Per-request bindings (`call(…, { env: ROOMY_BUDGET })`) for the rare test that sends a burst
+ * of QBO calls into one realm on purpose to test something else: the realm's rate budget
+ * (SPEC §10, 10/s) would rightly turn most of them into 503s.
+ */
+export const ROOMY_BUDGET = { QBO_RATE_PER_SECOND: "1000", QBO_RATE_PER_MINUTE: "60000" } as const;

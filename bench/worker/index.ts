@@ -11,6 +11,7 @@ import { registerBenchRoutes } from "./routes";
 import { benchSwitches, failingQueue } from "./switches";
 
 export { QboConnection } from "../../src/index";
+export { QboRealmBudget } from "./realm-budget";
 
 const app = createApp();
 registerBenchRoutes(app);

@@ -8,6 +8,8 @@
  *   be measured beside it in the same Worker.
  * - `POST /__bench/seed-pos/{slug}` `{realmId, invoiceIds, totalCents, organizationName?}`:
  *   inserts thousands of invoiced POs (status `sent`) in a few D1 statements.
+ * - `POST /__bench/unthrottle/{realmId}`: lifts the realm's QBO rate budget (./realm-budget.ts),
+ *   for benchmarks that burst one company on purpose to measure something else.
  * - `GET /__bench/summary/{slug}`: counts that prove a sync reconciled everything, and the sums
  *   of every sync run of the conference (`lastRuns` of the API shows only the latest 20).
  * - `POST /__bench/ledger-sync/{slug}`: the production reconciliation (linked payments and credit
@@ -33,6 +35,7 @@ import { timingSafeEqualStrings } from "../../src/lib/secure-compare";
 import { InvoiceEnvelope } from "../../src/qbo/schemas";
 import { requireConference } from "../../src/services/conferences";
 import { invoiceState, reconcilePurchaseOrders, snapshotOf } from "../../src/services/reconcile";
+import type { QboRealmBudget as BenchBudget } from "./realm-budget";
 import { benchSwitches } from "./switches";
 
 /** Rows per INSERT: the rows travel as one JSON parameter, so each statement binds 6 values. */
@@ -63,6 +66,15 @@ function randomReference(): string {
 }
 
 export function registerBenchRoutes(app: App): void {
+  app.post("/__bench/unthrottle/:realmId", async (c) => {
+    await requireApiToken(c);
+    const stub = c.env.QBO_BUDGETS.getByName(
+      c.req.param("realmId"),
+    ) as unknown as DurableObjectStub<BenchBudget>;
+    await stub.unthrottle();
+    return c.json({ unthrottled: c.req.param("realmId") });
+  });
+
   app.post("/__bench/naive-sync/:slug", async (c) => {
     await requireApiToken(c);
     const counter: D1Counter = { statements: 0 };

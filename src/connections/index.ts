@@ -1,5 +1,6 @@
+import { realmBudget } from "../budget";
 import { makeDb } from "../db/client";
-import { reportReconnectRequired } from "../events/conference-events";
+import { reportHardExpiryApproaching, reportReconnectRequired } from "../events/conference-events";
 import { ApiError } from "../lib/errors";
 import { QboClient } from "../qbo/client";
 import type { AccessTokenResult } from "./types";
@@ -31,6 +32,7 @@ export function qboClientFor(
     environment: conference.qboEnvironment,
     conference: conference.slug,
     realmId,
+    budget: realmBudget(env),
     tokens: {
       accessToken: async () => reported(env, conference.slug, await stub.accessToken()),
       refreshAfterUnauthorized: async (stale) =>
@@ -51,8 +53,23 @@ export async function reported(
 ): Promise<AccessTokenResult> {
   if (!result.ok && result.reason === "reconnect_required")
     await reportReconnectRequired(env, makeDb(env.DB), slug, result);
+  if (result.ok && result.hardExpiryNear) {
+    // Within 30 days of the grant's 5-year cap every call carries the flag: the first call in
+    // each isolate records the (deduplicated) event, the rest skip the D1 write.
+    const key = `${slug}:${result.hardExpiryNear}`;
+    if (!hardExpiryReported.has(key)) {
+      hardExpiryReported.add(key);
+      await reportHardExpiryApproaching(env, makeDb(env.DB), slug, {
+        realmId: result.realmId,
+        hardExpiresAt: result.hardExpiryNear,
+      });
+    }
+  }
   return result;
 }
+
+/** Hard-expiry warnings this isolate has recorded (`slug:instant`); see `reported`. */
+const hardExpiryReported = new Set<string>();
 
 function validEncryptionKey(key: string | undefined): boolean {
   if (!key) return false;

@@ -42,6 +42,17 @@ type ReconnectRequired = Extract<AccessTokenResult, { reason: "reconnect_require
 /** Access tokens are treated as expired this long before Intuit's expiry (SPEC §6). */
 const ACCESS_TOKEN_SKEW_MS = 5 * 60 * 1000;
 
+/** How long before the grant's 5-year hard expiry the conference is told to reconnect (SPEC §10). */
+export const HARD_EXPIRY_WARNING_MS = 30 * 24 * 60 * 60 * 1000;
+
+/**
+ * A refresh whose answer was lost (network error, timeout) may have rotated the refresh token
+ * at Intuit all the same. The token we still hold is then the previous one, which Intuit keeps
+ * accepting for a while: one more try with it, after this pause, usually recovers the grant
+ * before anyone has to reconnect.
+ */
+const LOST_ANSWER_RETRY_DELAY_MS = 250;
+
 /**
  * `needs_reconnect` values. Intuit's `invalid_grant` is final, so it fails fast until new
  * tokens are stored. Unreadable (no configured key opens the row) is checked again on each
@@ -63,6 +74,7 @@ interface Row {
   refresh_token: string;
   access_expires_at: number;
   refresh_expires_at: number | null;
+  refresh_hard_expires_at: number | null;
   client_id: string | null;
   client_secret: string | null;
   needs_reconnect: number;
@@ -92,6 +104,10 @@ export class QboConnection extends DurableObject<Env> {
       last_refreshed_at TEXT,
       generation INTEGER NOT NULL DEFAULT 0
     )`);
+    // Objects created before the hard-expiry column existed gain it in place.
+    const columns = ctx.storage.sql.exec<{ name: string }>("PRAGMA table_info(connection)").toArray();
+    if (!columns.some((c) => c.name === "refresh_hard_expires_at"))
+      ctx.storage.sql.exec("ALTER TABLE connection ADD COLUMN refresh_hard_expires_at INTEGER");
   }
 
   /** Stores a new grant (from the API or the OAuth callback); clears `needsReconnect`. */
@@ -107,14 +123,16 @@ export class QboConnection extends DurableObject<Env> {
     const previous = this.#read();
     this.ctx.storage.sql.exec(
       `INSERT OR REPLACE INTO connection (id, slug, realm_id, access_token, refresh_token, access_expires_at,
-        refresh_expires_at, client_id, client_secret, needs_reconnect, last_refreshed_at, generation)
-       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        refresh_expires_at, refresh_hard_expires_at, client_id, client_secret, needs_reconnect,
+        last_refreshed_at, generation)
+       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       input.slug,
       input.realmId,
       access,
       refresh,
       Date.parse(input.accessTokenExpiresAt),
       input.refreshTokenExpiresAt ? Date.parse(input.refreshTokenExpiresAt) : null,
+      input.refreshTokenHardExpiresAt ? Date.parse(input.refreshTokenHardExpiresAt) : null,
       clientId,
       clientSecret,
       CONNECTED,
@@ -135,6 +153,7 @@ export class QboConnection extends DurableObject<Env> {
         needsReconnect: false,
         accessTokenExpiresAt: null,
         refreshTokenExpiresAt: null,
+        refreshTokenHardExpiresAt: null,
         lastRefreshedAt: null,
       };
     }
@@ -145,6 +164,8 @@ export class QboConnection extends DurableObject<Env> {
       accessTokenExpiresAt: new Date(row.access_expires_at).toISOString(),
       refreshTokenExpiresAt:
         row.refresh_expires_at === null ? null : new Date(row.refresh_expires_at).toISOString(),
+      refreshTokenHardExpiresAt:
+        row.refresh_hard_expires_at === null ? null : new Date(row.refresh_hard_expires_at).toISOString(),
       lastRefreshedAt: row.last_refreshed_at,
     };
   }
@@ -182,13 +203,8 @@ export class QboConnection extends DurableObject<Env> {
       return blocked ?? notConfigured("QuickBooks is not connected for this conference.");
     return this.#unlessUnreadable(stale, async (keys) => {
       const row = await this.#resealIfNeeded(stale, keys);
-      if (row.access_expires_at - ACCESS_TOKEN_SKEW_MS > Date.now()) {
-        return {
-          ok: true,
-          accessToken: await this.#open(keys, row, "access_token"),
-          realmId: row.realm_id,
-        };
-      }
+      if (row.access_expires_at - ACCESS_TOKEN_SKEW_MS > Date.now())
+        return granted(row, await this.#open(keys, row, "access_token"));
       return this.#refreshOnce(row);
     });
   }
@@ -222,21 +238,27 @@ export class QboConnection extends DurableObject<Env> {
    * rotation even an idle conference is under the new key by the next run. Returns whether a
    * refresh happened; never throws for unreadable tokens (they flag the connection instead).
    */
-  async refreshIfLapsing(
-    withinMs: number,
-  ): Promise<{ refreshed: boolean; result?: AccessTokenResult["ok"]; reconnect?: ReconnectRequired }> {
+  async refreshIfLapsing(withinMs: number): Promise<{
+    refreshed: boolean;
+    result?: AccessTokenResult["ok"];
+    reconnect?: ReconnectRequired;
+    /** The grant's hard expiry is within 30 days: the cron reports it (SPEC §10). */
+    hardExpiryNear?: { realmId: string; hardExpiresAt: string };
+  }> {
     const first = this.#read();
     if (!first || first.needs_reconnect === INTUIT_REFUSED) return { refreshed: false };
+    const near = hardExpiryNear(first);
+    const hard = near ? { hardExpiryNear: { realmId: first.realm_id, hardExpiresAt: near } } : {};
     const outcome = await this.#unlessUnreadable(first, async (keys) => {
       const row = await this.#resealIfNeeded(first, keys);
       if (row.refresh_expires_at !== null && row.refresh_expires_at - Date.now() > withinMs) return null;
       return this.#refreshOnce(row);
     });
-    if (outcome === null) return { refreshed: false };
+    if (outcome === null) return { refreshed: false, ...hard };
     // The cron reports a grant that died here as any request would (src/connections/index.ts).
     if (!outcome.ok && outcome.reason === "reconnect_required")
       return { refreshed: false, result: false, reconnect: outcome };
-    return { refreshed: outcome.ok, result: outcome.ok };
+    return { refreshed: outcome.ok, result: outcome.ok, ...hard };
   }
 
   #blocked(row: Row | null): AccessTokenResult | null {
@@ -265,11 +287,7 @@ export class QboConnection extends DurableObject<Env> {
   async #refreshWith(row: Row, keys: KeyRing, generation: number): Promise<AccessTokenResult> {
     if (row.generation !== generation && row.access_expires_at - ACCESS_TOKEN_SKEW_MS > Date.now()) {
       // New tokens were stored while we waited; no need to spend the refresh token.
-      return {
-        ok: true,
-        accessToken: await this.#open(keys, row, "access_token"),
-        realmId: row.realm_id,
-      };
+      return granted(row, await this.#open(keys, row, "access_token"));
     }
     const creds = await this.#clientCredentials(row, keys);
     if (!creds) {
@@ -279,13 +297,25 @@ export class QboConnection extends DurableObject<Env> {
       );
     }
     const refreshToken = await this.#open(keys, row, "refresh_token");
-    const outcome = await requestTokens(this.env.QBO_TOKEN_URL, creds, {
-      grant_type: "refresh_token",
-      refresh_token: refreshToken,
-    });
+    const grant = { grant_type: "refresh_token", refresh_token: refreshToken } as const;
+    let outcome = await requestTokens(this.env.QBO_TOKEN_URL, creds, grant);
+    if (!outcome.ok && outcome.kind === "unavailable" && outcome.status === null) {
+      // The request left but its answer was lost: Intuit may have rotated the token anyway, and
+      // then the one we hold is the previous token. Retry with it once before giving up (and
+      // an `invalid_grant` to that retry is what declares the grant dead, not the lost answer).
+      log("warn", "qbo.refresh_answer_lost", { conference: row.slug, realmId: row.realm_id });
+      await new Promise((resolve) => setTimeout(resolve, LOST_ANSWER_RETRY_DELAY_MS));
+      outcome = await requestTokens(this.env.QBO_TOKEN_URL, creds, grant);
+      log(outcome.ok ? "info" : "warn", "qbo.refresh_retried_with_previous_token", {
+        conference: row.slug,
+        ok: outcome.ok,
+        kind: outcome.ok ? null : outcome.kind,
+      });
+    }
     if (outcome.ok) {
       const t = outcome.tokens;
       const refreshExpiresAt = t.refreshExpiresAt ?? row.refresh_expires_at;
+      const hardExpiresAt = t.refreshHardExpiresAt ?? row.refresh_hard_expires_at;
       const [access, refresh, clientId, clientSecret] = await Promise.all([
         encryptField(keys.current, t.accessToken, `${row.slug}:access_token`),
         // Intuit may rotate the refresh token: always keep the one it returns.
@@ -299,14 +329,15 @@ export class QboConnection extends DurableObject<Env> {
       // the token just issued (not `accessToken()`: that would join this very refresh and hang).
       const written = this.ctx.storage.sql.exec(
         `UPDATE connection SET access_token = ?, refresh_token = ?, client_id = ?, client_secret = ?,
-          access_expires_at = ?, refresh_expires_at = ?, needs_reconnect = ?, last_refreshed_at = ?,
-          generation = generation + 1 WHERE id = 1 AND generation = ?`,
+          access_expires_at = ?, refresh_expires_at = ?, refresh_hard_expires_at = ?, needs_reconnect = ?,
+          last_refreshed_at = ?, generation = generation + 1 WHERE id = 1 AND generation = ?`,
         access,
         refresh,
         clientId,
         clientSecret,
         t.accessExpiresAt,
         refreshExpiresAt,
+        hardExpiresAt,
         CONNECTED,
         new Date().toISOString(),
         row.generation,
@@ -315,7 +346,7 @@ export class QboConnection extends DurableObject<Env> {
         conference: row.slug,
         realmId: row.realm_id,
       });
-      return { ok: true, accessToken: t.accessToken, realmId: row.realm_id };
+      return granted({ ...row, refresh_hard_expires_at: hardExpiresAt }, t.accessToken);
     }
     if (outcome.kind === "invalid_grant") {
       const latest = this.#read();
@@ -524,6 +555,19 @@ function intuitRefused(row: Row): ReconnectRequired {
     realmId: row.realm_id,
     grant: row.generation,
   };
+}
+
+/** A usable access token, flagged when the grant nears its hard expiry. */
+function granted(row: Row, accessToken: string): AccessTokenResult {
+  const near = hardExpiryNear(row);
+  return { ok: true, accessToken, realmId: row.realm_id, ...(near ? { hardExpiryNear: near } : {}) };
+}
+
+/** The grant's hard expiry (ISO) when it is within HARD_EXPIRY_WARNING_MS, else null. */
+function hardExpiryNear(row: Row): string | null {
+  const at = row.refresh_hard_expires_at;
+  if (at === null || at - Date.now() > HARD_EXPIRY_WARNING_MS) return null;
+  return new Date(at).toISOString();
 }
 
 function notConfigured(message: string): AccessTokenResult {

@@ -5,6 +5,8 @@ export interface ConnectionStatus {
   needsReconnect: boolean;
   accessTokenExpiresAt: string | null;
   refreshTokenExpiresAt: string | null;
+  /** Intuit's 5-year cap on the grant: no refresh extends it (SPEC §10). Null until Intuit says. */
+  refreshTokenHardExpiresAt: string | null;
   lastRefreshedAt: string | null;
 }
 
@@ -16,6 +18,7 @@ export interface StoreTokensInput {
   /** ISO instants. */
   accessTokenExpiresAt: string;
   refreshTokenExpiresAt?: string | undefined;
+  refreshTokenHardExpiresAt?: string | undefined;
   clientId?: string | undefined;
   clientSecret?: string | undefined;
 }
@@ -27,7 +30,16 @@ export type ReconnectCause = "invalid_grant" | "tokens_unreadable";
  * because errors crossing Durable Object RPC lose their class and fields.
  */
 export type AccessTokenResult =
-  | { ok: true; accessToken: string; realmId: string }
+  | {
+      ok: true;
+      accessToken: string;
+      realmId: string;
+      /**
+       * The grant's hard expiry (ISO) when it is near (within HARD_EXPIRY_WARNING_MS): the
+       * Worker then reports `qbo.reconnect_required` once (src/connections/index.ts).
+       */
+      hardExpiryNear?: string;
+    }
   | { ok: false; reason: "not_configured"; message: string }
   | {
       ok: false;

@@ -99,3 +99,37 @@ export async function listConferenceEvents(db: Db, conferenceSlug: string): Prom
     .orderBy(asc(conferenceEvents.id))
     .all();
 }
+
+/**
+ * Records one conference-level event for every conference connected to `realmId` (a QBO
+ * company may serve several conferences), each unless it already has `dedupeKey`. Returns the
+ * slugs it was written for.
+ */
+export async function recordRealmEvent(
+  db: Db,
+  realmId: string,
+  event: {
+    type: ConferenceEventType;
+    dedupeKey: string;
+    at: string;
+    data: Record<string, unknown>;
+  },
+): Promise<string[]> {
+  const rows = db
+    .select({
+      id: sql<number>`NULL`.as("id"),
+      conferenceSlug: conferences.slug,
+      at: sql<string>`${event.at}`.as("at"),
+      type: sql<string>`${event.type}`.as("type"),
+      data: sql<string>`${JSON.stringify(event.data)}`.as("data"),
+      dedupeKey: sql<string>`${event.dedupeKey}`.as("dedupe_key"),
+    })
+    .from(conferences)
+    .where(eq(conferences.qboRealmId, realmId));
+  const written = await db
+    .insert(conferenceEvents)
+    .select(rows)
+    .onConflictDoNothing()
+    .returning({ conferenceSlug: conferenceEvents.conferenceSlug });
+  return written.map((r) => r.conferenceSlug);
+}

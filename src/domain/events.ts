@@ -28,9 +28,10 @@ export type PoEventType = (typeof PO_EVENT_TYPES)[number];
  * not about one PO, so they are not timeline rows; `conference_events` holds them. Each is
  * written in the D1 batch of what it reports where D1 holds that (a dead-lettered sync), or
  * idempotently by the Worker code that first learns of it (the token vault is a Durable Object
- * without D1 access). `qbo.read_budget` waits for read metering, which does not exist yet.
+ * without D1 access). `qbo.read_budget` is written for every conference of the realm whose
+ * monthly read meter crossed 80% or 100% (src/budget/).
  */
-export const CONFERENCE_EVENT_TYPES = ["qbo.reconnect_required", "sync.failed"] as const;
+export const CONFERENCE_EVENT_TYPES = ["qbo.reconnect_required", "qbo.read_budget", "sync.failed"] as const;
 export type ConferenceEventType = (typeof CONFERENCE_EVENT_TYPES)[number];
 
 /** Every type an event endpoint can receive. */

@@ -9,7 +9,7 @@
  */
 import type { AccessTokenResult } from "../connections/types";
 import type { Db } from "../db/client";
-import { recordConferenceEvent } from "../db/conference-events";
+import { recordConferenceEvent, recordRealmEvent } from "../db/conference-events";
 import { log } from "../lib/log";
 import { drainConference } from "./drain";
 
@@ -41,5 +41,77 @@ export async function reportReconnectRequired(
       conference: conferenceSlug,
       error: (error as Error).name,
     });
+  }
+}
+
+/**
+ * `qbo.reconnect_required` with cause `refresh_token_hard_expiry`: the grant reaches Intuit's
+ * 5-year cap on `hardExpiresAt` and no refresh can extend it (SPEC §10), so a person must
+ * reconnect before then. Keyed on that instant: once per grant, however many calls notice.
+ * Never throws.
+ */
+export async function reportHardExpiryApproaching(
+  env: Env,
+  db: Db,
+  conferenceSlug: string,
+  grant: { realmId: string; hardExpiresAt: string },
+  now = new Date(),
+): Promise<void> {
+  try {
+    const written = await recordConferenceEvent(db, {
+      conferenceSlug,
+      type: "qbo.reconnect_required",
+      dedupeKey: `qbo.reconnect_required:refresh_token_hard_expiry:${grant.hardExpiresAt}`,
+      at: now.toISOString(),
+      data: {
+        cause: "refresh_token_hard_expiry",
+        realmId: grant.realmId,
+        refreshTokenHardExpiresAt: grant.hardExpiresAt,
+        message: `The QuickBooks connection reaches Intuit's 5-year limit on ${grant.hardExpiresAt} and cannot be refreshed past it; reconnect QuickBooks for this conference before then.`,
+      },
+    });
+    if (written) await drainConference(env, db, conferenceSlug);
+  } catch (error) {
+    log("error", "events.hard_expiry_event_failed", {
+      conference: conferenceSlug,
+      error: (error as Error).name,
+    });
+  }
+}
+
+/**
+ * `qbo.read_budget` for every conference connected to the realm whose monthly read meter just
+ * crossed 80% or 100% of `QBO_MONTHLY_READ_BUDGET` (the realm's Durable Object reports each
+ * crossing to exactly one request). Keyed on realm, month and threshold. Never throws: the read
+ * that crossed goes ahead either way.
+ */
+export async function reportReadBudget(
+  env: Env,
+  db: Db,
+  realmId: string,
+  meter: { month: string; count: number; budget: number; thresholds: readonly number[] },
+  now = new Date(),
+): Promise<void> {
+  try {
+    const slugs = new Set<string>();
+    for (const threshold of meter.thresholds) {
+      const written = await recordRealmEvent(db, realmId, {
+        type: "qbo.read_budget",
+        dedupeKey: `qbo.read_budget:${realmId}:${meter.month}:${threshold}`,
+        at: now.toISOString(),
+        data: { realmId, month: meter.month, threshold, count: meter.count, budget: meter.budget },
+      });
+      for (const slug of written) slugs.add(slug);
+    }
+    log("warn", "qbo.read_budget", {
+      realmId,
+      month: meter.month,
+      count: meter.count,
+      budget: meter.budget,
+      thresholds: meter.thresholds.map(String),
+    });
+    for (const slug of slugs) await drainConference(env, db, slug);
+  } catch (error) {
+    log("error", "events.read_budget_event_failed", { realmId, error: (error as Error).name });
   }
 }

@@ -55,6 +55,10 @@ const StoreTokensBody = z
     refreshToken: z.string().min(1).max(8192),
     accessTokenExpiresAt: Instant,
     refreshTokenExpiresAt: Instant.optional(),
+    refreshTokenHardExpiresAt: Instant.optional().openapi({
+      description:
+        "The grant's 5-year cap (Intuit's `x_refresh_token_hard_expires_in`) when known; otherwise learnt at the next refresh.",
+    }),
     clientId: z.string().min(1).max(512).optional(),
     clientSecret: z.string().min(1).max(512).optional(),
     force: z.boolean().default(false).openapi({

@@ -97,6 +97,10 @@ const QboConnectionView = z
     needsReconnect: z.boolean(),
     accessTokenExpiresAt: z.string().nullable(),
     refreshTokenExpiresAt: z.string().nullable(),
+    refreshTokenHardExpiresAt: z.string().nullable().openapi({
+      description:
+        "When the grant reaches Intuit's 5-year cap and must be reconnected whatever happens; null until Intuit has said. `qbo.reconnect_required` is emitted 30 days before.",
+    }),
     lastRefreshedAt: z.string().nullable(),
     previousRealms: z.array(z.object({ realmId: z.string(), openInvoices: z.number().int() })).openapi({
       description:

@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { readMeter } from "../budget";
 import { countWebhooksMissed } from "../db/change-feed";
 import { makeDb } from "../db/client";
 import { outboxStatus } from "../db/ledger-outbox";
@@ -74,6 +75,13 @@ const SyncStatus = z
         description:
           "The ledger outbox (ours → QuickBooks): pushes still pending, and those that gave up (retry with POST …/qbo/outbox/retry)",
       }),
+    qboReads: z
+      .object({ month: z.string(), count: z.number().int(), budget: z.number().int() })
+      .nullable()
+      .openapi({
+        description:
+          "Metered QuickBooks reads (GET, query, CDC, PDF) of the conference's company this calendar month (UTC), shared by every conference connected to it, against QBO_MONTHLY_READ_BUDGET; null when no company is set.",
+      }),
   })
   .openapi("SyncStatus");
 
@@ -113,7 +121,7 @@ export function registerSyncRoutes(app: App): void {
       const { slug } = c.req.valid("param");
       const conference = await requireConference(db, slug);
       const now = Date.now();
-      const [outstanding, webhooksMissed, runs, failures, outbox] = await Promise.all([
+      const [outstanding, webhooksMissed, runs, failures, outbox, qboReads] = await Promise.all([
         countOutstanding(db, slug),
         countWebhooksMissed(
           db,
@@ -124,6 +132,7 @@ export function registerSyncRoutes(app: App): void {
         recentSyncRuns(db, slug, 20),
         recentSyncFailures(db, slug, conference.qboRealmId, 50),
         outboxStatus(db, slug, 100),
+        conference.qboRealmId ? readMeter(c.env, conference.qboRealmId) : null,
       ]);
       return c.json(
         {
@@ -158,6 +167,7 @@ export function registerSyncRoutes(app: App): void {
               failedAt: f.failedAt,
             })),
           },
+          qboReads,
         },
         200,
       );

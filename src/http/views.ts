@@ -31,6 +31,7 @@ export function conferenceView(
       needsReconnect: status.needsReconnect,
       accessTokenExpiresAt: status.accessTokenExpiresAt,
       refreshTokenExpiresAt: status.refreshTokenExpiresAt,
+      refreshTokenHardExpiresAt: status.refreshTokenHardExpiresAt,
       lastRefreshedAt: status.lastRefreshedAt,
       previousRealms,
     },

@@ -88,9 +88,27 @@ export interface TokenSource {
   refreshAfterUnauthorized(stale: string): Promise<AccessTokenResult>;
 }
 
+/**
+ * The per-realm rate budget (src/budget/): resolves when the request may be sent (after
+ * waiting for its slot), or throws a `QboError` of kind `unavailable` with `retryAfterSeconds`
+ * when the caller cannot wait that long. `read` marks Intuit's metered calls.
+ */
+export interface RequestBudget {
+  acquire(realmId: string, read: boolean): Promise<{ slot: number } | undefined>;
+  /**
+   * The request of `slot` was answered `elapsedMs` after that slot: QBO may have counted it that
+   * much later than booked (it counts on arrival), so the budget moves its booking (slow ones only).
+   */
+  answeredSlowly?(realmId: string, slot: number, elapsedMs: number): Promise<void>;
+  /** QBO answered 429 all the same: the budget widens its margins for a while. */
+  throttled?(realmId: string): Promise<void>;
+}
+
 export interface QboClientOptions {
   env: Pick<Env, "QBO_API_BASE_URL" | "QBO_MINOR_VERSION">;
   tokens: TokenSource;
+  /** Every request waits for a slot of its realm's budget first; none: sent at once (tests). */
+  budget?: RequestBudget;
   environment: QboEnvironment | null;
   /** Used in log lines only. */
   conference: string;
@@ -113,6 +131,9 @@ export interface QboRequest {
   /** Accept header; JSON by default (the PDF needs `application/pdf`: qbo-api.md A8). */
   accept?: string;
 }
+
+/** An answer slower than this may have been counted late by QBO: see RequestBudget.answeredSlowly. */
+const SLOW_ANSWER_MS = 300;
 
 /** Intuit's advice when a 429 names no wait (qbo-api.md A5): wait 60 seconds. */
 export const THROTTLE_WAIT_SECONDS = 60;
@@ -188,6 +209,7 @@ export class QboClient {
       res = await this.#fetch(token, req);
     }
     if (res.ok) return res;
+    if (res.status === 429) await this.#opts.budget?.throttled?.(token.realmId);
     throw await errorFrom(res, this.#opts.conference, req.path);
   }
 
@@ -209,6 +231,9 @@ export class QboClient {
   }
 
   async #fetch(token: { accessToken: string; realmId: string }, req: QboRequest): Promise<Response> {
+    // Every request to QBO, the retry after a 401 included, spends a slot of the realm's budget:
+    // QBO counts each one against the company's 10/s and 500/min.
+    const ticket = await this.#opts.budget?.acquire(token.realmId, isMeteredRead(req));
     const base =
       this.#opts.env.QBO_API_BASE_URL ||
       (this.#opts.environment === "production" ? PRODUCTION_BASE : SANDBOX_BASE);
@@ -230,13 +255,18 @@ export class QboClient {
       body = JSON.stringify(req.json);
     }
     this.requests++;
+    const sentAt = Date.now();
     try {
-      return await fetch(url, {
+      const res = await fetch(url, {
         method: req.method,
         headers,
         body,
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
+      const elapsedMs = Date.now() - sentAt;
+      if (ticket && elapsedMs > SLOW_ANSWER_MS)
+        await this.#opts.budget?.answeredSlowly?.(token.realmId, ticket.slot, Date.now() - ticket.slot);
+      return res;
     } catch (err) {
       log("warn", "qbo.network_error", {
         conference: this.#opts.conference,
@@ -246,6 +276,14 @@ export class QboClient {
       throw new QboError("unavailable", "QuickBooks could not be reached.");
     }
   }
+}
+
+/**
+ * Intuit meters "CorePlus" calls, the ones that read data out (GET, queries, CDC, PDF), and not
+ * the writes (qbo-api.md A5). A query is sent as `POST /query` and is still a read.
+ */
+export function isMeteredRead(req: QboRequest): boolean {
+  return req.method === "GET" || req.path === "query" || req.path.startsWith("query?");
 }
 
 function unwrap(result: AccessTokenResult): { accessToken: string; realmId: string } {

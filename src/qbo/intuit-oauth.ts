@@ -71,6 +71,8 @@ export async function requestTokens(
         authorization: basicAuth(credentials),
         "content-type": "application/x-www-form-urlencoded",
         accept: "application/json",
+        // Opt in to `x_refresh_token_hard_expires_in`, the grant's 5-year cap (qbo-api.md A1).
+        "x-include-refresh-token-hard-expires-in": "true",
       },
       body: new URLSearchParams(grant).toString(),
       signal: AbortSignal.timeout(TOKEN_ENDPOINT_TIMEOUT_MS),

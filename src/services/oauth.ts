@@ -277,6 +277,8 @@ export async function completeConnect(
       accessTokenExpiresAt: new Date(t.accessExpiresAt).toISOString(),
       refreshTokenExpiresAt:
         t.refreshExpiresAt === null ? undefined : new Date(t.refreshExpiresAt).toISOString(),
+      refreshTokenHardExpiresAt:
+        t.refreshHardExpiresAt === null ? undefined : new Date(t.refreshHardExpiresAt).toISOString(),
     },
     { force },
   );

@@ -7,7 +7,7 @@ import { connectionFor } from "../connections";
 import { chunk, type Db } from "../db/client";
 import { type ConferenceRow, listConnectedConferences } from "../db/conferences";
 import { outstandingPage } from "../db/sync-bookkeeping";
-import { reportReconnectRequired } from "../events/conference-events";
+import { reportHardExpiryApproaching, reportReconnectRequired } from "../events/conference-events";
 import { log } from "../lib/log";
 import { syncBatchSize } from "../services/reconcile";
 import { enqueueAll, type InvoicesMessage } from "./messages";
@@ -88,11 +88,14 @@ export async function keepTokensAlive(env: Env, db: Db): Promise<{ checked: numb
   await forEachConnectedConference(db, async (conference) => {
     totals.checked++;
     try {
-      const { refreshed, reconnect } = await connectionFor(env, conference.slug).refreshIfLapsing(
-        KEEPALIVE_WINDOW_MS,
-      );
+      const { refreshed, reconnect, hardExpiryNear } = await connectionFor(
+        env,
+        conference.slug,
+      ).refreshIfLapsing(KEEPALIVE_WINDOW_MS);
       if (refreshed) totals.refreshed++;
       if (reconnect) await reportReconnectRequired(env, db, conference.slug, reconnect);
+      // An idle conference hears of the 5-year cap too (SPEC §10): 30 days ahead, once.
+      if (hardExpiryNear) await reportHardExpiryApproaching(env, db, conference.slug, hardExpiryNear);
     } catch (err) {
       log("warn", "cron.keepalive_failed", {
         conference: conference.slug,

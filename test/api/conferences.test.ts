@@ -15,6 +15,7 @@ const disconnected = {
   needsReconnect: false,
   accessTokenExpiresAt: null,
   refreshTokenExpiresAt: null,
+  refreshTokenHardExpiresAt: null,
   lastRefreshedAt: null,
   previousRealms: [],
 };

@@ -24,6 +24,7 @@ const conference = {
     accessTokenExpiresAt: "2026-12-07T17:00:00.000Z",
     refreshTokenExpiresAt: "2027-03-01T00:00:00.000Z",
     lastRefreshedAt: null,
+    refreshTokenHardExpiresAt: null,
     previousRealms: [],
   },
   createdAt: "2026-12-01T00:00:00.000Z",
