@@ -1,6 +1,6 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { chunk, type Db } from "./client";
-import { conferences, purchaseOrders, qboCustomers, webhookEvents } from "./schema";
+import { conferences, purchaseOrders, qboCustomers } from "./schema";
 
 /**
  * A customer merged away in QBO (`from`) now lives on as `to`: remembered customers and the
