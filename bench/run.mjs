@@ -29,7 +29,8 @@
  * budget. Benchmarks 1 (the one-GET-per-PO baseline) and 3 (100 concurrent calls) burst one
  * realm on purpose to measure something else: they lift both for their realms (`liftLimits`).
  *
- * `npm run bench -- --quick` runs smaller volumes (for trying changes; not for results).
+ * `npm run bench -- --quick` runs smaller volumes (for trying changes; not for results);
+ * `npm run bench -- --only=benchWebhookInbox` runs one section (printed, not written to results.md).
  */
 import { spawnSync } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
@@ -49,6 +50,11 @@ import {
 } from "../scripts/lib/sandbox.mjs";
 
 const QUICK = process.argv.includes("--quick");
+/** `--only=benchWebhookInbox,…`: run just these sections (for trying a change; results.md is then not written). */
+const ONLY = process.argv
+  .find((a) => a.startsWith("--only="))
+  ?.slice("--only=".length)
+  .split(",");
 const CONFIG = QUICK
   ? {
       volumes: [300, 1_000],
@@ -1819,7 +1825,7 @@ async function main() {
       benchMonthlyReads,
       benchWebhookInbox,
       benchRateBudget,
-    ]) {
+    ].filter((b) => !ONLY || ONLY.includes(b.name))) {
       await withOneRetry(bench);
     }
   } catch (err) {
@@ -1837,10 +1843,10 @@ async function main() {
     console.log(`\n! ${text}`);
     runNotes.push(text);
   }
-  writeResults(started, totalMs, error);
+  if (!ONLY) writeResults(started, totalMs, error);
   const missed = verdicts.filter((v) => !v.pass);
   console.log(
-    `\n${verdicts.length - missed.length}/${verdicts.length} targets met${missed.length ? `; missed: ${missed.map((v) => v.target).join("; ")}` : ""}. Total ${fmtMs(totalMs)}. Wrote ${resultsPath}.`,
+    `\n${verdicts.length - missed.length}/${verdicts.length} targets met${missed.length ? `; missed: ${missed.map((v) => v.target).join("; ")}` : ""}. Total ${fmtMs(totalMs)}.${ONLY ? "" : ` Wrote ${resultsPath}.`}`,
   );
 }
 
