@@ -16,13 +16,14 @@
  *      local receiver (scripts/lib/event-receiver.mjs), timed from the client's request start.
  *   7. Ledger reads: 1,000 invoices settled by payments and credit memos, reconciled line by line
  *      with ≤ 3 QBO reads vs one GET per PO the seed's way.
- *   8. Change feed: QBO reads per 15-minute sweep of quiet realms (one CDC read each) vs the full
+ *   8. Console: Worker request time to render the PO list with 100 POs.
+ *   9. Change feed: QBO reads per 15-minute sweep of quiet realms (one CDC read each) vs the full
  *      outstanding sync, and with 50 changed invoices.
- *   9. Reads per month of one conference (2,000 outstanding, 20 payments a day), projected from
+ *  10. Reads per month of one conference (2,000 outstanding, 20 payments a day), projected from
  *      measured sweeps: the full sync every 15 minutes vs the change feed, against the 500,000 cap.
- *   10. Webhook inbox: acknowledgement p99 of 100-event bodies, 50 deliveries at once, with the
+ *  11. Webhook inbox: acknowledgement p99 of 100-event bodies, 50 deliveries at once, with the
  *      queue working and with every queue send failing; nothing acknowledged is lost.
- *  11. Rate budget storm: two conferences on one realm syncing, creating invoices and taking
+ *  12. Rate budget storm: two conferences on one realm syncing, creating invoices and taking
  *      webhooks at once, with the emulator's limits on: no 429, wall time near the minimum.
  *
  * The emulator enforces Intuit's per-realm limits (10/s, 500/min) and the Worker its rate
@@ -1019,7 +1020,7 @@ async function benchRateBudget() {
     ? { invoices: 1_000, creations: 50, webhooks: 100 }
     : { invoices: 5_000, creations: 200, webhooks: 500 };
   const s = section(
-    "10. Rate budget storm",
+    "12. Rate budget storm",
     [
       `One realm with the emulator's limits on (Intuit's: 10/s and 500/min, 429 without Retry-After), two conferences`,
       `connected to it, each with ${fmtInt(volume.invoices)} outstanding invoices. At once: the 15-minute cron (sync of both), ${volume.creations} invoice`,
@@ -1256,7 +1257,7 @@ async function benchChangeFeedSweep() {
   const total = CONFIG.feedOutstanding;
   const batch = 500;
   const s = section(
-    "7. Change feed: QBO reads per 15-minute sweep",
+    "9. Change feed: QBO reads per 15-minute sweep",
     [
       `${fmtInt(total)} outstanding (unpaid) invoices over 3 conferences, one realm each, SYNC_BATCH_SIZE=${batch}. Sweep = one`,
       "`GET /__scheduled?cron=*/15+*+*+*+*`, QBO reads = emulator `requests.total` per realm until the sweep's queue work is done.",
@@ -1321,7 +1322,7 @@ async function benchMonthlyReads() {
   const outstanding = 2_000;
   const perDay = 20;
   const s = section(
-    "8. Reads per month of one conference",
+    "10. Reads per month of one conference",
     [
       `One conference with ${fmtInt(outstanding)} outstanding invoices and ${perDay} payments a day, projected over 30 days (${fmtInt(SWEEPS_PER_MONTH)}`,
       "sweeps) from sweeps measured here: the full outstanding sync every 15 minutes (before the change feed) vs one CDC",
@@ -1461,7 +1462,7 @@ async function benchWebhookInbox() {
   const concurrency = 50;
   const rounds = CONFIG.inboxRounds;
   const s = section(
-    "9. Webhook inbox: acknowledgement under load and with the queue failing",
+    "11. Webhook inbox: acknowledgement under load and with the queue failing",
     [
       `${rounds} rounds of ${concurrency} concurrent signed deliveries (\`application/cloudevents+json\`, 100 events each over 2 realms),`,
       "with the queue working, then with every queue send of the requests failing (bench switch `POST /__bench/queue-failing`).",
@@ -1574,7 +1575,7 @@ function isNetworkError(err) {
 async function benchConsoleList() {
   const samples = QUICK ? 20 : 100;
   const s = section(
-    "7. Console: the PO list with 100 POs",
+    "8. Console: the PO list with 100 POs",
     [
       "`GET /console/c/{slug}/pos` (one page: 100 POs, each with 2 lines and a payment) with a session cookie from the",
       `sign-in form, ${samples} requests after 5 warm-ups, one at a time. Times are the client's (localhost), so they bound`,
