@@ -40,6 +40,13 @@
  * throttled over the limits (the only 429s are injected faults).
  * The companies are as hostile as real ones (sales tax, custom transaction numbers) and forget
  * a requestid after 2 seconds, so a retried create must find its invoice by DocNumber.
+ *  10. Intuit's token endpoint (SPEC §10): the two companies issue access tokens the Worker
+ *      may use for only ~20 s (it refreshes 5 minutes before expiry), so it refreshes all through
+ *      the run, and a seeded schedule fails some refreshes: 500/502/503, a dropped connection,
+ *      and at least two answers lost after Intuit rotated the token ("commit-then-drop"; the
+ *      Worker must retry with the previous refresh token). No conference ends `needsReconnect`,
+ *      no work is left failed by a token error. `CHAOS_TOKEN_FAULTS=0` keeps the refreshes but
+ *      injects no token faults.
  * The seed is printed first; `CHAOS_SEED=<n> npm run test:chaos` replays a run.
  */
 import { createHmac } from "node:crypto";
@@ -50,6 +57,10 @@ import { freePort, root, sandboxSecrets, startSandbox } from "../../scripts/lib/
 const SEED = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const PO_COUNT = Number(process.env.CHAOS_POS ?? 200);
 const FAULT_RATE = 0.2;
+/** Invariant 10: seeded faults on Intuit's token endpoint (on unless CHAOS_TOKEN_FAULTS=0). */
+const TOKEN_FAULTS = (process.env.CHAOS_TOKEN_FAULTS ?? "1") !== "0";
+/** The Worker treats access tokens as expired 5 minutes early (SPEC §6): ~20 s of use each. */
+const ACCESS_TOKEN_TTL_SECONDS = 5 * 60 + 20;
 /** Invariant 6's receivers: which types each conference subscribes to (null: every type). */
 const SUBSCRIPTIONS = {
   "chaos-east": ["payment.recorded", "sync.failed"],
@@ -89,6 +100,40 @@ const shuffle = (list) => {
   }
   return list;
 };
+/**
+ * Invariant 10: the fault rules of one company's token endpoint. Rules are consumed in order by
+ * `token:refresh_token` calls only: a seeded schedule of 12 calls where every other call is
+ * faulted (two answers lost after the token rotated, among the first seven calls; at least one
+ * 500/502/503 and one dropped connection; the rest of either kind) and the call after each fault
+ * is not, then no fault for every later call (so the companies' random faults never hit it and
+ * the figures are exact). Faults back to back are a token-endpoint outage, which the queue's
+ * retries are not meant to outlast (see the README). Its own PRNG: the rest of the run replays
+ * as before.
+ */
+function tokenSchedule(seed) {
+  const next = prng(seed);
+  const status = () => ({ kind: "status", status: [500, 502, 503][Math.floor(next() * 3)] });
+  const faults = [
+    { kind: "commit-then-drop" },
+    { kind: "commit-then-drop" },
+    status(),
+    { kind: "drop" },
+    next() < 0.5 ? status() : { kind: "drop" },
+    next() < 0.5 ? status() : { kind: "drop" },
+  ];
+  // The lost answers first among the first four faults (calls 1, 3, 5, 7), the rest shuffled.
+  const head = faults.slice(0, 4);
+  for (let i = head.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [head[i], head[j]] = [head[j], head[i]];
+  }
+  const order = [...head, ...faults.slice(4)];
+  const slots = order.flatMap((fault) => [fault, { kind: "pass" }]);
+  const match = { operation: "token:refresh_token" };
+  const pass = (times) => ({ kind: "latency", ms: 0, times, match });
+  const rules = slots.map((s) => (s.kind === "pass" ? pass(1) : { ...s, times: 1, match }));
+  return { slots, rules: [...rules, pass(100_000)] };
+}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const cents = (s) => Math.round(Number(s) * 100);
 const money = (c) => (c / 100).toFixed(2);
@@ -107,7 +152,8 @@ const sandbox = await startSandbox({
   persistTo,
   config: "bench/wrangler.bench.toml",
   vars: { SYNC_BATCH_SIZE: "40" },
-  stdio: "ignore",
+  // CHAOS_LOGS=1 shows the Worker's and the emulator's logs (e.g. qbo.refresh_answer_lost).
+  stdio: process.env.CHAOS_LOGS === "1" ? "inherit" : "ignore",
 });
 /** Invariant 7: share of the ledger's webhook events that are never delivered. */
 const LOST_WEBHOOK_RATE = 0.15;
@@ -259,12 +305,15 @@ try {
     // of 2 seconds, so retries after lost answers must find their invoice by DocNumber.
     const grant = await control("POST", "/realms", {
       companyName: slug,
+      accessTokenTtlSeconds: ACCESS_TOKEN_TTL_SECONDS,
       settings: { requestIdRetentionSeconds: 2 },
     });
     const stored = await api("PUT", `/api/conferences/${slug}/qbo/tokens`, grant);
     if (stored.status !== 200) throw new Error(`storing tokens failed: ${JSON.stringify(stored.body)}`);
+    const tokens = tokenSchedule(SEED + 7919 * (conferences.length + 1));
+    if (!TOKEN_FAULTS) tokens.slots = [];
     await control("PUT", `/realms/${grant.realmId}/faults`, {
-      rules: [],
+      rules: TOKEN_FAULTS ? tokens.rules : tokens.rules.slice(-1),
       random: {
         rate: FAULT_RATE,
         seed: SEED,
@@ -272,7 +321,7 @@ try {
         retryAfterSeconds: 1,
       },
     });
-    conferences.push({ slug, realmId: grant.realmId });
+    conferences.push({ slug, realmId: grant.realmId, tokenSlots: tokens.slots });
     // Invariant 6: the conference platform's receiver, unreliable on purpose.
     await control("PUT", `/receiver/${slug}`, { statuses: [], chaos: RECEIVER_CHAOS });
     const endpoint = await api("PUT", `/api/conferences/${slug}/event-endpoint`, {
@@ -869,14 +918,63 @@ try {
     violations.push(
       `the change feed never read a company's changes (CDC reads ${cdcReads}): invariant 7 proved nothing`,
     );
-  const injected = stats.reduce((s, x) => s + x.faultsInjected, 0);
+  // Invariant 10: the refreshes survived their faults: nobody must reconnect, nothing failed
+  // for a token, and the schedule was actually reached.
+  const tokenFigures = [];
+  let tokenPassRules = 0;
+  let tokenDeadLetters = 0;
+  for (const [i, { slug, tokenSlots }] of conferences.entries()) {
+    const calls = stats[i].tokenCalls.refresh_token;
+    const hit = tokenSlots.slice(0, calls);
+    const count = (kind) => hit.filter((s) => s.kind === kind).length;
+    tokenPassRules += calls - hit.length + count("pass"); // "latency 0 ms" rules count as faults
+    const lost = count("commit-then-drop");
+    tokenFigures.push(
+      `${slug} ${calls} refreshes (${count("status")} answered 5xx, ${count("drop")} dropped, ${lost} lost after the rotation)`,
+    );
+    if (calls < 2)
+      violations.push(`${slug}: ${calls} token refreshes: the short access tokens proved nothing`);
+    if (TOKEN_FAULTS && lost === 0)
+      violations.push(
+        `${slug}: no refresh answer was lost (${calls} refreshes): invariant 10 proved nothing`,
+      );
+    const conference = (await api("GET", `/api/conferences/${slug}`)).body;
+    if (conference?.qbo?.needsReconnect !== false)
+      violations.push(`${slug}: needsReconnect is ${conference?.qbo?.needsReconnect} after the token faults`);
+    const sync = (await api("GET", `/api/conferences/${slug}/qbo/sync`)).body;
+    const tokenError = /token|reconnect|not connected/i;
+    // A sweep of 100 invoices may still dead-letter under the 20% QBO faults, its last attempt
+    // meeting a token fault (the error recorded is the last one); what it left unreconciled is
+    // token work left failed, what a later sweep reconciled is not.
+    const stuckIds = new Set(stuck.filter((x) => x.po.conference.slug === slug).map((x) => x.po.invoiceId));
+    for (const f of sync.failures) {
+      if (!tokenError.test(f.error)) continue;
+      tokenDeadLetters++;
+      const left = f.invoiceIds.filter((id) => stuckIds.has(id));
+      if (left.length > 0)
+        violations.push(`${slug}: ${left.length} invoices left unreconciled after a token error: ${f.error}`);
+    }
+    for (const f of sync.outbox?.failed ?? [])
+      if (tokenError.test(f.error))
+        violations.push(
+          `${slug}: push of ${f.kind} ${f.id} (${f.reference}) failed on a token error: ${f.error}`,
+        );
+    // chaos-west's endpoint subscribes to qbo.*: a reconnect_required sent there is a failure too.
+    const { received } = await control("GET", `/receiver/${slug}`);
+    const reconnectEvents = received.filter((r) => JSON.parse(r.body).type === "qbo.reconnect_required");
+    if (reconnectEvents.length > 0)
+      violations.push(`${slug}: ${reconnectEvents.length} qbo.reconnect_required events sent`);
+  }
+  const injected = stats.reduce((s, x) => s + x.faultsInjected, 0) - tokenPassRules;
   const requests = stats.reduce((s, x) => s + x.requests.total, 0);
   console.log(
     `\nQBO requests ${requests}, faults injected ${injected} (${((100 * injected) / Math.max(1, requests)).toFixed(1)}%), ` +
       `throttled over the limits ${limitThrottled}, stuck with recorded failure ${stuck.length}\nevents: ${eventStats}\n` +
       `lost webhooks ${events.filter((e) => e.lost).length} (${unannounced.length} POs announced by no webhook), CDC reads ${cdcReads.join(" + ")}; ` +
       `queue sends failing for ${failUntil - failFrom} deliveries, ${leftInInbox} left in the inbox then, ${inboxRows} at the end\n` +
-      `manual payments pushed: ${JSON.stringify(pushStates)} after retrying ${pushesRetried} failed pushes, failed pushes listed ${[...failedPushes.values()].flat().length}`,
+      `manual payments pushed: ${JSON.stringify(pushStates)} after retrying ${pushesRetried} failed pushes, failed pushes listed ${[...failedPushes.values()].flat().length}\n` +
+      `token endpoint${TOKEN_FAULTS ? "" : " (faults off: CHAOS_TOKEN_FAULTS=0)"}: ${tokenFigures.join("; ")}; ` +
+      `${tokenDeadLetters} dead-lettered syncs last failed on a token error (later reconciled)`,
   );
 } catch (err) {
   violations.push(`chaos run crashed: ${err instanceof Error ? err.stack : err}`);
