@@ -196,16 +196,19 @@ describe("webhook deliveries in Intuit's terms", () => {
     const loud = await emulator.realm({ settings: { tax: { mode: "none" } } });
     const customerId = await loud.qbo.customer("Loud");
     const invoice = (await loud.qbo.invoice(customerId, [[1, 10, 10]])).body.Invoice;
-    await until(() => (received.length >= 2 ? true : undefined));
+    // Two events, in one POST or two (a busy machine may batch the second behind the first).
+    await until(() => (bodies().flat().length >= 2 ? true : undefined));
     await sleep(50);
-    const types = bodies().flatMap((body) =>
-      body.map((event: { type: string; intuitaccountid: string }) => [event.intuitaccountid, event.type]),
-    );
+    const events = bodies().flat();
+    const types = events.map((event: { type: string; intuitaccountid: string }) => [
+      event.intuitaccountid,
+      event.type,
+    ]);
     expect(types).toEqual([
       [loud.tokens.realmId, "qbo.customer.created.v1"],
       [loud.tokens.realmId, "qbo.invoice.created.v1"],
     ]);
-    expect(bodies()[1][0].intuitentityid).toBe(invoice.Id);
+    expect(events[1].intuitentityid).toBe(invoice.Id);
     expect(received[0]?.request.headers.get("content-type")).toBe("application/cloudevents+json");
   });
 });
