@@ -32,22 +32,7 @@ export function enqueuePendingCreates(db: Db, poId: number, now: string) {
       .insert(ledgerOutbox)
       .select(
         db
-          .select({
-            id: sql<number>`NULL`.as("id"),
-            conferenceSlug: purchaseOrders.conferenceSlug,
-            purchaseOrderId: purchaseOrders.id,
-            kind: sql<string>`${kind}`.as("kind"),
-            rowId: table.id,
-            action: sql<string>`'create'`.as("action"),
-            state: sql<string>`'pending'`.as("state"),
-            generation: sql<number>`0`.as("generation"),
-            attempts: sql<number>`0`.as("attempts"),
-            attemptedAt: sql<string | null>`NULL`.as("attempted_at"),
-            leaseUntil: sql<string | null>`NULL`.as("lease_until"),
-            lastError: sql<string | null>`NULL`.as("last_error"),
-            createdAt: sql<string>`${now}`.as("created_at"),
-            updatedAt: sql<string>`${now}`.as("updated_at"),
-          })
+          .select(newEntry(kind, table, "create", now))
           .from(table)
           .innerJoin(purchaseOrders, eq(purchaseOrders.id, table.purchaseOrderId))
           .where(and(eq(table.purchaseOrderId, poId), eq(table.qboState, "pending"))),
@@ -116,22 +101,7 @@ export function enqueueVoid(db: Db, kind: LedgerPushKind, poId: number, rowId: n
       .insert(ledgerOutbox)
       .select(
         db
-          .select({
-            id: sql<number>`NULL`.as("id"),
-            conferenceSlug: purchaseOrders.conferenceSlug,
-            purchaseOrderId: purchaseOrders.id,
-            kind: sql<string>`${kind}`.as("kind"),
-            rowId: table.id,
-            action: sql<string>`'void'`.as("action"),
-            state: sql<string>`'pending'`.as("state"),
-            generation: sql<number>`0`.as("generation"),
-            attempts: sql<number>`0`.as("attempts"),
-            attemptedAt: sql<string | null>`NULL`.as("attempted_at"),
-            leaseUntil: sql<string | null>`NULL`.as("lease_until"),
-            lastError: sql<string | null>`NULL`.as("last_error"),
-            createdAt: sql<string>`${now}`.as("created_at"),
-            updatedAt: sql<string>`${now}`.as("updated_at"),
-          })
+          .select(newEntry(kind, table, "void", now))
           .from(table)
           .innerJoin(purchaseOrders, eq(purchaseOrders.id, table.purchaseOrderId))
           .where(justVoided),
@@ -418,3 +388,28 @@ export async function livePushedPayments(db: Db, poId: number): Promise<number> 
 }
 
 export type { LedgerPushAction };
+
+/** The columns of a new pending outbox entry for a row of `table`, for an INSERT … SELECT. */
+function newEntry(
+  kind: LedgerPushKind,
+  table: ReturnType<typeof tableOf>,
+  action: "create" | "void",
+  now: string,
+) {
+  return {
+    id: sql<number>`NULL`.as("id"),
+    conferenceSlug: purchaseOrders.conferenceSlug,
+    purchaseOrderId: purchaseOrders.id,
+    kind: sql<string>`${kind}`.as("kind"),
+    rowId: table.id,
+    action: sql<string>`${action}`.as("action"),
+    state: sql<string>`'pending'`.as("state"),
+    generation: sql<number>`0`.as("generation"),
+    attempts: sql<number>`0`.as("attempts"),
+    attemptedAt: sql<string | null>`NULL`.as("attempted_at"),
+    leaseUntil: sql<string | null>`NULL`.as("lease_until"),
+    lastError: sql<string | null>`NULL`.as("last_error"),
+    createdAt: sql<string>`${now}`.as("created_at"),
+    updatedAt: sql<string>`${now}`.as("updated_at"),
+  };
+}
