@@ -1158,7 +1158,10 @@ async function benchRateBudget() {
     ],
     [[fmtInt(calls), throttled, fmtInt(refusals), fmtMs(wall), fmtMs(minimum), fmtRatio(ratio), failures]],
   );
-  note(s, `Emulator limits during the storm: ${JSON.stringify(limits)}. Calls by operation: ${ops}.`);
+  note(
+    s,
+    `Emulator limits during the storm: ${JSON.stringify(limits)}; 429s by the limit met: ${JSON.stringify(stats.limitThrottledBy)}. Calls by operation: ${ops}.`,
+  );
   note(
     s,
     `All ${volume.creations} creations answered 201 after ${fmtMs(createdMs)}; reads this month (qboReads) as both conferences see them: ${statuses.map((x) => x.qboReads?.count ?? "n/a").join(" and ")}.`,
@@ -1533,7 +1536,7 @@ async function benchWebhookInbox() {
   const ratio = p(failing, 99) / p(working, 99);
   note(
     s,
-    `Load average (1 min) at the end: ${os.loadavg()[0].toFixed(2)} on ${os.availableParallelism()} CPUs. Locally every D1 write is a commit of the sandbox's SQLite file, serialized with the drains' writes (4 statements per delivery after the answer); the floor row is the same traffic with no D1 write.`,
+    `Load average (1 min) at the end: ${os.loadavg()[0].toFixed(2)} on ${os.availableParallelism()} CPUs. Locally every D1 write is a commit of the sandbox's SQLite file. Concurrent deliveries are written together (group commit) and drained together after the answers (src/sync/inbox.ts); the floor row is the same traffic with no D1 write.`,
   );
   verdict(
     s,

@@ -339,6 +339,8 @@ export interface RealmStats {
   faultsInjected: number;
   /** 429s answered because of `limits` (real throttling, not injected faults). */
   limitThrottled: number;
+  /** The same 429s by the limit each one met. */
+  limitThrottledBy: { concurrent: number; perSecond: number; perMinute: number };
   lastMinorVersion: string | null;
   /** Webhook events queued for the realm (one POST may carry many, of several realms). */
   webhooksSent: number;

@@ -165,6 +165,8 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+export type LimitName = "concurrent" | "perSecond" | "perMinute";
+
 export interface LimitsConfig {
   maxConcurrent?: number | null;
   perSecond?: number | null;
@@ -206,14 +208,14 @@ export class RateLimits {
     return { ...this.#config };
   }
 
-  /** Admits a request (call `release` when it ends), or refuses it. */
-  admit(now: number): { release: () => void } | { refused: true } {
+  /** Admits a request (call `release` when it ends), or refuses it, saying which limit it met. */
+  admit(now: number): { release: () => void } | { refused: LimitName } {
     const { maxConcurrent, perSecond, perMinute } = this.#config;
-    if (maxConcurrent !== null && this.#inFlight >= maxConcurrent) return { refused: true };
+    if (maxConcurrent !== null && this.#inFlight >= maxConcurrent) return { refused: "concurrent" };
     if (perSecond !== null || perMinute !== null) {
       while (this.#admitted.length > 0 && (this.#admitted[0] ?? 0) <= now - MINUTE_MS) this.#admitted.shift();
-      if (perMinute !== null && this.#admitted.length >= perMinute) return { refused: true };
-      if (perSecond !== null && this.#countSince(now - SECOND_MS) >= perSecond) return { refused: true };
+      if (perMinute !== null && this.#admitted.length >= perMinute) return { refused: "perMinute" };
+      if (perSecond !== null && this.#countSince(now - SECOND_MS) >= perSecond) return { refused: "perSecond" };
       this.#admitted.push(now);
     }
     this.#inFlight++;

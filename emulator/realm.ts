@@ -11,7 +11,7 @@ import {
   type TokenTtls,
 } from "./auth.ts";
 import { OPERATIONS, type RealmStats, type SettingsPatch } from "./control-api.ts";
-import { FaultPlan, RateLimits } from "./faults.ts";
+import { FaultPlan, type LimitName, RateLimits } from "./faults.ts";
 import type { HttpReply } from "./http.ts";
 import { ChangeLog } from "./qbo/cdc.ts";
 import { Company } from "./qbo/company.ts";
@@ -143,8 +143,9 @@ export class StatsCounter {
     this.#stats.faultsInjected++;
   }
 
-  limitThrottled(): void {
+  limitThrottled(limit: LimitName): void {
     this.#stats.limitThrottled++;
+    this.#stats.limitThrottledBy[limit]++;
   }
 
   webhookSent(events = 1): void {
@@ -171,6 +172,7 @@ function emptyStats(): RealmStats {
     revokeCalls: 0,
     faultsInjected: 0,
     limitThrottled: 0,
+    limitThrottledBy: { concurrent: 0, perSecond: 0, perMinute: 0 },
     lastMinorVersion: null,
     webhooksSent: 0,
     readsRefused: 0,

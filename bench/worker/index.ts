@@ -16,11 +16,21 @@ export { QboRealmBudget } from "./realm-budget";
 const app = createApp();
 registerBenchRoutes(app);
 
+/** One failing environment per real one: the inbox drains deliveries of one environment together. */
+const failingEnvs = new WeakMap<Env, Env>();
+function failingEnv(env: Env): Env {
+  let failing = failingEnvs.get(env);
+  if (!failing) {
+    failing = { ...env, SYNC_QUEUE: failingQueue };
+    failingEnvs.set(env, failing);
+  }
+  return failing;
+}
+
 export default {
   // `POST /__bench/queue-failing` makes every SYNC_QUEUE send of a request fail (the webhook
   // inbox benchmark); cron and queue handlers keep the real queue.
-  fetch: (request, env, ctx) =>
-    app.fetch(request, benchSwitches.queueFailing ? { ...env, SYNC_QUEUE: failingQueue } : env, ctx),
+  fetch: (request, env, ctx) => app.fetch(request, benchSwitches.queueFailing ? failingEnv(env) : env, ctx),
   scheduled: production.scheduled,
   queue: production.queue,
 } satisfies ExportedHandler<Env, unknown>;

@@ -61,7 +61,7 @@ export async function handleApi(state: EmulatorState, request: EmulatorRequest):
 
   const admission = realm.limits.admit(Date.now());
   if ("refused" in admission) {
-    realm.stats.limitThrottled();
+    realm.stats.limitThrottled(admission.refused);
     return throttled(undefined, offset);
   }
   try {

@@ -2,9 +2,9 @@
  * The webhook inbox (SPEC §10): verified deliveries wait here until their events are queued,
  * and the entity changes they named are remembered for the change feed's `webhooksMissed`.
  */
-import { and, eq, inArray, lte, sql } from "drizzle-orm";
+import { and, inArray, lte, sql } from "drizzle-orm";
 import { chunk, type Db } from "./client";
-import { webhookInbox } from "./schema";
+import { webhookDeliveries, webhookInbox } from "./schema";
 
 export interface InboxRow {
   id: number;
@@ -13,25 +13,26 @@ export interface InboxRow {
   attempts: number;
 }
 
+/** One inbox row to write: a delivery's events (JSON), when it came, and its first lease. */
+export interface NewInboxRow {
+  events: string;
+  receivedAt: string;
+  leasedUntil: string;
+}
+
 /**
- * One INSERT, all the webhook route writes before it answers 200: one row per part of the
- * delivery (a part stays far below D1's 2 MB row limit), their ids in order.
+ * All the webhook route writes before it answers 200, for one delivery or several concurrent
+ * ones together: one D1 batch (one commit), their ids in the order given.
  */
-export async function insertInboxRows(
-  db: Db,
-  parts: string[],
-  row: { receivedAt: string; leasedUntil: string },
-): Promise<number[]> {
-  const ids: number[] = [];
-  // 3 parameters per row: 30 rows per statement stays under D1's 100.
-  for (const part of chunk(parts, 30)) {
-    const inserted = await db
-      .insert(webhookInbox)
-      .values(part.map((events) => ({ ...row, events })))
-      .returning({ id: webhookInbox.id });
-    ids.push(...inserted.map((r) => r.id));
-  }
-  return ids;
+export async function insertInboxRows(db: Db, rows: NewInboxRow[]): Promise<number[]> {
+  // 4 parameters per row (the default `attempts` is bound too): 20 rows stay under D1's 100.
+  const [first, ...rest] = chunk(rows, 20).map((part) =>
+    db.insert(webhookInbox).values(part).returning({ id: webhookInbox.id }),
+  );
+  if (!first) return [];
+  const results = await db.batch([first, ...rest]);
+  // Rowids are handed out in the order of the VALUES; RETURNING's own order is not promised.
+  return results.flatMap((inserted) => inserted.map((r) => r.id).sort((x, y) => x - y));
 }
 
 /**
@@ -62,30 +63,33 @@ export async function leaseInboxRows(
 }
 
 /**
- * The row's events are queued: the changes it named are remembered (30 days), and it goes.
+ * These rows' events are queued: the changes they named are remembered (30 days), and the rows
+ * go. One batch (one D1 commit) however many rows: the changes travel as one JSON parameter.
  */
-export async function completeInboxRow(
+export async function completeInboxRows(
   db: Db,
-  id: number,
-  delivered: { realmId: string; entity: string; entityId: string; lastUpdated: number }[],
-  receivedAt: string,
+  ids: number[],
+  delivered: { realmId: string; entity: string; entityId: string; lastUpdated: number; receivedAt: string }[],
 ): Promise<void> {
+  if (ids.length === 0) return;
   const unique = [
     ...new Map(delivered.map((d) => [`${d.realmId}|${d.entity}|${d.entityId}|${d.lastUpdated}`, d])).values(),
   ];
   const rows = JSON.stringify(
-    unique.map((d) => ({ r: d.realmId, e: d.entity, i: d.entityId, t: d.lastUpdated })),
+    unique.map((d) => ({ r: d.realmId, e: d.entity, i: d.entityId, t: d.lastUpdated, at: d.receivedAt })),
   );
-  // The changes travel as one JSON parameter: two statements whatever the delivery's size.
-  // Remembered first: a drain that dies in between re-drains the row, which changes nothing.
-  if (unique.length > 0) {
-    await db.run(sql`
-      INSERT INTO webhook_deliveries (realm_id, entity, entity_id, last_updated, received_at)
-      SELECT json_extract(value, '$.r'), json_extract(value, '$.e'), json_extract(value, '$.i'),
-        json_extract(value, '$.t'), ${receivedAt} FROM json_each(${rows}) WHERE true
-      ON CONFLICT DO NOTHING`);
-  }
-  await db.delete(webhookInbox).where(eq(webhookInbox.id, id));
+  // Remembered and deleted in one transaction; a drain that dies before it re-drains the rows.
+  const remember = db
+    .insert(webhookDeliveries)
+    .select(
+      sql`SELECT json_extract(value, '$.r'), json_extract(value, '$.e'), json_extract(value, '$.i'),
+        json_extract(value, '$.t'), json_extract(value, '$.at') FROM json_each(${rows}) WHERE true`,
+    )
+    .onConflictDoNothing();
+  const statements = chunk(ids, 90).map((part) =>
+    db.delete(webhookInbox).where(inArray(webhookInbox.id, part)),
+  );
+  await db.batch([remember, ...statements]);
 }
 
 /** Rows still waiting (for logs and tests). */

@@ -42,27 +42,26 @@ export async function knownRealms(db: Db, realmIds: string[]): Promise<Set<strin
 
 /**
  * Records event keys; returns those not seen before (a replayed delivery returns none). Keys
- * that `inboxId` itself claimed earlier count as fresh again: a drain that died after claiming
- * and before queuing must not have its own re-drive mistaken for a replay. One statement however
- * many keys (they travel as one JSON parameter), so a 100-event delivery costs one round trip.
+ * that an event's own inbox row (`inboxId`) claimed earlier count as fresh again: a drain that
+ * died after claiming and before queuing must not have its own re-drive mistaken for a replay.
+ * One statement however many keys and rows (they travel as one JSON parameter), so draining
+ * several deliveries together costs one round trip.
  */
 export async function claimEventKeys(
   db: Db,
-  events: { key: string; realmId: string }[],
+  events: { key: string; realmId: string; inboxId: number | null }[],
   now: string,
-  inboxId: number | null = null,
 ): Promise<Set<string>> {
   if (events.length === 0) return new Set();
-  const rows = JSON.stringify(events.map((e) => ({ k: e.key, r: e.realmId })));
-  // `WHERE true`: SQLite needs it to tell the SELECT's end from the upsert clause.
-  const onConflict =
-    inboxId === null
-      ? sql`DO NOTHING`
-      : sql`DO UPDATE SET inbox_id = excluded.inbox_id WHERE webhook_events.inbox_id = excluded.inbox_id`;
+  const rows = JSON.stringify(events.map((e) => ({ k: e.key, r: e.realmId, i: e.inboxId })));
+  // `WHERE true`: SQLite needs it to tell the SELECT's end from the upsert clause. A key without
+  // an inbox row compares NULL = NULL, which is not true: a conflict then claims nothing.
   const claimed = await db.all<{ key: string }>(sql`
     INSERT INTO webhook_events (event_key, realm_id, received_at, inbox_id)
-    SELECT json_extract(value, '$.k'), json_extract(value, '$.r'), ${now}, ${inboxId} FROM json_each(${rows}) WHERE true
-    ON CONFLICT (event_key) ${onConflict}
+    SELECT json_extract(value, '$.k'), json_extract(value, '$.r'), ${now}, json_extract(value, '$.i')
+    FROM json_each(${rows}) WHERE true
+    ON CONFLICT (event_key) DO UPDATE SET inbox_id = excluded.inbox_id
+      WHERE webhook_events.inbox_id = excluded.inbox_id
     RETURNING event_key AS key`);
   return new Set(claimed.map((r) => r.key));
 }

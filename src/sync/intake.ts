@@ -1,6 +1,6 @@
 /**
  * What a drained inbox row does (src/sync/inbox.ts): keep the events that matter, drop replays,
- * and queue one message per realm. No QBO call and no per-PO work here.
+ * and queue one message per realm, for one delivery or several together. No QBO call and no per-PO work here.
  */
 import type { Db } from "../db/client";
 import { claimEventKeys, knownRealms, moveMergedCustomers } from "../db/webhooks";
@@ -17,55 +17,73 @@ export interface IntakeResult {
   duplicates: number;
 }
 
+/** Events of one inbox row (`inboxId`), or of no row at all (null). */
+export interface InboxEvents {
+  inboxId: number | null;
+  events: EntityEvent[];
+}
+
 /**
- * Queues the events of one inbox row. Throws when they could not all be queued: the row then
- * stays in the inbox and its replay keys stay bound to it (`inboxId`), so its re-drive is not
- * mistaken for a replay.
+ * Queues the events of one or several inbox rows together (one replay check, one queue batch,
+ * one message per realm). Throws when they could not all be queued: the rows then stay in the
+ * inbox and their replay keys stay bound to them (`inboxId`), so their re-drive is not mistaken
+ * for a replay.
  */
 export async function acceptWebhookEvents(
   queue: Queue,
   db: Db,
-  events: EntityEvent[],
-  inboxId: number | null = null,
+  rows: InboxEvents[],
+  /** Awaited before each D1 read or write and the queue send (the inbox lets acknowledgements go first). */
+  pause: () => Promise<void> = async () => undefined,
 ): Promise<IntakeResult> {
-  const interesting = events.filter(isOfInterest);
+  const events = rows.flatMap((r) => r.events.map((event) => ({ event, inboxId: r.inboxId })));
+  const interesting = events.filter((e) => isOfInterest(e.event));
+  if (interesting.length > 0) await pause();
   const realms =
     interesting.length > 0
       ? await knownRealms(
           db,
-          interesting.map((e) => e.realmId),
+          interesting.map((e) => e.event.realmId),
         )
       : new Set<string>();
-  const relevant = interesting.filter((e) => realms.has(e.realmId));
+  const relevant = interesting.filter((e) => realms.has(e.event.realmId));
   const ignored = events.length - relevant.length;
   if (ignored > 0) {
     log("info", "webhook.events_ignored", {
       count: ignored,
-      unknownRealms: [...new Set(interesting.filter((e) => !realms.has(e.realmId)).map((e) => e.realmId))],
+      unknownRealms: [
+        ...new Set(interesting.filter((e) => !realms.has(e.event.realmId)).map((e) => e.event.realmId)),
+      ],
     });
   }
   if (relevant.length === 0) return { received: events.length, queued: 0, ignored, duplicates: 0 };
 
+  await pause();
   const fresh = await claimEventKeys(
     db,
-    relevant.map((e) => ({ key: e.eventKey, realmId: e.realmId })),
+    relevant.map((e) => ({ key: e.event.eventKey, realmId: e.event.realmId, inboxId: e.inboxId })),
     new Date().toISOString(),
-    inboxId,
   );
-  const freshEvents = relevant.filter((e) => fresh.has(e.eventKey));
+  const freshEvents = relevant.filter((e) => fresh.has(e.event.eventKey)).map((e) => e.event);
   // Customer merges need no QBO call: the remembered ids move here, at once (idempotent).
   const merges = freshEvents.filter(isCustomerMerge);
   const toQueue = freshEvents.filter((e) => !isCustomerMerge(e));
   const messages = messagesFor(toQueue);
   if (merges.length > 0) {
+    await pause();
     await moveMergedCustomers(
       db,
       merges.map((e) => ({ realmId: e.realmId, from: e.mergedId, to: e.id })),
     );
     log("info", "webhook.customers_merged", { count: merges.length });
   }
+  await pause();
   await enqueueAll(queue, messages);
-  log("info", "webhook.events_queued", { events: toQueue.length, messages: messages.length });
+  log("info", "webhook.events_queued", {
+    rows: rows.length,
+    events: toQueue.length,
+    messages: messages.length,
+  });
   return {
     received: events.length,
     queued: toQueue.length,

@@ -38,7 +38,7 @@ function testQueue(failing = false) {
 
 async function post(
   body: string,
-  opts: { queue?: Queue; contentType?: string | null; signature?: string; db?: unknown } = {},
+  opts: { queue?: Queue; contentType?: string | null; signature?: string; db?: unknown; env?: Env } = {},
 ) {
   const headers: Record<string, string> = { "intuit-signature": opts.signature ?? (await sign(body)) };
   if (opts.contentType !== null) headers["content-type"] = opts.contentType ?? "application/json";
@@ -46,11 +46,12 @@ async function post(
   const started = performance.now();
   const res = await createApp().fetch(
     new Request("http://worker.test/webhooks/qbo", { method: "POST", body, headers }),
-    {
-      ...env,
-      SYNC_QUEUE: opts.queue ?? testQueue().queue,
-      ...(opts.db ? { DB: opts.db } : {}),
-    } as unknown as Env,
+    opts.env ??
+      ({
+        ...env,
+        SYNC_QUEUE: opts.queue ?? testQueue().queue,
+        ...(opts.db ? { DB: opts.db } : {}),
+      } as unknown as Env),
     ctx,
   );
   const answeredMs = performance.now() - started;
@@ -240,5 +241,97 @@ describe("the webhook inbox", () => {
       "SELECT entity_id FROM webhook_deliveries WHERE realm_id = 'p' UNION ALL SELECT entity_id FROM cdc_changes WHERE realm_id = 'p'",
     ).raw();
     expect(left).toEqual([["fresh"], ["fresh"]]);
+  });
+
+  describe("concurrent deliveries (one Worker environment, as in one isolate)", () => {
+    /** A D1 binding that counts the batches writing inbox rows, and can hold the first one back. */
+    function watchedDb(holdFirstInsertMs = 0) {
+      const seen = { inboxWrites: 0 };
+      let held = false;
+      const db = new Proxy(env.DB, {
+        get(target, prop) {
+          if (prop === "batch")
+            return async (statements: D1PreparedStatement[]) => {
+              const sqlOf = (st: D1PreparedStatement) => String((st as any).statement ?? "");
+              const writesInbox = statements.some((st) => /insert into "webhook_inbox"/i.test(sqlOf(st)));
+              if (writesInbox) {
+                seen.inboxWrites++;
+                if (holdFirstInsertMs > 0 && !held) {
+                  held = true;
+                  await new Promise((r) => setTimeout(r, holdFirstInsertMs));
+                }
+              }
+              return target.batch(statements);
+            };
+          const value = Reflect.get(target, prop, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      return { db, seen };
+    }
+
+    const payments = (first: number, n: number) =>
+      classic(
+        REALM_A,
+        Array.from({ length: n }, (_, i) => ({
+          name: "Payment",
+          id: `${first + i}`,
+          operation: "Create",
+          lastUpdated: "2026-12-02T10:00:00Z",
+        })),
+      );
+
+    it("writes 12 concurrent deliveries in fewer commits and drains them together, each event queued once", async () => {
+      const queue = testQueue();
+      const { db, seen } = watchedDb();
+      const shared = { ...env, DB: db, SYNC_QUEUE: queue.queue } as unknown as Env;
+      const answers = await Promise.all(
+        Array.from({ length: 12 }, (_, d) => post(payments(30_000 + d * 10, 10), { env: shared })),
+      );
+      expect(answers.map((a) => a.status)).toEqual(Array(12).fill(200));
+      // The first delivery writes alone; those that came during its INSERT are written together.
+      expect(seen.inboxWrites).toBeGreaterThanOrEqual(2);
+      expect(seen.inboxWrites).toBeLessThan(12);
+      // Drained after the answers, together: far fewer queue batches than deliveries.
+      expect(queue.attempts()).toBeLessThanOrEqual(3);
+      const queued = queue.sent.flatMap((m) => m.paymentIds);
+      expect(queued).toHaveLength(120);
+      expect(new Set(queued).size).toBe(120);
+      expect(await count("webhook_inbox")).toBe(0);
+      const remembered = await env.DB.prepare(
+        "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE realm_id = ? AND entity_id BETWEEN '30000' AND '30119'",
+      )
+        .bind(REALM_A)
+        .first<{ n: number }>();
+      expect(remembered?.n).toBe(120);
+      // Nobody wrote alone later: the deliveries written by the group are not written twice.
+      await new Promise((r) => setTimeout(r, 2_200));
+      expect(await count("webhook_inbox")).toBe(0);
+      expect(seen.inboxWrites).toBeLessThan(12);
+    });
+
+    it("writes a delivery alone when the request writing for it is held up, and still queues it once", async () => {
+      const queue = testQueue();
+      const { db } = watchedDb(3_000);
+      const shared = { ...env, DB: db, SYNC_QUEUE: queue.queue } as unknown as Env;
+      const first = post(payments(31_000, 3), { env: shared });
+      await new Promise((r) => setTimeout(r, 20)); // the first request's INSERT is now held
+      const second = await post(payments(31_100, 3), { env: shared });
+      expect(second.status).toBe(200);
+      expect(second.answeredMs).toBeGreaterThanOrEqual(1_900); // it waited for the group, then wrote alone
+      expect(second.answeredMs).toBeLessThan(2_900); // not for the held INSERT
+      expect((await first).status).toBe(200);
+      const queued = queue.sent.flatMap((m) => m.paymentIds).sort();
+      expect(queued).toEqual(["31000", "31001", "31002", "31100", "31101", "31102"]);
+      // The held group wrote the second delivery too: a row nobody drains at once, left to the
+      // cron, whose re-drive finds the replay keys bound to the other row and queues nothing.
+      const duplicates = "SELECT COUNT(*) AS n FROM webhook_inbox WHERE events LIKE '%\"31100\"%'";
+      expect((await env.DB.prepare(duplicates).first<{ n: number }>())?.n).toBe(1);
+      const cron = testQueue();
+      const later = new Date(Date.now() + 61_000);
+      expect((await redriveInbox({ ...env, SYNC_QUEUE: cron.queue }, makeDb(env.DB), later)).drained).toBe(1);
+      expect(cron.sent.flatMap((m) => m.paymentIds)).toEqual([]);
+      expect(await count("webhook_inbox")).toBe(0);
+    });
   });
 });
