@@ -215,7 +215,8 @@ export class RateLimits {
     if (perSecond !== null || perMinute !== null) {
       while (this.#admitted.length > 0 && (this.#admitted[0] ?? 0) <= now - MINUTE_MS) this.#admitted.shift();
       if (perMinute !== null && this.#admitted.length >= perMinute) return { refused: "perMinute" };
-      if (perSecond !== null && this.#countSince(now - SECOND_MS) >= perSecond) return { refused: "perSecond" };
+      if (perSecond !== null && this.#countSince(now - SECOND_MS) >= perSecond)
+        return { refused: "perSecond" };
       this.#admitted.push(now);
     }
     this.#inFlight++;
