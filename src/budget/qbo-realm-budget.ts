@@ -89,6 +89,19 @@ export class QboRealmBudget extends DurableObject<Env> {
   }
 
   /**
+   * The caller slept until `slot` and is about to send: still the slot, or a new one (the old
+   * one given back) when bookings that moved meanwhile now crowd its window. Reads are not
+   * counted again.
+   */
+  confirm(request: { slot: number; limits: RateLimits }): { slot: number; waitMs: number } {
+    const now = Date.now();
+    if (this.#window.stillFits(request.slot, now, request.limits)) return { slot: request.slot, waitMs: 0 };
+    this.#window.release(request.slot);
+    const slot = this.#window.book(now, request.limits);
+    return { slot, waitMs: slot - now };
+  }
+
+  /**
    * The request booked at `slot` took `elapsedMs` to answer. QBO counts a request when it gets
    * to it, anywhere in that time, so its booking moves to the latest instant it may have been
    * counted: the requests booked a second or a minute after it then keep their distance.

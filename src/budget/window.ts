@@ -122,6 +122,26 @@ export class BookingWindow {
     this.#extra = { ms: Math.min(MAX_EXTRA_SLACK_MS, ms), at: now };
   }
 
+  /**
+   * A caller that slept until its slot `at` asks again before sending: bookings that moved
+   * meanwhile (their requests left or arrived late, `move`) may now crowd the window before
+   * `at`. True when `at` still fits; otherwise the booking is given back and the caller books
+   * anew. Only bookings at or before `at` are weighed: later ones ask for themselves.
+   */
+  stillFits(at: number, now: number, limits: RateLimits): boolean {
+    this.#prune(now);
+    const before = this.#slots.filter((slot) => slot <= at);
+    const own = before.lastIndexOf(at);
+    if (own < 0) return false; // not booked (pruned or released): book anew
+    before.splice(own, 1);
+    const extra = this.#extraAt(now);
+    const nthSecond = before[before.length - limits.perSecond];
+    if (nthSecond !== undefined && at < nthSecond + SECOND_MS + SECOND_SLACK_MS + extra) return false;
+    const nthMinute = before[before.length - limits.perMinute];
+    if (nthMinute !== undefined && at < nthMinute + MINUTE_MS + MINUTE_SLACK_MS + extra) return false;
+    return true;
+  }
+
   /** Books the earliest slot and returns it. */
   book(now: number, limits: RateLimits): number {
     const at = this.peek(now, limits);

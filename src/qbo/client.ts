@@ -94,7 +94,11 @@ export interface TokenSource {
  * when the caller cannot wait that long. `read` marks Intuit's metered calls.
  */
 export interface RequestBudget {
-  acquire(realmId: string, read: boolean): Promise<{ slot: number } | undefined>;
+  /**
+   * Waits for a slot; `release` (when given) is called once the request's response headers
+   * are in: it frees the invocation's connection the request held (see src/budget/index.ts).
+   */
+  acquire(realmId: string, read: boolean): Promise<{ slot: number; release?: () => void } | undefined>;
   /**
    * The request of `slot` was answered `elapsedMs` after that slot: QBO may have counted it that
    * much later than booked (it counts on arrival), so the budget moves its booking (slow ones only).
@@ -257,12 +261,17 @@ export class QboClient {
     this.requests++;
     const sentAt = Date.now();
     try {
-      const res = await fetch(url, {
-        method: req.method,
-        headers,
-        body,
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
+      let res: Response;
+      try {
+        res = await fetch(url, {
+          method: req.method,
+          headers,
+          body,
+          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        });
+      } finally {
+        ticket?.release?.();
+      }
       const elapsedMs = Date.now() - sentAt;
       if (ticket && elapsedMs > SLOW_ANSWER_MS)
         await this.#opts.budget?.answeredSlowly?.(token.realmId, ticket.slot, Date.now() - ticket.slot);

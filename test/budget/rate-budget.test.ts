@@ -7,7 +7,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { asBackgroundWork } from "../../src/budget";
+import { asBackgroundWork, CONNECTIONS_PER_INVOCATION, Permits } from "../../src/budget";
 import { monthOf } from "../../src/budget/window";
 import { qboClientFor } from "../../src/connections";
 import { makeDb } from "../../src/db/client";
@@ -130,6 +130,80 @@ describe("the per-realm rate budget", () => {
     const stats = await emulator().stats(realmId);
     expect(stats.requests.total).toBe(15);
     expect(stats.limitThrottled).toBe(0);
+  });
+});
+
+describe("connections and late departures", () => {
+  it("hands out permits up to the count, then one per permit given back, each given back once", async () => {
+    const permits = new Permits(2);
+    const a = await permits.take();
+    const b = await permits.take();
+    let third = false;
+    const c = permits.take().then((give) => {
+      third = true;
+      return give;
+    });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(third).toBe(false);
+    a();
+    a(); // a second give-back of the same permit changes nothing
+    const giveC = await c;
+    expect(third).toBe(true);
+    let fourth = false;
+    void permits.take().then(() => {
+      fourth = true;
+    });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(fourth).toBe(false); // still two out: b and c
+    b();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(fourth).toBe(true);
+    giveC();
+  });
+
+  it("keeps at most six of a background invocation's QBO requests waiting for headers (Cloudflare queues the seventh)", async () => {
+    const { slug, realmId } = await connectedConference();
+    await emulator().setLimits(realmId, {}); // this test counts connections, not the realm's rate
+    await emulator().setFaults(realmId, { rules: [{ kind: "latency", ms: 150, times: 20 }] });
+    let inFlight = 0;
+    let most = 0;
+    const original = globalThis.fetch;
+    const countingFetch = async (input: RequestInfo | URL, init?: RequestInit) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      try {
+        return await original(input, init);
+      } finally {
+        inFlight--;
+      }
+    };
+    globalThis.fetch = countingFetch as typeof fetch;
+    try {
+      await asBackgroundWork(() => Promise.all(Array.from({ length: 14 }, () => readAs(slug))));
+    } finally {
+      globalThis.fetch = original;
+    }
+    expect(most).toBe(CONNECTIONS_PER_INVOCATION);
+    expect((await emulator().stats(realmId)).requests.total).toBe(14);
+  });
+
+  it("asks again on waking: a slot booked ahead is rebooked when an earlier request turned out to leave late", async () => {
+    const realmId = unique("confirm");
+    const stub = env.QBO_BUDGETS.getByName(realmId);
+    const onePerSecond = { perSecond: 1, perMinute: 500 };
+    const ask = () =>
+      stub.acquire({ read: false, maxWaitMs: 600_000, limits: onePerSecond, readBudget: 500_000 });
+    const first = await ask();
+    const second = await ask();
+    if (!first.ok || !second.ok) throw new Error("booking refused");
+    expect(second.slot - first.slot).toBeGreaterThanOrEqual(1000);
+    expect(await stub.confirm({ slot: second.slot, limits: onePerSecond })).toEqual({
+      slot: second.slot,
+      waitMs: 0,
+    });
+    await stub.answeredSlowly(first.slot, 500); // the first may have reached QBO 500 ms after its slot
+    const again = await stub.confirm({ slot: second.slot, limits: onePerSecond });
+    expect(again.slot).toBeGreaterThanOrEqual(first.slot + 500 + 1000);
   });
 });
 

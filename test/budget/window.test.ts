@@ -47,6 +47,33 @@ describe("the booking window", () => {
   });
 });
 
+describe("a slot asked again on waking (stillFits)", () => {
+  const onePerSecond = { perSecond: 1, perMinute: 500 };
+
+  it("stands when nothing moved, and is refused once an earlier request is known to have left late", () => {
+    const w = new BookingWindow();
+    expect(w.book(0, onePerSecond)).toBe(0);
+    const later = w.book(0, onePerSecond); // booked ahead, while the first was still in flight
+    expect(later).toBe(SECOND_MS + SECOND_SLACK_MS);
+    expect(w.stillFits(later, later, onePerSecond)).toBe(true);
+    // The first request's answer came 400 ms late: QBO may have counted it at 400.
+    w.move(0, 400);
+    expect(w.stillFits(later, later, onePerSecond)).toBe(false);
+    w.release(later);
+    expect(w.book(later, onePerSecond)).toBe(400 + SECOND_MS + SECOND_SLACK_MS);
+  });
+
+  it("weighs only the bookings at or before its own, and refuses a slot no longer booked", () => {
+    const w = new BookingWindow();
+    const first = w.book(0, onePerSecond);
+    const second = w.book(0, onePerSecond);
+    w.book(0, onePerSecond); // a third, after the second: it will ask for itself
+    expect(w.stillFits(first, 0, onePerSecond)).toBe(true);
+    expect(w.stillFits(second, second, onePerSecond)).toBe(true);
+    expect(w.stillFits(123, 0, onePerSecond)).toBe(false);
+  });
+});
+
 describe("the monthly read meter", () => {
   it("crosses 80% and 100% exactly once each", () => {
     const crossings = Array.from({ length: 12 }, (_, i) => crossedThresholds(i, i + 1, 10));
