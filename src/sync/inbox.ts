@@ -87,8 +87,9 @@ const ROWS_PER_GROUP = 120;
  *
  * The writing is done by the request that found no write under way; its waitUntil keeps it
  * alive for the others. Should Workers cut that request off, the others stop waiting after
- * GROUP_WAIT_MS and write alone; a row then written twice is drained twice, which queues
- * nothing twice (replay keys are bound to the row that claimed them).
+ * GROUP_WAIT_MS and write alone (withdrawn from the queue of writes, unless a group already
+ * took them: a row then written twice is drained twice, which queues nothing twice, since
+ * replay keys are bound to the row that claimed them).
  */
 const writers = new WeakMap<Env, InboxWriter>();
 
@@ -106,12 +107,17 @@ class InboxWriter {
   constructor(private readonly db: Db) {}
 
   write(rows: NewInboxRow[], keepAlive: (work: Promise<unknown>) => void): Promise<number[]> {
+    let entry: PendingWrite | undefined;
     const written = new Promise<number[]>((resolve, reject) => {
-      this.#pending.push({ rows, done: (r) => ("ids" in r ? resolve(r.ids) : reject(r.error)) });
+      entry = { rows, done: (r) => ("ids" in r ? resolve(r.ids) : reject(r.error)) };
+      this.#pending.push(entry);
     });
     const pump = this.#pump;
     if (pump === null || Date.now() - pump.groupStartedAt > GROUP_WAIT_MS) {
-      keepAlive(this.#run(++this.#generations));
+      // A pump stuck longer than that belongs to a request Workers cut off: this one replaces it.
+      const generation = ++this.#generations;
+      this.#pump = { generation, groupStartedAt: Date.now() };
+      keepAlive(this.#run(generation));
       return written;
     }
     // Written by another request's pump; only if that takes too long, written alone.
@@ -126,6 +132,9 @@ class InboxWriter {
       };
       const alone = setTimeout(() => {
         if (settled) return;
+        // Not taken by a group yet: withdrawn, so no pump writes it too.
+        const index = entry ? this.#pending.indexOf(entry) : -1;
+        if (index >= 0) this.#pending.splice(index, 1);
         insertInboxRows(this.db, rows).then(
           (ids) => settle(ids),
           (error) => settle(null, error),
@@ -141,6 +150,7 @@ class InboxWriter {
   async #run(generation: number): Promise<void> {
     try {
       while (this.#pending.length > 0) {
+        if (this.#pump?.generation !== generation) return; // replaced: leave the rest to the new pump
         this.#pump = { generation, groupStartedAt: Date.now() };
         let count = 0;
         let rows = 0;
