@@ -36,9 +36,38 @@ export async function ledgerRequestId(
   conferenceSlug: string,
   rowId: number,
   generation: number,
+  /** Tells apart two requests of one step (a credit memo of another line amount); none: as before. */
+  variant?: string,
 ): Promise<string> {
-  const data = new TextEncoder().encode(`${conferenceSlug}\n${step}\n${rowId}\n${generation}`);
+  const text = `${conferenceSlug}\n${step}\n${rowId}\n${generation}${variant === undefined ? "" : `\n${variant}`}`;
+  const data = new TextEncoder().encode(text);
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
   const hex = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
   return `qpo-${step}-${hex.slice(0, 40)}`;
+}
+
+/**
+ * The line amount (before tax) of a credit memo whose total is `totalCents` once QuickBooks adds
+ * tax at `rate` (`taxCents` on `taxableCents`: an invoice's or a memo's own), rounded half up to
+ * the cent; the amount itself when there is no tax; null when no line amount lands exactly.
+ *
+ * Why: a credit note is what the PO's balance goes down by, tax included. In an Automated Sales
+ * Tax company QuickBooks adds tax to a taxable memo line, so a line of the full amount would
+ * credit the customer the tax on top (SPEC §8 "Sales tax", §9 "Ours → QBO").
+ */
+export function preTaxCents(
+  totalCents: number,
+  rate: { taxCents: number; taxableCents: number },
+): number | null {
+  if (rate.taxCents <= 0 || rate.taxableCents <= 0) return totalCents;
+  const tax = BigInt(rate.taxCents);
+  const taxable = BigInt(rate.taxableCents);
+  // Half up, in integers: floor((2·line·tax + taxable) / (2·taxable)).
+  const taxOn = (line: number) => Number((2n * BigInt(line) * tax + taxable) / (2n * taxable));
+  const guess = Number((BigInt(totalCents) * taxable + (taxable + tax) / 2n) / (taxable + tax));
+  for (const step of [0, -1, 1, -2, 2]) {
+    const line = guess + step;
+    if (line > 0 && line + taxOn(line) === totalCents) return line;
+  }
+  return null;
 }

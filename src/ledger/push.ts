@@ -32,7 +32,7 @@ import {
 } from "../db/ledger-outbox";
 import { findPoById, type PoRow } from "../db/purchase-orders";
 import { type EventContext, SYSTEM_CONTEXT } from "../domain/events";
-import { ledgerRequestId, paymentRefNum } from "../domain/ledger";
+import { ledgerRequestId, paymentRefNum, preTaxCents } from "../domain/ledger";
 import { hasLedgerMarker, ledgerMarker } from "../domain/ledger-markers";
 import { centsToQboAmount, formatCents, qboAmountToCents } from "../domain/money";
 import { log } from "../lib/log";
@@ -282,20 +282,64 @@ class PushSession {
     if (!memoId && entry.attemptedAt !== null) {
       memoId = await this.#findByMarker("CreditMemo", customerId, txnDate, "credit_note", row.id);
     }
+    if (memoId && !row.qboId && row.voidedAt === null) {
+      // Found by its marker after a push that died: trusted only if it is of the right amount.
+      memoId = await this.#keepIfExact(entry, row.id, memoId, row.amountCents);
+    }
     if (!memoId) {
       if (row.voidedAt !== null) return closeEntry(this.#db, entry, "keep", now());
       this.#refuseVoidedInvoice(inv, "credit note");
-      const line = inv.Line?.find((l) => l.SalesItemLineDetail)?.SalesItemLineDetail;
-      const amount = centsToQboAmount(row.amountCents);
       await markAttempted(this.#db, entry.id, now());
+      memoId = await this.#createExactCreditMemo(entry, row, inv, { customerId, marker, txnDate });
+      await rememberQboId(this.#db, "credit_note", row.id, memoId);
+    }
+    if (row.voidedAt === null) await this.#applyCreditMemo(entry, row.id, memoId, customerId);
+    await completeCreate(this.#db, entry, memoId, now(), this.#ctx);
+    log("info", "ledger.credit_note_pushed", {
+      conference: slug,
+      reference: this.#po.reference,
+      creditNoteId: row.id,
+      qboCreditMemoId: memoId,
+    });
+  }
+
+  /**
+   * Creates the credit memo of a credit note so that its total, tax included, is the credit
+   * note's amount. Same item and tax code as the invoice (SPEC §9); where QuickBooks taxes that
+   * line, the line is the amount before tax at the invoice's own rate (`preTaxCents`). The total
+   * QuickBooks answers is checked: a memo of another total is voided at once and made again at
+   * the memo's own rate; a second miss is refused (the entry fails, visible and retryable), so
+   * a wrong credit never stays in the books.
+   */
+  async #createExactCreditMemo(
+    entry: OutboxRow,
+    row: NonNullable<Awaited<ReturnType<typeof loadCreditNote>>>,
+    inv: PushInvoice,
+    memo: { customerId: string; marker: string; txnDate: string },
+  ): Promise<string> {
+    const slug = this.#po.conferenceSlug;
+    const sales = (inv.Line ?? []).filter((l) => l.SalesItemLineDetail);
+    const line = sales[0]?.SalesItemLineDetail;
+    const taxCode = line?.TaxCodeRef?.value;
+    const taxCents = qboAmountToCents(inv.TxnTaxDetail?.TotalTax ?? 0) ?? 0;
+    const taxableCents = sales
+      .filter((l) => l.SalesItemLineDetail?.TaxCodeRef?.value !== "NON")
+      .reduce((sum, l) => sum + (qboAmountToCents(l.Amount ?? 0) ?? 0), 0);
+    let lineCents =
+      taxCode === "NON"
+        ? row.amountCents
+        : (preTaxCents(row.amountCents, { taxCents, taxableCents }) ?? row.amountCents);
+    for (let attempt = 1; ; attempt++) {
+      const amount = centsToQboAmount(lineCents);
+      const variant = lineCents === row.amountCents ? undefined : `line ${lineCents}`;
       const { CreditMemo: created } = await this.#client.json(CreditMemoEnvelope, {
         method: "POST",
         path: "creditmemo",
-        query: { requestid: await ledgerRequestId("cm", slug, row.id, entry.generation) },
+        query: { requestid: await ledgerRequestId("cm", slug, row.id, entry.generation, variant) },
         json: {
-          CustomerRef: { value: customerId },
-          TxnDate: txnDate,
-          PrivateNote: `${marker} · credit note ${row.id} of purchase order ${this.#po.reference}`,
+          CustomerRef: { value: memo.customerId },
+          TxnDate: memo.txnDate,
+          PrivateNote: `${memo.marker} · credit note ${row.id} of purchase order ${this.#po.reference}`,
           ...(await this.#currency(inv)),
           Line: [
             {
@@ -306,22 +350,70 @@ class PushSession {
                 Qty: 1,
                 UnitPrice: amount,
                 ...(line?.ItemRef?.value ? { ItemRef: { value: line.ItemRef.value } } : {}),
-                ...(line?.TaxCodeRef?.value ? { TaxCodeRef: { value: line.TaxCodeRef.value } } : {}),
+                ...(taxCode ? { TaxCodeRef: { value: taxCode } } : {}),
               },
             },
           ],
         },
       });
-      memoId = created.Id;
-      await rememberQboId(this.#db, "credit_note", row.id, memoId);
+      const totalCents = qboAmountToCents(created.TotalAmt ?? 0);
+      if (totalCents === row.amountCents) return created.Id;
+      await this.#voidWrongMemo(entry, row.id, created);
+      const next =
+        totalCents === null || attempt >= 2
+          ? null
+          : preTaxCents(row.amountCents, { taxCents: totalCents - lineCents, taxableCents: lineCents });
+      if (next === null || next === lineCents) {
+        throw new PushRefused(
+          `QuickBooks made credit memo ${created.Id} for ${row.id} total ${created.TotalAmt} (tax added) instead of ${centsToQboAmount(row.amountCents)}; it was voided. Set the conference's qbo.taxCodeId (for example "NON") or record the credit in QuickBooks, then retry the push.`,
+        );
+      }
+      lineCents = next;
     }
-    if (row.voidedAt === null) await this.#applyCreditMemo(entry, row.id, memoId, customerId);
-    await completeCreate(this.#db, entry, memoId, now(), this.#ctx);
-    log("info", "ledger.credit_note_pushed", {
-      conference: slug,
+  }
+
+  /** A memo found by its marker: its id when its total is the credit note's, else voided and null. */
+  async #keepIfExact(
+    entry: OutboxRow,
+    rowId: number,
+    memoId: string,
+    amountCents: number,
+  ): Promise<string | null> {
+    const { CreditMemo: found } = await this.#client.json(CreditMemoEnvelope, {
+      method: "GET",
+      path: `creditmemo/${encodeURIComponent(memoId)}`,
+    });
+    if (qboAmountToCents(found.TotalAmt ?? 0) === amountCents) return memoId;
+    if (!isVoidedTxn(found)) await this.#voidWrongMemo(entry, rowId, found);
+    return null;
+  }
+
+  /** Voids a memo this push made with the wrong total (before anything applied it). */
+  async #voidWrongMemo(
+    entry: OutboxRow,
+    rowId: number,
+    memo: { Id: string; SyncToken?: string | undefined },
+  ) {
+    log("warn", "ledger.credit_memo_total_mismatch", {
+      conference: this.#po.conferenceSlug,
       reference: this.#po.reference,
-      creditNoteId: row.id,
-      qboCreditMemoId: memoId,
+      creditNoteId: rowId,
+      qboCreditMemoId: memo.Id,
+    });
+    await this.#client.json(DeletedEnvelope, {
+      method: "POST",
+      path: "creditmemo",
+      query: {
+        operation: "void",
+        requestid: await ledgerRequestId(
+          "cmvd",
+          this.#po.conferenceSlug,
+          rowId,
+          entry.generation,
+          `memo ${memo.Id}`,
+        ),
+      },
+      json: { Id: memo.Id, SyncToken: memo.SyncToken ?? "0" },
     });
   }
 
@@ -461,7 +553,9 @@ class PushSession {
     const mine = rows.filter(
       (r) =>
         hasLedgerMarker(r.PrivateNote, kind, slug, rowId) &&
-        !(r.PrivateNote ?? "").includes("applies credit memo"),
+        !(r.PrivateNote ?? "").includes("applies credit memo") &&
+        // A memo voided for a wrong total carries the marker too; it is not the one.
+        !(entity === "CreditMemo" && isVoidedTxn(r)),
     );
     return mine[0]?.Id ?? null;
   }

@@ -46,10 +46,12 @@ export const PushInvoice = z.object({
   CurrencyRef: Ref.nullish(),
   ExchangeRate: z.number().positive().nullish(),
   LinkedTxn: z.array(LinkedTxn).nullish(),
+  TxnTaxDetail: z.object({ TotalTax: Amount.nullish() }).nullish(),
   Line: z
     .array(
       z.object({
         DetailType: z.string().nullish(),
+        Amount: Amount.nullish(),
         SalesItemLineDetail: z.object({ ItemRef: Ref.nullish(), TaxCodeRef: Ref.nullish() }).nullish(),
       }),
     )

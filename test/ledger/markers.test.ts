@@ -1,6 +1,6 @@
-/** The pure parts of the ledger push: PrivateNote markers, requestids, PaymentRefNum. */
+/** The pure parts of the ledger push: PrivateNote markers, requestids, PaymentRefNum, a credit memo's line before tax. */
 import { describe, expect, it } from "vitest";
-import { ledgerRequestId, paymentRefNum } from "../../src/domain/ledger";
+import { ledgerRequestId, paymentRefNum, preTaxCents } from "../../src/domain/ledger";
 import { hasLedgerMarker, ledgerMarker, parseLedgerMarker } from "../../src/domain/ledger-markers";
 
 describe("ledger markers", () => {
@@ -45,5 +45,33 @@ describe("PaymentRefNum", () => {
     expect(paymentRefNum("WIRE-2026-11-30-ACME-CORP")).toBe("WIRE-2026-11-30-ACME-");
     expect([...paymentRefNum("🎟️".repeat(30))].length).toBeLessThanOrEqual(21);
     expect(paymentRefNum("  short ")).toBe("short");
+  });
+});
+
+describe("a credit memo's line before tax (preTaxCents)", () => {
+  it("is the line whose total with tax, rounded half up, is the credit note's amount", () => {
+    // 8.875 % as an invoice of 1,200.00 shows it: 106.50 of tax.
+    const rate = { taxCents: 10_650, taxableCents: 120_000 };
+    expect(preTaxCents(15_000, rate)).toBe(13_777); // 137.77 + 12.23
+    for (const total of [1, 99, 1_000, 15_000, 123_457, 99_999_999]) {
+      const line = preTaxCents(total, rate);
+      if (line === null) continue;
+      expect(line + Math.floor((2 * line * 10_650 + 120_000) / 240_000)).toBe(total);
+    }
+  });
+
+  it("is the amount itself without tax, and null where no line lands exactly", () => {
+    expect(preTaxCents(15_000, { taxCents: 0, taxableCents: 120_000 })).toBe(15_000);
+    expect(preTaxCents(15_000, { taxCents: 500, taxableCents: 0 })).toBe(15_000);
+    // At 50 %, lines of 1 and 2 cents total 2 and 3 (1 + 0.5 → 1, 2 + 1): 1 cent is out of reach.
+    expect(preTaxCents(1, { taxCents: 1, taxableCents: 2 })).toBeNull();
+  });
+
+  it("gives every credit memo step of a retried push its own requestid, the plain one unchanged", async () => {
+    const plain = await ledgerRequestId("cm", "conf", 7, 0);
+    expect(await ledgerRequestId("cm", "conf", 7, 0, undefined)).toBe(plain);
+    const other = await ledgerRequestId("cm", "conf", 7, 0, "line 13777");
+    expect(other).not.toBe(plain);
+    expect(other.length).toBeLessThanOrEqual(50);
   });
 });

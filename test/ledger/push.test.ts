@@ -307,6 +307,65 @@ describe("a credit note recorded here", () => {
       expect(await qboPayments(realmId)).toHaveLength(1);
     },
   );
+
+  it("credits exactly its amount in an Automated Sales Tax company: the memo's line is the amount before tax", async () => {
+    // The emulator's default company: automated sales tax at 8.875 %.
+    const { slug, realmId, reference, invoiceId } = await invoicedPo("1200.00");
+    expect((await qboInvoice(realmId, invoiceId)).TotalAmt).toBe(1306.5);
+
+    await call("POST", paths.creditNotes(slug, reference), { amount: "150.00", reason: "Booth downgraded" });
+
+    const po = await settled(slug, reference);
+    expect(po.creditNotes[0].qbo.state).toBe("synced");
+    const memos = (await emulator().creditMemos(realmId)).creditMemos as any[];
+    expect(memos).toHaveLength(1);
+    // 137.77 + 8.875 % (12.23) = 150.00: the customer is credited what the credit note says.
+    expect(memos[0]).toMatchObject({ TotalAmt: 150, RemainingCredit: 0 });
+    expect(memos[0].Line[0].Amount).toBe(137.77);
+    expect(memos[0].Line[0].SalesItemLineDetail.TaxCodeRef.value).toBe("TAX");
+    expect((await qboInvoice(realmId, invoiceId)).Balance).toBe(1156.5);
+    expect(po).toMatchObject({ total: "1306.50", totalCredited: "150.00", balanceDue: "1156.50" });
+  });
+
+  it("voids a memo QuickBooks taxed at another rate than the invoice's and makes it again at the memo's own rate", async () => {
+    const { slug, realmId, reference, invoiceId } = await invoicedPo("1200.00");
+    // The company's rate changed after the invoice (or the memo's line is taxed otherwise).
+    await emulator().updateSettings(realmId, { tax: { mode: "automated", ratePercent: 10 } });
+
+    await call("POST", paths.creditNotes(slug, reference), { amount: "150.00", reason: "Booth downgraded" });
+
+    const po = await settled(slug, reference);
+    expect(po.creditNotes[0].qbo.state).toBe("synced");
+    const memos = (await emulator().creditMemos(realmId)).creditMemos as any[];
+    expect(memos).toHaveLength(2);
+    const [wrong, right] = memos;
+    expect(wrong).toMatchObject({ TotalAmt: 0 });
+    expect(wrong.PrivateNote).toMatch(/^Voided/);
+    expect(right).toMatchObject({ TotalAmt: 150, RemainingCredit: 0 });
+    expect(right.Line[0].Amount).toBe(136.36); // 136.36 + 10 % (13.64) = 150.00
+    expect(po.creditNotes[0].qbo.id).toBe(right.Id);
+    expect((await qboInvoice(realmId, invoiceId)).Balance).toBe(1156.5);
+  });
+
+  it("after a push that died once its wrong memo was made, finds that memo by its marker, voids it, and credits exactly", async () => {
+    const { slug, realmId, reference, invoiceId } = await invoicedPo("1200.00");
+    await emulator().updateSettings(realmId, { tax: { mode: "automated", ratePercent: 10 } });
+    // QuickBooks makes the first memo and the answer is lost: the push retries from its marker.
+    await emulator().setFaults(realmId, {
+      rules: [{ kind: "commit-then-drop", times: 1, match: { operation: "create:creditmemo" } }],
+    });
+
+    await call("POST", paths.creditNotes(slug, reference), { amount: "150.00", reason: "Booth downgraded" });
+
+    const po = await settled(slug, reference);
+    expect(po.creditNotes[0].qbo.state).toBe("synced");
+    const memos = (await emulator().creditMemos(realmId)).creditMemos as any[];
+    const open = memos.filter((m) => m.TotalAmt !== 0);
+    expect(open).toEqual([expect.objectContaining({ Id: po.creditNotes[0].qbo.id, TotalAmt: 150 })]);
+    expect(memos.length).toBeGreaterThanOrEqual(2);
+    for (const voided of memos.filter((m) => m.TotalAmt === 0)) expect(voided.PrivateNote).toMatch(/^Voided/);
+    expect((await qboInvoice(realmId, invoiceId)).Balance).toBe(1156.5);
+  });
 });
 
 describe("cancelling a PO with a QuickBooks invoice", () => {
