@@ -160,6 +160,34 @@ function checkConference(session: Session, slug: string): void {
     throw new ApiError("not_found", `Conference '${slug}' not found.`);
 }
 
+/** A conference's page: signed in (else to the sign-in page), and a conference the principal may see. */
+function conferencePage(handler: (c: Ctx, session: Session, slug: string) => Promise<Response>) {
+  return guarded(async (c) => {
+    const session = await requireSession(c);
+    if (session instanceof Response) return session;
+    const slug = slugOf(c);
+    checkConference(session, slug);
+    return handler(c, session, slug);
+  });
+}
+
+/** A conference's form (POST): session and CSRF token checked, a conference the principal may see. */
+function conferenceForm(
+  handler: (
+    c: Ctx,
+    checked: { session: Session; form: Record<string, string> },
+    slug: string,
+  ) => Promise<Response>,
+) {
+  return guarded(async (c) => {
+    const checked = await checkedForm(c);
+    if (checked instanceof Response) return checked;
+    const slug = slugOf(c);
+    checkConference(checked.session, slug);
+    return handler(c, checked, slug);
+  });
+}
+
 /** The form of a POST, once its session and CSRF token are checked; else the refusal. */
 async function checkedForm(c: Ctx): Promise<{ session: Session; form: Record<string, string> } | Response> {
   const origin = c.req.header("origin");
@@ -349,11 +377,7 @@ export function registerConsoleRoutes(app: App): void {
 
   app.get(
     "/console/c/:slug",
-    guarded(async (c) => {
-      const session = await requireSession(c);
-      if (session instanceof Response) return session;
-      const slug = slugOf(c);
-      checkConference(session, slug);
+    conferencePage(async (c, session, slug) => {
       const db = makeDb(c.env.DB);
       const conference = await requireConference(db, slug);
       const [summary, recent] = await Promise.all([
@@ -376,23 +400,14 @@ export function registerConsoleRoutes(app: App): void {
 
   app.get(
     "/console/c/:slug/qbo",
-    guarded(async (c) => {
-      const session = await requireSession(c);
-      if (session instanceof Response) return session;
-      const slug = slugOf(c);
-      checkConference(session, slug);
+    conferencePage(async (c, session, slug) => {
       return renderConnection(app, c, session, slug, doneNotice(c), 200);
     }),
   );
 
   app.post(
     "/console/c/:slug/qbo/:action",
-    guarded(async (c) => {
-      const checked = await checkedForm(c);
-      if (checked instanceof Response) return checked;
-      const { session, form } = checked;
-      const slug = slugOf(c);
-      checkConference(session, slug);
+    conferenceForm(async (c, { session, form }, slug) => {
       const action = c.req.param("action") ?? "";
       const base = `/api/conferences/${slug}`;
       const idempotencyKey = form._idem;
@@ -428,11 +443,7 @@ export function registerConsoleRoutes(app: App): void {
 
   app.get(
     "/console/c/:slug/pos",
-    guarded(async (c) => {
-      const session = await requireSession(c);
-      if (session instanceof Response) return session;
-      const slug = slugOf(c);
-      checkConference(session, slug);
+    conferencePage(async (c, session, slug) => {
       const parsed = ListQuery.safeParse(c.req.query());
       if (!parsed.success) throw new ApiError("validation_failed", "The filter is not valid.");
       const q = parsed.data;
@@ -466,22 +477,14 @@ export function registerConsoleRoutes(app: App): void {
 
   app.get(
     "/console/c/:slug/pos/:reference",
-    guarded(async (c) => {
-      const session = await requireSession(c);
-      if (session instanceof Response) return session;
-      const slug = slugOf(c);
-      checkConference(session, slug);
+    conferencePage(async (c, session, slug) => {
       return renderPo(c, session, slug, referenceOf(c), doneNotice(c), 200);
     }),
   );
 
   app.get(
     "/console/c/:slug/pos/:reference/pdf",
-    guarded(async (c) => {
-      const session = await requireSession(c);
-      if (session instanceof Response) return session;
-      const slug = slugOf(c);
-      checkConference(session, slug);
+    conferencePage(async (c, session, slug) => {
       const reference = referenceOf(c);
       const answer = await callApi(
         app,
@@ -509,12 +512,7 @@ export function registerConsoleRoutes(app: App): void {
 
   app.post(
     "/console/c/:slug/pos/:reference/:action",
-    guarded(async (c) => {
-      const checked = await checkedForm(c);
-      if (checked instanceof Response) return checked;
-      const { session, form } = checked;
-      const slug = slugOf(c);
-      checkConference(session, slug);
+    conferenceForm(async (c, { session, form }, slug) => {
       const reference = referenceOf(c);
       const action = c.req.param("action") ?? "";
       const call = poAction(action, form);
