@@ -110,6 +110,20 @@ export async function recentSyncFailures(db: Db, slug: string, realmId: string |
     .all();
 }
 
+/** Between the latest error of a message and the earlier ones it met (newest first). */
+export const EARLIER_ERRORS = " · earlier: ";
+/** The remembered errors of one message stay this short (the newest are kept). */
+const ERROR_HISTORY_CHARS = 2000;
+/** Each answer's own id: two errors that differ only by it are the same error. */
+const INTUIT_TID = / \(intuit_tid [^)]*\)/g;
+
+/**
+ * Remembers why an attempt failed: the newest error first (with its `intuit_tid`), then the
+ * other errors it met before, each distinct one once. A message that dead-letters after four
+ * QBO 503s and one token error then says both, not only the last: messages of a batch fail
+ * together, and the last attempt's cause need not be what kept the message from succeeding.
+ * One message is worked by one consumer at a time, so reading before writing races nobody.
+ */
 export async function rememberMessageError(
   db: Db,
   key: string,
@@ -117,10 +131,25 @@ export async function rememberMessageError(
   attempts: number,
   now: string,
 ) {
+  const before = await db
+    .select({ error: syncMessageErrors.error })
+    .from(syncMessageErrors)
+    .where(eq(syncMessageErrors.messageKey, key))
+    .get();
+  const bare = (text: string) => text.replace(INTUIT_TID, "");
+  const earlier = (before?.error ?? "")
+    .split(EARLIER_ERRORS)
+    .filter((e) => e !== "")
+    .map(bare)
+    .filter((e) => e !== bare(error));
+  const history = [error, ...new Set(earlier)].join(EARLIER_ERRORS).slice(0, ERROR_HISTORY_CHARS);
   await db
     .insert(syncMessageErrors)
-    .values({ messageKey: key, error, attempts, updatedAt: now })
-    .onConflictDoUpdate({ target: syncMessageErrors.messageKey, set: { error, attempts, updatedAt: now } });
+    .values({ messageKey: key, error: history, attempts, updatedAt: now })
+    .onConflictDoUpdate({
+      target: syncMessageErrors.messageKey,
+      set: { error: history, attempts, updatedAt: now },
+    });
 }
 
 export async function forgetMessageError(db: Db, key: string) {
@@ -139,7 +168,7 @@ export async function recordDeadLetter(
     realmId: string | null;
     invoiceIds: string[];
     attempts: number;
-    /** The reason, when the caller knows it (a permanent failure); else the last retry's. */
+    /** The reason, when the caller knows it (a permanent failure); else the retries' (newest first). */
     error?: string;
   },
   now: string,

@@ -943,9 +943,9 @@ try {
       violations.push(`${slug}: needsReconnect is ${conference?.qbo?.needsReconnect} after the token faults`);
     const sync = (await api("GET", `/api/conferences/${slug}/qbo/sync`)).body;
     const tokenError = /token|reconnect|not connected/i;
-    // A sweep of 100 invoices may still dead-letter under the 20% QBO faults, its last attempt
-    // meeting a token fault (the error recorded is the last one); what it left unreconciled is
-    // token work left failed, what a later sweep reconciled is not.
+    // A sweep of 100 invoices may still dead-letter under the 20% QBO faults, one of its attempts
+    // meeting a token fault (the error recorded names every distinct error, newest first); what
+    // it left unreconciled is token work left failed, what a later sweep reconciled is not.
     const stuckIds = new Set(stuck.filter((x) => x.po.conference.slug === slug).map((x) => x.po.invoiceId));
     for (const f of sync.failures) {
       if (!tokenError.test(f.error)) continue;

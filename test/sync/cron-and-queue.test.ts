@@ -151,10 +151,13 @@ describe("POST /api/conferences/{slug}/qbo/sync", () => {
     expect((await call("GET", paths.qboSync(slug))).body.failures).toEqual([]);
   });
 
-  it("dead-letters a batch that keeps failing and shows it in the sync status", async () => {
+  it("dead-letters a batch that keeps failing and shows it in the sync status, with every error it met", async () => {
     const { slug, realmId, invoiceId } = await invoicedPo(undefined, UNTAXED);
     await emulator().setFaults(realmId, {
-      rules: [{ kind: "status", status: 500, times: 100, match: { operation: "query:Invoice" } }],
+      rules: [
+        { kind: "status", status: 502, times: 1, match: { operation: "query:Invoice" } },
+        { kind: "status", status: 500, times: 100, match: { operation: "query:Invoice" } },
+      ],
     });
     await call("POST", paths.qboSync(slug));
     await vi.waitFor(
@@ -162,12 +165,14 @@ describe("POST /api/conferences/{slug}/qbo/sync", () => {
         const status = (await call("GET", paths.qboSync(slug))).body;
         expect(status.failures).toHaveLength(1);
         expect(status.failures[0]).toMatchObject({ invoiceIds: [invoiceId], attempts: 3 });
-        expect(status.failures[0].error).toContain("HTTP 500");
+        // The last attempts' 500 first, then the first attempt's 502: each once.
+        expect(status.failures[0].error).toMatch(/HTTP 500.* · earlier: .*HTTP 502/);
+        expect(status.failures[0].error.match(/HTTP 500/g)).toHaveLength(1);
       },
       { timeout: 25_000, interval: 250 },
     );
     await emulator().clearFaults(realmId);
-  });
+  }, 30_000);
 });
 
 describe("the queue consumer, message by message", () => {
