@@ -974,7 +974,7 @@ try {
       `queue sends failing for ${failUntil - failFrom} deliveries, ${leftInInbox} left in the inbox then, ${inboxRows} at the end\n` +
       `manual payments pushed: ${JSON.stringify(pushStates)} after retrying ${pushesRetried} failed pushes, failed pushes listed ${[...failedPushes.values()].flat().length}\n` +
       `token endpoint${TOKEN_FAULTS ? "" : " (faults off: CHAOS_TOKEN_FAULTS=0)"}: ${tokenFigures.join("; ")}; ` +
-      `${tokenDeadLetters} dead-lettered syncs last failed on a token error (later reconciled)`,
+      `${tokenDeadLetters} dead-lettered syncs met a token error (later reconciled)`,
   );
 } catch (err) {
   violations.push(`chaos run crashed: ${err instanceof Error ? err.stack : err}`);
