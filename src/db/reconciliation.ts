@@ -139,57 +139,35 @@ export async function loadLedgerRows(db: Db, poIds: number[]): Promise<Map<numbe
     }
     return e;
   };
+  // Payments and credit notes have the same columns for this: one select for either table.
+  const rowsOf = (table: typeof payments | typeof creditNotes, part: number[]) =>
+    db
+      .select({
+        id: table.id,
+        poId: table.purchaseOrderId,
+        source: table.source,
+        amountCents: table.amountCents,
+        qboId: table.qboId,
+        qboState: table.qboState,
+        voidedAt: table.voidedAt,
+      })
+      .from(table)
+      .where(inArray(table.purchaseOrderId, part))
+      .orderBy(asc(table.id));
+  type Row = Awaited<ReturnType<typeof rowsOf>>[number];
+  const ledgerRow = (r: Row, legacy: boolean) => ({
+    id: r.id,
+    source: r.source,
+    amountCents: r.amountCents,
+    qboId: r.qboId,
+    qboState: r.qboState,
+    voided: r.voidedAt !== null,
+    legacy,
+  });
   for (const part of chunk(poIds, 90)) {
-    const [pays, credits] = await db.batch([
-      db
-        .select({
-          id: payments.id,
-          poId: payments.purchaseOrderId,
-          source: payments.source,
-          amountCents: payments.amountCents,
-          qboId: payments.qboId,
-          qboState: payments.qboState,
-          voidedAt: payments.voidedAt,
-        })
-        .from(payments)
-        .where(inArray(payments.purchaseOrderId, part))
-        .orderBy(asc(payments.id)),
-      db
-        .select({
-          id: creditNotes.id,
-          poId: creditNotes.purchaseOrderId,
-          source: creditNotes.source,
-          amountCents: creditNotes.amountCents,
-          qboId: creditNotes.qboId,
-          qboState: creditNotes.qboState,
-          voidedAt: creditNotes.voidedAt,
-        })
-        .from(creditNotes)
-        .where(inArray(creditNotes.purchaseOrderId, part))
-        .orderBy(asc(creditNotes.id)),
-    ]);
-    for (const r of pays) {
-      entry(r.poId).payments.push({
-        id: r.id,
-        source: r.source,
-        amountCents: r.amountCents,
-        qboId: r.qboId,
-        qboState: r.qboState,
-        voided: r.voidedAt !== null,
-        legacy: r.source === "qbo" && r.qboId === null,
-      });
-    }
-    for (const r of credits) {
-      entry(r.poId).creditNotes.push({
-        id: r.id,
-        source: r.source,
-        amountCents: r.amountCents,
-        qboId: r.qboId,
-        qboState: r.qboState,
-        voided: r.voidedAt !== null,
-        legacy: false,
-      });
-    }
+    const [pays, credits] = await db.batch([rowsOf(payments, part), rowsOf(creditNotes, part)]);
+    for (const r of pays) entry(r.poId).payments.push(ledgerRow(r, r.source === "qbo" && r.qboId === null));
+    for (const r of credits) entry(r.poId).creditNotes.push(ledgerRow(r, false));
   }
   return out;
 }
@@ -208,27 +186,19 @@ export async function moneySums(db: Db, poIds: number[]): Promise<Map<number, Mo
     const sum = out.get(poId) ?? { paidCents: 0, qboPaidCents: 0 };
     out.set(poId, { paidCents: sum.paidCents + paid, qboPaidCents: sum.qboPaidCents + qboPaid });
   };
+  // The same sums over either table (live rows only).
+  const sumsOf = (table: typeof payments | typeof creditNotes, part: number[]) =>
+    db
+      .select({
+        poId: table.purchaseOrderId,
+        paid: sql<number>`COALESCE(SUM(${table.amountCents}), 0)`,
+        qboPaid: sql<number>`COALESCE(SUM(CASE WHEN ${table.source} = 'qbo' THEN ${table.amountCents} ELSE 0 END), 0)`,
+      })
+      .from(table)
+      .where(and(inArray(table.purchaseOrderId, part), isNull(table.voidedAt)))
+      .groupBy(table.purchaseOrderId);
   for (const part of chunk(poIds, 90)) {
-    const [pays, credits] = await db.batch([
-      db
-        .select({
-          poId: payments.purchaseOrderId,
-          paid: sql<number>`COALESCE(SUM(${payments.amountCents}), 0)`,
-          qboPaid: sql<number>`COALESCE(SUM(CASE WHEN ${payments.source} = 'qbo' THEN ${payments.amountCents} ELSE 0 END), 0)`,
-        })
-        .from(payments)
-        .where(and(inArray(payments.purchaseOrderId, part), isNull(payments.voidedAt)))
-        .groupBy(payments.purchaseOrderId),
-      db
-        .select({
-          poId: creditNotes.purchaseOrderId,
-          paid: sql<number>`COALESCE(SUM(${creditNotes.amountCents}), 0)`,
-          qboPaid: sql<number>`COALESCE(SUM(CASE WHEN ${creditNotes.source} = 'qbo' THEN ${creditNotes.amountCents} ELSE 0 END), 0)`,
-        })
-        .from(creditNotes)
-        .where(and(inArray(creditNotes.purchaseOrderId, part), isNull(creditNotes.voidedAt)))
-        .groupBy(creditNotes.purchaseOrderId),
-    ]);
+    const [pays, credits] = await db.batch([sumsOf(payments, part), sumsOf(creditNotes, part)]);
     for (const r of [...pays, ...credits]) add(r.poId, Number(r.paid), Number(r.qboPaid));
   }
   return out;

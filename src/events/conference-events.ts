@@ -27,21 +27,13 @@ export async function reportReconnectRequired(
   outcome: ReconnectRequired,
   now = new Date(),
 ): Promise<void> {
-  try {
-    const written = await recordConferenceEvent(db, {
-      conferenceSlug,
-      type: "qbo.reconnect_required",
-      dedupeKey: `qbo.reconnect_required:${outcome.cause}:${outcome.grant}`,
-      at: now.toISOString(),
-      data: { cause: outcome.cause, realmId: outcome.realmId, message: outcome.message },
-    });
-    if (written) await drainConference(env, db, conferenceSlug);
-  } catch (error) {
-    log("error", "events.reconnect_event_failed", {
-      conference: conferenceSlug,
-      error: (error as Error).name,
-    });
-  }
+  await recordAndDeliver(env, db, "events.reconnect_event_failed", {
+    conferenceSlug,
+    type: "qbo.reconnect_required",
+    dedupeKey: `qbo.reconnect_required:${outcome.cause}:${outcome.grant}`,
+    at: now.toISOString(),
+    data: { cause: outcome.cause, realmId: outcome.realmId, message: outcome.message },
+  });
 }
 
 /**
@@ -57,25 +49,35 @@ export async function reportHardExpiryApproaching(
   grant: { realmId: string; hardExpiresAt: string },
   now = new Date(),
 ): Promise<void> {
+  await recordAndDeliver(env, db, "events.hard_expiry_event_failed", {
+    conferenceSlug,
+    type: "qbo.reconnect_required",
+    dedupeKey: `qbo.reconnect_required:refresh_token_hard_expiry:${grant.hardExpiresAt}`,
+    at: now.toISOString(),
+    data: {
+      cause: "refresh_token_hard_expiry",
+      realmId: grant.realmId,
+      refreshTokenHardExpiresAt: grant.hardExpiresAt,
+      message: `The QuickBooks connection reaches Intuit's 5-year limit on ${grant.hardExpiresAt} and cannot be refreshed past it; reconnect QuickBooks for this conference before then.`,
+    },
+  });
+}
+
+/**
+ * Records one conference event (once: its dedupe key) and, when this call wrote it, delivers it
+ * at once. Never throws: a failure is logged as `failureEvent` and left to the next caller.
+ */
+async function recordAndDeliver(
+  env: Env,
+  db: Db,
+  failureEvent: string,
+  event: Parameters<typeof recordConferenceEvent>[1],
+): Promise<void> {
   try {
-    const written = await recordConferenceEvent(db, {
-      conferenceSlug,
-      type: "qbo.reconnect_required",
-      dedupeKey: `qbo.reconnect_required:refresh_token_hard_expiry:${grant.hardExpiresAt}`,
-      at: now.toISOString(),
-      data: {
-        cause: "refresh_token_hard_expiry",
-        realmId: grant.realmId,
-        refreshTokenHardExpiresAt: grant.hardExpiresAt,
-        message: `The QuickBooks connection reaches Intuit's 5-year limit on ${grant.hardExpiresAt} and cannot be refreshed past it; reconnect QuickBooks for this conference before then.`,
-      },
-    });
-    if (written) await drainConference(env, db, conferenceSlug);
+    const written = await recordConferenceEvent(db, event);
+    if (written) await drainConference(env, db, event.conferenceSlug);
   } catch (error) {
-    log("error", "events.hard_expiry_event_failed", {
-      conference: conferenceSlug,
-      error: (error as Error).name,
-    });
+    log("error", failureEvent, { conference: event.conferenceSlug, error: (error as Error).name });
   }
 }
 
